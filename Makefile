@@ -1,0 +1,122 @@
+# ssmax-train: build, data, training, tests. `make help` lists the targets.
+CC ?= gcc
+PYTHON ?= /usr/bin/python3
+ATTN ?= softmax
+SHARED ?= ../shared
+DATA_TEXT ?= $(SHARED)/data/tinyshakespeare.txt
+TINYSHAKESPEARE_URL = https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
+
+CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -DATTN_DEFAULT=\"$(ATTN)\"
+LDLIBS = -lm
+
+# ---- compiler probes: say what was found, fail loudly where it matters
+ifeq ($(DEBUG),1)
+  CFLAGS += -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+  $(info build: DEBUG=1, -O0 -g with address and undefined-behaviour sanitizers)
+else
+  CFLAGS += -O3
+  ifeq ($(shell echo 'int main(void){return 0;}' | $(CC) -march=native -x c - -o /dev/null 2>/dev/null && echo ok),ok)
+    CFLAGS += -march=native
+    $(info build: -O3 -march=native)
+  else
+    $(info build: -O3 (the compiler rejects -march=native))
+  endif
+endif
+ifeq ($(NO_OMP),1)
+  $(info build: OpenMP disabled by NO_OMP=1: one thread)
+else
+  ifeq ($(shell echo '#include <omp.h>\nint main(void){return omp_get_max_threads();}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo ok),ok)
+    CFLAGS += -fopenmp
+    LDFLAGS += -fopenmp
+    $(info build: OpenMP on)
+  else
+    $(error OpenMP not found for $(CC): install libgomp (apt-get install gcc) or build single-threaded with NO_OMP=1)
+  endif
+endif
+$(info build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
+
+MODEL_SRC = model/layers.c model/gpt.c model/optim.c model/checkpoint.c
+DATA_SRC = data/dataloader.c data/tokenizer.c
+HEADERS = $(wildcard model/*.h data/*.h tests/*.h)
+BUILD = build
+OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
+TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_model $(BUILD)/test_data
+
+.PHONY: all help setup setup-python data run test reference clean
+all: train_gpt prepare_data $(TESTS)
+
+help:
+	@echo "make            build train_gpt, prepare_data and the tests"
+	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
+	@echo "make test       build and run every test"
+	@echo "make data       prepare tinyshakespeare shards (byte tokenizer) in data/tinyshakespeare"
+	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
+	@echo "make setup      install missing Debian packages (apt-get as root, else print the command)"
+	@echo "options: ATTN=softmax|ssmax|... DEBUG=1 NO_OMP=1 PYTHON=/usr/bin/python3"
+
+# the build stamps its flags, so changing ATTN or DEBUG rebuilds everything
+$(BUILD)/flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+train_gpt: $(BUILD)/train_gpt.o $(OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+prepare_data: $(BUILD)/data/prepare_data.o $(OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# the gradient check compiles the layers in double precision
+$(BUILD)/test_gradcheck: tests/test_gradcheck.c model/layers.c $(HEADERS) $(BUILD)/flags
+	$(CC) $(CFLAGS) -DREAL=double tests/test_gradcheck.c model/layers.c -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/test_%: $(BUILD)/tests/test_%.o $(OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# ---- setup: what a fresh Debian machine lacks
+APT_BUILD = gcc make libc6-dev
+APT_PLOT = python3-numpy python3-matplotlib
+APT_TORCH = python3-torch python3-numpy
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "setup: installing$$missing"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing) >/dev/null || exit 1; \
+	  else echo "setup: missing packages:$$missing"; echo "run: sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+endef
+setup:
+	$(call apt_install,$(APT_BUILD) $(APT_PLOT))
+setup-python:
+	$(call apt_install,$(APT_TORCH))
+
+# ---- data: tinyshakespeare from ../shared/data, else the canonical public copy
+data: data/tinyshakespeare/train_000000.bin
+data/tinyshakespeare/train_000000.bin: | prepare_data
+	@src="$(DATA_TEXT)"; \
+	if [ ! -f "$$src" ]; then src=data/raw/tinyshakespeare.txt; mkdir -p data/raw; \
+	  [ -f $$src ] || { echo "data: $(DATA_TEXT) not found, downloading $(TINYSHAKESPEARE_URL)"; \
+	    curl -fsSL -o $$src.part $(TINYSHAKESPEARE_URL) && mv $$src.part $$src; } || exit 1; fi; \
+	./prepare_data --input "$$src" --tokenizer byte --out data/tinyshakespeare --val-frac 0.1
+
+# ---- the main job: Softmax and SSMax side by side on tinyshakespeare
+RUN_FLAGS ?= --model small -b 16 -t 128 -n 600 --lr 2e-3 --warmup 50 --schedule cosine --val-every 50 --val-batches 16 --ckpt-every 0
+run: setup all data
+	./train_gpt $(RUN_FLAGS) --attn softmax -o runs/compare/softmax
+	./train_gpt $(RUN_FLAGS) --attn ssmax -o runs/compare/ssmax
+	$(PYTHON) scripts/plot_loss.py --out runs/compare/loss.png softmax=runs/compare/softmax ssmax=runs/compare/ssmax
+
+# ---- tests
+test: all
+	@tests/run_tests.sh
+
+reference: setup-python all
+	$(PYTHON) scripts/reference.py --out tests/ref
+
+clean:
+	rm -rf $(BUILD) train_gpt prepare_data

@@ -1,0 +1,141 @@
+/*
+ * checkpoint.c: reading and writing model files and training checkpoints; see checkpoint.h.
+ * Every problem with a file is reported on one line with a HINT and a non-zero exit, before
+ * anything in memory or on disk has been changed.
+ */
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include "common.h"
+#include "checkpoint.h"
+
+static float int_as_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+static int32_t float_as_int(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
+
+static void read_header(const char *path, int32_t *h, long *file_size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die("cannot open checkpoint '%s'\nHINT: check the path; checkpoints are written as DIR/ckpt_<step>.bin", path);
+    fseek(f, 0, SEEK_END);
+    *file_size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (*file_size < 256 * 4) {
+        fclose(f);
+        die("'%s' is %ld bytes, shorter than a checkpoint header\nHINT: the file is truncated or not a checkpoint", path, *file_size);
+    }
+    fread_check(h, sizeof(int32_t), 256, f, "checkpoint header");
+    fclose(f);
+}
+
+GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainState *state) {
+    int32_t h[256];
+    long size;
+    read_header(path, h, &size);
+    GPTConfig c = {0};
+    if (h[0] == LLMC_MAGIC) {
+        if (h[1] != LLMC_VERSION)
+            die("'%s' is an llm.c model file of version %d; only version %d (fp32) is supported\nHINT: export it with llm.c's train_gpt2.py in fp32",
+                path, h[1], LLMC_VERSION);
+        // llm.c's GPT-2: learned positions, layernorm, gelu, tied embeddings, biases
+        c.max_seq_len = h[2]; c.vocab_size = h[3]; c.num_layers = h[4]; c.num_heads = h[5];
+        c.channels = h[6]; c.padded_vocab_size = h[7]; c.ffn = 4 * h[6];
+        c.attn = ATTN_SOFTMAX; c.pos = POS_LEARNED; c.norm = NORM_LAYERNORM; c.mlp = MLP_GELU;
+        c.tie = 1; c.bias = 1; c.tokenizer = TOKENIZER_GPT2; c.rope_theta = 10000.0f; c.ssmax_s0 = 1.0f;
+        if (has_optimizer) *has_optimizer = 0;
+        if (state) memset(state, 0, sizeof(*state));
+    } else if (h[0] == CKPT_MAGIC) {
+        if (h[1] != CKPT_VERSION)
+            die("'%s' is checkpoint version %d, this build reads version %d\nHINT: use the train_gpt that wrote it", path, h[1], CKPT_VERSION);
+        c.max_seq_len = h[2]; c.vocab_size = h[3]; c.num_layers = h[4]; c.num_heads = h[5];
+        c.channels = h[6]; c.padded_vocab_size = h[7]; c.ffn = h[8]; c.attn = h[9]; c.pos = h[10];
+        c.norm = h[11]; c.mlp = h[12]; c.tie = h[13]; c.bias = h[14]; c.tokenizer = h[15];
+        c.rope_theta = int_as_float(h[16]); c.ssmax_s0 = int_as_float(h[17]);
+        if (has_optimizer) *has_optimizer = h[20];
+        if (state) {
+            state->step = h[32];
+            state->rng = (uint32_t)h[33] | ((uint64_t)(uint32_t)h[34] << 32);
+            state->data_epoch = (uint32_t)h[35] | ((uint64_t)(uint32_t)h[36] << 32);
+            state->data_pos = (uint32_t)h[37] | ((uint64_t)(uint32_t)h[38] << 32);
+            state->seed = h[39]; state->B = h[40]; state->T = h[41]; state->grad_accum = h[42];
+        }
+    } else {
+        die("'%s' has magic %d, not a checkpoint (%d) or llm.c model file (%d)\nHINT: pass a file written by train_gpt or llm.c",
+            path, h[0], CKPT_MAGIC, LLMC_MAGIC);
+    }
+    char why[256];
+    if (gpt_config_check(&c, why, sizeof(why))) die("'%s' holds an invalid model config: %s\nHINT: the file is corrupt", path, why);
+    return c;
+}
+
+int checkpoint_load(GPT *model, const char *path, TrainState *state, int want_optimizer) {
+    int has_opt = 0;
+    GPTConfig fc = checkpoint_read_config(path, &has_opt, state);
+    GPTConfig *mc = &model->config;
+    if (fc.num_layers != mc->num_layers || fc.num_heads != mc->num_heads || fc.channels != mc->channels ||
+        fc.ffn != mc->ffn || fc.padded_vocab_size != mc->padded_vocab_size || fc.vocab_size != mc->vocab_size ||
+        fc.pos != mc->pos || fc.norm != mc->norm || fc.mlp != mc->mlp || fc.tie != mc->tie || fc.bias != mc->bias ||
+        (fc.pos == POS_LEARNED && fc.max_seq_len != mc->max_seq_len))
+        die("'%s' holds another model (L=%d NH=%d C=%d F=%d V=%d) than the one asked for (L=%d NH=%d C=%d F=%d V=%d)\n"
+            "HINT: drop the architecture flags to use the checkpoint's own", path, fc.num_layers, fc.num_heads,
+            fc.channels, fc.ffn, fc.vocab_size, mc->num_layers, mc->num_heads, mc->channels, mc->ffn, mc->vocab_size);
+    size_t fsizes[NUM_PARAM_TENSORS], fcount = 0;
+    gpt_param_sizes(fsizes, &fc);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) fcount += fsizes[i];
+    long size;
+    int32_t h[256];
+    read_header(path, h, &size);
+    long expect = 256 * 4 + (long)fcount * 4 * (has_opt ? 3 : 1);
+    if (size != expect)
+        die("'%s' is %ld bytes but its header implies %ld\nHINT: the file is truncated or corrupt; use an earlier checkpoint",
+            path, size, expect);
+    // attention parameters may differ (a Softmax model converted to SSMax); every other tensor must match
+    int same_attn = 1;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        if (fsizes[i] == model->param_sizes[i]) continue;
+        if (i == 17 || i == 18) { same_attn = 0; continue; }
+        die("tensor %s of '%s' has %zu values, the model wants %zu\nHINT: the checkpoint was made for another config",
+            param_names[i], path, fsizes[i], model->param_sizes[i]);
+    }
+    FILE *f = fopen_check(path, "rb");
+    fseek(f, 256 * 4, SEEK_SET);
+    float *bufs[3] = {model->params_memory, model->m_memory, model->v_memory};
+    int parts = has_opt && want_optimizer && same_attn ? 3 : 1;
+    for (int part = 0; part < parts; part++) {
+        for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+            float *dst = bufs[part] + model->param_offsets[i];
+            if (fsizes[i] == model->param_sizes[i]) fread_check(dst, sizeof(float), fsizes[i], f, param_names[i]);
+            else fseek(f, (long)fsizes[i] * 4, SEEK_CUR); // in the file only: dropped
+        }
+    }
+    fclose(f);
+    return parts == 3;
+}
+
+void checkpoint_save(const GPT *model, const char *path, const TrainState *st, int with_optimizer) {
+    const GPTConfig *c = &model->config;
+    int32_t h[256] = {0};
+    h[0] = CKPT_MAGIC; h[1] = CKPT_VERSION;
+    h[2] = c->max_seq_len; h[3] = c->vocab_size; h[4] = c->num_layers; h[5] = c->num_heads; h[6] = c->channels;
+    h[7] = c->padded_vocab_size; h[8] = c->ffn; h[9] = c->attn; h[10] = c->pos; h[11] = c->norm; h[12] = c->mlp;
+    h[13] = c->tie; h[14] = c->bias; h[15] = c->tokenizer;
+    h[16] = float_as_int(c->rope_theta); h[17] = float_as_int(c->ssmax_s0);
+    h[18] = (int32_t)(model->num_parameters & 0xffffffffu); h[19] = (int32_t)(model->num_parameters >> 32);
+    h[20] = with_optimizer;
+    if (st) {
+        h[32] = st->step;
+        h[33] = (int32_t)(st->rng & 0xffffffffu); h[34] = (int32_t)(st->rng >> 32);
+        h[35] = (int32_t)(st->data_epoch & 0xffffffffu); h[36] = (int32_t)(st->data_epoch >> 32);
+        h[37] = (int32_t)(st->data_pos & 0xffffffffu); h[38] = (int32_t)(st->data_pos >> 32);
+        h[39] = st->seed; h[40] = st->B; h[41] = st->T; h[42] = st->grad_accum;
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen_check(tmp, "wb");
+    fwrite_check(h, sizeof(int32_t), 256, f);
+    const float *bufs[3] = {model->params_memory, model->m_memory, model->v_memory};
+    for (int part = 0; part < (with_optimizer ? 3 : 1); part++)
+        for (int i = 0; i < NUM_PARAM_TENSORS; i++)
+            fwrite_check(bufs[part] + model->param_offsets[i], sizeof(float), model->param_sizes[i], f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) die("could not flush '%s'\nHINT: is the disk full?", tmp);
+    fclose_check(f);
+    if (rename(tmp, path) != 0) die("could not rename '%s' to '%s'", tmp, path);
+}

@@ -1,0 +1,114 @@
+/*
+ * common.h: checked wrappers for allocation and file I/O, the random number generator, and timing.
+ * Every checked wrapper reports the file and line of its caller and exits non-zero, so a failure
+ * deep inside a loader still names where it happened.
+ */
+#ifndef COMMON_H
+#define COMMON_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#else // NO_OMP=1 builds: one thread
+static inline int omp_get_max_threads(void) { return 1; }
+static inline void omp_set_num_threads(int n) { (void)n; }
+#endif
+
+// ----------------------------------------------------------------------------
+// errors: one line, naming the problem and (where there is one) the fix
+
+#define die(...) do { fprintf(stderr, "error: "); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); exit(1); } while (0)
+
+static inline FILE *fopen_check_(const char *path, const char *mode, const char *file, int line) {
+    FILE *f = fopen(path, mode);
+    if (f == NULL) {
+        fprintf(stderr, "error: cannot open '%s' (mode %s) at %s:%d\nHINT: check that the path exists and is readable\n",
+                path, mode, file, line);
+        exit(1);
+    }
+    return f;
+}
+#define fopen_check(path, mode) fopen_check_(path, mode, __FILE__, __LINE__)
+
+static inline void fread_check_(void *ptr, size_t size, size_t n, FILE *f, const char *what, const char *file, int line) {
+    size_t got = fread(ptr, size, n, f);
+    if (got != n) {
+        fprintf(stderr, "error: file truncated while reading %s (%zu of %zu items) at %s:%d\n"
+                "HINT: the file is incomplete; regenerate it or use an earlier checkpoint\n", what, got, n, file, line);
+        exit(1);
+    }
+}
+#define fread_check(ptr, size, n, f, what) fread_check_(ptr, size, n, f, what, __FILE__, __LINE__)
+
+static inline void fwrite_check_(const void *ptr, size_t size, size_t n, FILE *f, const char *file, int line) {
+    if (fwrite(ptr, size, n, f) != n) {
+        fprintf(stderr, "error: write failed at %s:%d\nHINT: is the disk full?\n", file, line);
+        exit(1);
+    }
+}
+#define fwrite_check(ptr, size, n, f) fwrite_check_(ptr, size, n, f, __FILE__, __LINE__)
+
+static inline void fclose_check_(FILE *f, const char *file, int line) {
+    if (fclose(f) != 0) { fprintf(stderr, "error: fclose failed at %s:%d\n", file, line); exit(1); }
+}
+#define fclose_check(f) fclose_check_(f, __FILE__, __LINE__)
+
+// 64-byte aligned, zeroed; sizes are bytes
+static inline void *malloc_check_(size_t size, const char *file, int line) {
+    size_t rounded = (size + 63) / 64 * 64;
+    if (rounded == 0) rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (p == NULL) {
+        fprintf(stderr, "error: out of memory allocating %.1f MiB at %s:%d\nHINT: use a smaller batch (-b) or sequence length (-t)\n",
+                size / 1048576.0, file, line);
+        exit(1);
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+#define malloc_check(size) malloc_check_(size, __FILE__, __LINE__)
+
+// ----------------------------------------------------------------------------
+// random numbers: xorshift64*, deterministic everywhere; state is one uint64 so it checkpoints trivially
+
+static inline uint32_t random_u32(uint64_t *state) {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (uint32_t)((*state * 0x2545F4914F6CDD1Dull) >> 32);
+}
+// uniform in [0, 1)
+static inline float random_f32(uint64_t *state) {
+    return (random_u32(state) >> 8) / 16777216.0f;
+}
+// standard normal via Box-Muller
+static inline float random_normal(uint64_t *state) {
+    float u1 = random_f32(state), u2 = random_f32(state);
+    if (u1 < 1e-7f) u1 = 1e-7f;
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853071795864f * u2);
+}
+// a fresh stream from a seed and a salt, so that streams for different uses never coincide
+static inline uint64_t random_seed(uint64_t seed, uint64_t salt) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + salt + 0x632BE59BD9B4E019ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return z ? z : 0x1234567ull;
+}
+
+// ----------------------------------------------------------------------------
+// timing
+
+static inline double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+#endif

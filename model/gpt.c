@@ -1,0 +1,387 @@
+/*
+ * gpt.c: the GPT assembled from the layers: parameter and activation tables, random init,
+ * the forward pass (with loss) and the backward pass.
+ */
+#include <math.h>
+#include <string.h>
+#include "common.h"
+#include "layers.h"
+#include "gpt.h"
+
+const char *attn_names[ATTN_COUNT] = {"softmax", "ssmax", "ssmax-fixed", "ssmax-bias"};
+const char *pos_names[POS_COUNT] = {"learned", "rope"};
+const char *norm_names[NORM_COUNT] = {"layernorm", "rmsnorm"};
+const char *mlp_names[MLP_COUNT] = {"gelu", "swiglu"};
+const char *tokenizer_names[TOKENIZER_COUNT] = {"unknown", "byte", "gpt2"};
+
+const char *param_names[NUM_PARAM_TENSORS] = {
+    "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
+    "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "ssmax_s", "ssmax_b"};
+
+int parse_choice(const char *value, const char **names, int n) {
+    for (int i = 0; i < n; i++) if (strcmp(value, names[i]) == 0) return i;
+    return -1;
+}
+
+// s0 = 1 / mean_{n=1..T} ln n, so that s * ln n averages 1 over the training window
+float ssmax_default_s0(int T) {
+    if (T < 2) return 1.0f;
+    return (float)(T / lgamma(T + 1.0));
+}
+
+int gpt_config_check(const GPTConfig *c, char *why, size_t n) {
+    if (c->num_layers < 1 || c->num_heads < 1 || c->channels < 1 || c->ffn < 1 || c->max_seq_len < 1 || c->vocab_size < 2)
+        return snprintf(why, n, "sizes must be positive (L=%d NH=%d C=%d F=%d T=%d V=%d)", c->num_layers,
+                        c->num_heads, c->channels, c->ffn, c->max_seq_len, c->vocab_size), 1;
+    if (c->channels % c->num_heads != 0)
+        return snprintf(why, n, "width %d is not divisible by heads %d", c->channels, c->num_heads), 1;
+    if (c->pos == POS_ROPE && (c->channels / c->num_heads) % 2 != 0)
+        return snprintf(why, n, "RoPE needs an even head size, got %d", c->channels / c->num_heads), 1;
+    if (c->vocab_size > 65536)
+        return snprintf(why, n, "vocab %d does not fit the uint16 token shards", c->vocab_size), 1;
+    if (c->padded_vocab_size < c->vocab_size)
+        return snprintf(why, n, "padded vocab %d < vocab %d", c->padded_vocab_size, c->vocab_size), 1;
+    if (c->attn < 0 || c->attn >= ATTN_COUNT || c->pos < 0 || c->pos >= POS_COUNT || c->norm < 0 ||
+        c->norm >= NORM_COUNT || c->mlp < 0 || c->mlp >= MLP_COUNT || c->tokenizer < 0 || c->tokenizer >= TOKENIZER_COUNT)
+        return snprintf(why, n, "unknown attention/position/norm/mlp/tokenizer code"), 1;
+    if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
+        return snprintf(why, n, "rope theta must be positive, got %g", c->rope_theta), 1;
+    if (!isfinite(c->ssmax_s0))
+        return snprintf(why, n, "ssmax s0 must be finite"), 1;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// parameter table
+
+void gpt_param_sizes(size_t *s, const GPTConfig *c) {
+    size_t Vp = c->padded_vocab_size, C = c->channels, L = c->num_layers, NH = c->num_heads;
+    size_t F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F; // rows of the MLP's input projection
+    int ln = c->norm == NORM_LAYERNORM, bias = c->bias;
+    s[0] = Vp * C;                                   // wte
+    s[1] = c->pos == POS_LEARNED ? (size_t)c->max_seq_len * C : 0; // wpe
+    s[2] = L * C;                                    // ln1w
+    s[3] = ln ? L * C : 0;                           // ln1b
+    s[4] = L * 3 * C * C;                            // qkvw
+    s[5] = bias ? L * 3 * C : 0;                     // qkvb
+    s[6] = L * C * C;                                // attprojw
+    s[7] = bias ? L * C : 0;                         // attprojb
+    s[8] = L * C;                                    // ln2w
+    s[9] = ln ? L * C : 0;                           // ln2b
+    s[10] = L * Fin * C;                             // fcw
+    s[11] = bias ? L * Fin : 0;                      // fcb
+    s[12] = L * C * F;                               // fcprojw
+    s[13] = bias ? L * C : 0;                        // fcprojb
+    s[14] = C;                                       // lnfw
+    s[15] = ln ? C : 0;                              // lnfb
+    s[16] = c->tie ? 0 : Vp * C;                     // lmw
+    s[17] = c->attn != ATTN_SOFTMAX ? L * NH : 0;    // ssmax_s
+    s[18] = c->attn == ATTN_SSMAX_BIAS ? L * NH : 0; // ssmax_b
+}
+
+int gpt_param_decays(int i) {
+    // weight decay on matrices only; never on norms, biases or the SSMax s and b
+    return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12 || i == 16;
+}
+
+static void point_tensors(float **ptrs[], size_t *offsets, float *memory, int n) {
+    for (int i = 0; i < n; i++) *(ptrs[i]) = memory + offsets[i];
+}
+
+static void param_pointers(ParameterTensors *p, float ***ptrs) {
+    float **list[NUM_PARAM_TENSORS] = {
+        &p->wte, &p->wpe, &p->ln1w, &p->ln1b, &p->qkvw, &p->qkvb, &p->attprojw, &p->attprojb, &p->ln2w, &p->ln2b,
+        &p->fcw, &p->fcb, &p->fcprojw, &p->fcprojb, &p->lnfw, &p->lnfb, &p->lmw, &p->ssmax_s, &p->ssmax_b};
+    memcpy(ptrs, list, sizeof(list));
+}
+
+// lays tensors out at 64-byte aligned offsets; returns the total length in floats
+static size_t layout(size_t *offsets, const size_t *sizes, int n) {
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        offsets[i] = off;
+        off += (sizes[i] + 15) / 16 * 16;
+    }
+    return off;
+}
+
+void gpt_build(GPT *model, const GPTConfig *config) {
+    memset(model, 0, sizeof(*model));
+    model->config = *config;
+    gpt_param_sizes(model->param_sizes, config);
+    model->num_parameters = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) model->num_parameters += model->param_sizes[i];
+    model->params_floats = layout(model->param_offsets, model->param_sizes, NUM_PARAM_TENSORS);
+    size_t bytes = model->params_floats * sizeof(float);
+    model->params_memory = malloc_check(bytes);
+    model->grads_memory = malloc_check(bytes);
+    model->m_memory = malloc_check(bytes);
+    model->v_memory = malloc_check(bytes);
+    float **ptrs[NUM_PARAM_TENSORS];
+    param_pointers(&model->params, ptrs);
+    point_tensors(ptrs, model->param_offsets, model->params_memory, NUM_PARAM_TENSORS);
+    param_pointers(&model->grads, ptrs);
+    point_tensors(ptrs, model->param_offsets, model->grads_memory, NUM_PARAM_TENSORS);
+    model->mean_loss = -1.0f;
+}
+
+void gpt_init_random(GPT *model, uint64_t seed) {
+    // GPT-2 init: N(0, 0.02) matrices, residual projections scaled by 1/sqrt(2L), zero biases, unit norms
+    GPTConfig *c = &model->config;
+    ParameterTensors *p = &model->params;
+    uint64_t rng = random_seed(seed, 1);
+    memset(model->params_memory, 0, model->params_floats * sizeof(float));
+    float resid_std = 0.02f / sqrtf(2.0f * c->num_layers);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        float *w = model->params_memory + model->param_offsets[i];
+        size_t n = model->param_sizes[i];
+        if (i == 0) n = (size_t)c->vocab_size * c->channels; // padded rows stay 0 and get no gradient
+        if (gpt_param_decays(i)) {
+            float std = (i == 6 || i == 12) ? resid_std : 0.02f;
+            for (size_t k = 0; k < n; k++) w[k] = std * random_normal(&rng);
+        }
+    }
+    for (size_t k = 0; k < model->param_sizes[2]; k++) p->ln1w[k] = 1.0f;
+    for (size_t k = 0; k < model->param_sizes[8]; k++) p->ln2w[k] = 1.0f;
+    for (size_t k = 0; k < model->param_sizes[14]; k++) p->lnfw[k] = 1.0f;
+    for (size_t k = 0; k < model->param_sizes[17]; k++) p->ssmax_s[k] = c->ssmax_s0;
+}
+
+void gpt_free(GPT *model) {
+    free(model->params_memory); free(model->grads_memory); free(model->m_memory); free(model->v_memory);
+    free(model->acts_memory); free(model->grads_acts_memory);
+    free(model->inputs); free(model->targets);
+    free(model->rope_cos); free(model->rope_sin);
+    memset(model, 0, sizeof(*model));
+}
+
+// ----------------------------------------------------------------------------
+// activation table
+
+static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, int for_grads) {
+    size_t C = c->channels, L = c->num_layers, NH = c->num_heads, Vp = c->padded_vocab_size;
+    size_t F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    size_t BT = B * T;
+    int g = !for_grads; // statistics and probabilities have no gradient buffer
+    s[0] = BT * C;                                   // encoded
+    s[1] = L * BT * C;                               // ln1
+    s[2] = g ? L * BT : 0;                           // ln1_mean
+    s[3] = g ? L * BT : 0;                           // ln1_rstd
+    s[4] = L * BT * 3 * C;                           // qkv
+    s[5] = c->pos == POS_ROPE ? L * BT * 3 * C : 0;  // qkvr
+    s[6] = L * BT * C;                               // atty
+    s[7] = g ? L * B * NH * T : 0;                   // att_lse
+    s[8] = L * BT * C;                               // attproj
+    s[9] = L * BT * C;                               // residual2
+    s[10] = L * BT * C;                              // ln2
+    s[11] = g ? L * BT : 0;                          // ln2_mean
+    s[12] = g ? L * BT : 0;                          // ln2_rstd
+    s[13] = L * BT * Fin;                            // fch
+    s[14] = L * BT * F;                              // fch_act
+    s[15] = L * BT * C;                              // fcproj
+    s[16] = L * BT * C;                              // residual3
+    s[17] = BT * C;                                  // lnf
+    s[18] = g ? BT : 0;                              // lnf_mean
+    s[19] = g ? BT : 0;                              // lnf_rstd
+    s[20] = g ? BT * Vp : 0;                         // logits (dlogits are written in place)
+    s[21] = g ? BT : 0;                              // losses
+    s[22] = g ? attention_scratch_size((int)B, (int)T, (int)NH) : 0; // scratch
+}
+
+static void act_pointers(ActivationTensors *a, float ***ptrs) {
+    float **list[NUM_ACTIVATION_TENSORS] = {
+        &a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->qkvr, &a->atty, &a->att_lse,
+        &a->attproj, &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_act, &a->fcproj,
+        &a->residual3, &a->lnf, &a->lnf_mean, &a->lnf_rstd, &a->logits, &a->losses, &a->scratch};
+    memcpy(ptrs, list, sizeof(list));
+}
+
+size_t gpt_activation_bytes(const GPTConfig *c, int B, int T) {
+    size_t s[NUM_ACTIVATION_TENSORS], off[NUM_ACTIVATION_TENSORS], total = 0;
+    act_sizes(s, c, B, T, 0);
+    total += layout(off, s, NUM_ACTIVATION_TENSORS);
+    act_sizes(s, c, B, T, 1);
+    total += layout(off, s, NUM_ACTIVATION_TENSORS);
+    return total * sizeof(float) + 2 * (size_t)B * T * sizeof(int);
+}
+
+static void alloc_activations(GPT *model, int B, int T) {
+    free(model->acts_memory); free(model->grads_acts_memory); free(model->inputs); free(model->targets);
+    size_t off[NUM_ACTIVATION_TENSORS], gsizes[NUM_ACTIVATION_TENSORS];
+    float **ptrs[NUM_ACTIVATION_TENSORS];
+    act_sizes(model->act_sizes, &model->config, B, T, 0);
+    size_t n = layout(off, model->act_sizes, NUM_ACTIVATION_TENSORS);
+    model->acts_memory = malloc_check(n * sizeof(float));
+    model->num_activations = n;
+    act_pointers(&model->acts, ptrs);
+    point_tensors(ptrs, off, model->acts_memory, NUM_ACTIVATION_TENSORS);
+    act_sizes(gsizes, &model->config, B, T, 1);
+    size_t gn = layout(off, gsizes, NUM_ACTIVATION_TENSORS);
+    model->grads_acts_memory = malloc_check(gn * sizeof(float));
+    act_pointers(&model->grads_acts, ptrs);
+    point_tensors(ptrs, off, model->grads_acts_memory, NUM_ACTIVATION_TENSORS);
+    if (model->config.pos != POS_ROPE) { // without RoPE attention reads qkv directly
+        model->acts.qkvr = model->acts.qkv;
+        model->grads_acts.qkvr = model->grads_acts.qkv;
+    }
+    model->inputs = malloc_check((size_t)B * T * sizeof(int));
+    model->targets = malloc_check((size_t)B * T * sizeof(int));
+    model->acts_BT = (size_t)B * T;
+}
+
+// ----------------------------------------------------------------------------
+// forward and backward
+
+typedef struct { // one layer's slices of the parameters and activations
+    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb, *s, *b;
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *qkvr, *atty, *att_lse, *attproj, *residual2, *ln2, *ln2_mean,
+          *ln2_rstd, *fch, *fch_act, *fcproj, *residual3;
+} LayerView;
+
+static float *slice(float *base, size_t size, int l) { return size ? base + size * l : NULL; }
+
+static LayerView layer_view(const GPT *m, const ParameterTensors *p, const ActivationTensors *a, int l) {
+    const GPTConfig *c = &m->config;
+    size_t L = c->num_layers, BT = (size_t)m->B * m->T, C = c->channels;
+    size_t F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    const size_t *ps = m->param_sizes;
+    LayerView v;
+    v.ln1w = slice(p->ln1w, ps[2] / L, l);     v.ln1b = slice(p->ln1b, ps[3] / L, l);
+    v.qkvw = slice(p->qkvw, ps[4] / L, l);     v.qkvb = slice(p->qkvb, ps[5] / L, l);
+    v.attprojw = slice(p->attprojw, ps[6] / L, l); v.attprojb = slice(p->attprojb, ps[7] / L, l);
+    v.ln2w = slice(p->ln2w, ps[8] / L, l);     v.ln2b = slice(p->ln2b, ps[9] / L, l);
+    v.fcw = slice(p->fcw, ps[10] / L, l);      v.fcb = slice(p->fcb, ps[11] / L, l);
+    v.fcprojw = slice(p->fcprojw, ps[12] / L, l); v.fcprojb = slice(p->fcprojb, ps[13] / L, l);
+    v.s = slice(p->ssmax_s, ps[17] / L, l);    v.b = slice(p->ssmax_b, ps[18] / L, l);
+    v.ln1 = a->ln1 + l * BT * C;   v.ln1_mean = a->ln1_mean + l * BT; v.ln1_rstd = a->ln1_rstd + l * BT;
+    v.qkv = a->qkv + l * BT * 3 * C; v.qkvr = a->qkvr + l * BT * 3 * C;
+    v.atty = a->atty + l * BT * C; v.att_lse = a->att_lse + l * BT * c->num_heads;
+    v.attproj = a->attproj + l * BT * C; v.residual2 = a->residual2 + l * BT * C;
+    v.ln2 = a->ln2 + l * BT * C;   v.ln2_mean = a->ln2_mean + l * BT; v.ln2_rstd = a->ln2_rstd + l * BT;
+    v.fch = a->fch + l * BT * Fin; v.fch_act = a->fch_act + l * BT * F;
+    v.fcproj = a->fcproj + l * BT * C; v.residual3 = a->residual3 + l * BT * C;
+    return v;
+}
+
+static void norm_forward(const GPTConfig *c, float *out, float *mean, float *rstd, const float *inp,
+                         const float *w, const float *b, size_t N) {
+    if (c->norm == NORM_LAYERNORM) layernorm_forward(out, mean, rstd, inp, w, b, N, c->channels);
+    else rmsnorm_forward(out, rstd, inp, w, N, c->channels);
+}
+
+static void norm_backward(const GPTConfig *c, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, const float *mean, const float *rstd, size_t N) {
+    if (c->norm == NORM_LAYERNORM) layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, c->channels);
+    else rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, c->channels);
+}
+
+void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T) {
+    GPTConfig *c = &model->config;
+    int L = c->num_layers, NH = c->num_heads, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
+    int F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    if (c->pos == POS_LEARNED && T > c->max_seq_len)
+        die("sequence length %d exceeds the model's %d learned positions\nHINT: use -t <= %d, or a RoPE model (--pos rope)",
+            T, c->max_seq_len, c->max_seq_len);
+    if ((size_t)B * T > model->acts_BT) alloc_activations(model, B, T);
+    model->B = B; model->T = T;
+    for (size_t i = 0; i < (size_t)B * T; i++) {
+        if (inputs[i] < 0 || inputs[i] >= V)
+            die("token id %d at position %zu is outside the model's vocabulary of %d\nHINT: the data was made with another tokenizer than the model's (%s)",
+                inputs[i], i, V, tokenizer_names[c->tokenizer]);
+        if (targets && targets[i] >= V)
+            die("target id %d at position %zu is outside the model's vocabulary of %d", targets[i], i, V);
+    }
+    memcpy(model->inputs, inputs, (size_t)B * T * sizeof(int));
+    if (targets) memcpy(model->targets, targets, (size_t)B * T * sizeof(int));
+    else for (size_t i = 0; i < (size_t)B * T; i++) model->targets[i] = -1;
+    if (c->pos == POS_ROPE && (T > model->rope_T || model->rope_theta_table != c->rope_theta)) {
+        int hs = C / NH;
+        free(model->rope_cos); free(model->rope_sin);
+        model->rope_cos = malloc_check((size_t)T * hs / 2 * sizeof(float));
+        model->rope_sin = malloc_check((size_t)T * hs / 2 * sizeof(float));
+        rope_table(model->rope_cos, model->rope_sin, T, hs, c->rope_theta);
+        model->rope_T = T; model->rope_theta_table = c->rope_theta;
+    }
+
+    ParameterTensors *p = &model->params;
+    ActivationTensors *a = &model->acts;
+    size_t BT = (size_t)B * T;
+    encoder_forward(a->encoded, inputs, p->wte, c->pos == POS_LEARNED ? p->wpe : NULL, B, T, C);
+    for (int l = 0; l < L; l++) {
+        const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C;
+        LayerView v = layer_view(model, p, a, l);
+        norm_forward(c, v.ln1, v.ln1_mean, v.ln1_rstd, residual, v.ln1w, v.ln1b, BT);
+        matmul_forward(v.qkv, v.ln1, v.qkvw, v.qkvb, BT, C, 3 * C);
+        if (c->pos == POS_ROPE) rope_forward(v.qkvr, v.qkv, model->rope_cos, model->rope_sin, B, T, C, NH);
+        attention_forward(v.atty, v.att_lse, a->scratch, v.qkvr, v.s, v.b, B, T, C, NH);
+        matmul_forward(v.attproj, v.atty, v.attprojw, v.attprojb, BT, C, C);
+        residual_forward(v.residual2, residual, v.attproj, BT * C);
+        norm_forward(c, v.ln2, v.ln2_mean, v.ln2_rstd, v.residual2, v.ln2w, v.ln2b, BT);
+        matmul_forward(v.fch, v.ln2, v.fcw, v.fcb, BT, C, Fin);
+        if (c->mlp == MLP_SWIGLU) swiglu_forward(v.fch_act, v.fch, BT, F);
+        else gelu_forward(v.fch_act, v.fch, BT * F);
+        matmul_forward(v.fcproj, v.fch_act, v.fcprojw, v.fcprojb, BT, F, C);
+        residual_forward(v.residual3, v.residual2, v.fcproj, BT * C);
+    }
+    const float *last = a->residual3 + (L - 1) * BT * C;
+    norm_forward(c, a->lnf, a->lnf_mean, a->lnf_rstd, last, p->lnfw, p->lnfb, BT);
+    matmul_forward(a->logits, a->lnf, c->tie ? p->wte : p->lmw, NULL, BT, C, Vp);
+    crossentropy_forward(a->losses, a->logits, model->targets, BT, V, Vp);
+
+    // mean over the positions that carry a loss, summed in a fixed order
+    double sum = 0;
+    size_t count = 0;
+    for (size_t i = 0; i < BT; i++) if (model->targets[i] >= 0) { sum += a->losses[i]; count++; }
+    model->loss_count = count;
+    model->mean_loss = count ? (float)(sum / count) : -1.0f;
+    model->backward_ready = count > 0;
+}
+
+void gpt_zero_grad(GPT *model) {
+    memset(model->grads_memory, 0, model->params_floats * sizeof(float));
+    if (model->grads_acts_memory) {
+        size_t off[NUM_ACTIVATION_TENSORS], gs[NUM_ACTIVATION_TENSORS];
+        act_sizes(gs, &model->config, 1, model->acts_BT, 1);
+        memset(model->grads_acts_memory, 0, layout(off, gs, NUM_ACTIVATION_TENSORS) * sizeof(float));
+    }
+}
+
+void gpt_backward(GPT *model) {
+    GPTConfig *c = &model->config;
+    if (!model->backward_ready) die("gpt_backward needs a forward pass with targets first");
+    int B = model->B, T = model->T, L = c->num_layers, NH = c->num_heads, C = c->channels;
+    int V = c->vocab_size, Vp = c->padded_vocab_size, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    size_t BT = (size_t)B * T;
+    ParameterTensors *p = &model->params, *g = &model->grads;
+    ActivationTensors *a = &model->acts, *ga = &model->grads_acts;
+    int learn_s = c->attn == ATTN_SSMAX || c->attn == ATTN_SSMAX_BIAS; // ssmax-fixed keeps s as it is
+
+    crossentropy_backward(a->logits, model->targets, 1.0f / model->loss_count, BT, V, Vp);
+    float *dlogits = a->logits;
+    matmul_backward(ga->lnf, c->tie ? g->wte : g->lmw, NULL, dlogits, a->lnf, c->tie ? p->wte : p->lmw, BT, C, Vp);
+    const float *last = a->residual3 + (L - 1) * BT * C;
+    float *dlast = ga->residual3 + (L - 1) * BT * C;
+    norm_backward(c, dlast, g->lnfw, g->lnfb, ga->lnf, last, p->lnfw, a->lnf_mean, a->lnf_rstd, BT);
+
+    for (int l = L - 1; l >= 0; l--) {
+        const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C;
+        float *dresidual = l == 0 ? ga->encoded : ga->residual3 + (l - 1) * BT * C;
+        LayerView v = layer_view(model, p, a, l);  // weights and saved activations
+        LayerView dv = layer_view(model, g, ga, l); // their gradients
+        residual_backward(dv.residual2, dv.fcproj, dv.residual3, BT * C);
+        matmul_backward(dv.fch_act, dv.fcprojw, dv.fcprojb, dv.fcproj, v.fch_act, v.fcprojw, BT, F, C);
+        if (c->mlp == MLP_SWIGLU) swiglu_backward(dv.fch, dv.fch_act, v.fch, BT, F);
+        else gelu_backward(dv.fch, v.fch, dv.fch_act, BT * F);
+        matmul_backward(dv.ln2, dv.fcw, dv.fcb, dv.fch, v.ln2, v.fcw, BT, C, Fin);
+        norm_backward(c, dv.residual2, dv.ln2w, dv.ln2b, dv.ln2, v.residual2, v.ln2w, v.ln2_mean, v.ln2_rstd, BT);
+        residual_backward(dresidual, dv.attproj, dv.residual2, BT * C);
+        matmul_backward(dv.atty, dv.attprojw, dv.attprojb, dv.attproj, v.atty, v.attprojw, BT, C, C);
+        attention_backward(dv.qkvr, learn_s ? dv.s : NULL, dv.b, a->scratch, dv.atty, v.qkvr, v.atty, v.att_lse,
+                           v.s, v.b, B, T, C, NH);
+        if (c->pos == POS_ROPE) rope_backward(dv.qkv, dv.qkvr, model->rope_cos, model->rope_sin, B, T, C, NH);
+        matmul_backward(dv.ln1, dv.qkvw, dv.qkvb, dv.qkv, v.ln1, v.qkvw, BT, C, 3 * C);
+        norm_backward(c, dresidual, dv.ln1w, dv.ln1b, dv.ln1, residual, v.ln1w, v.ln1_mean, v.ln1_rstd, BT);
+    }
+    encoder_backward(g->wte, c->pos == POS_LEARNED ? g->wpe : NULL, ga->encoded, model->inputs, B, T, C);
+    model->backward_ready = 0; // the probabilities are now gradients: a second backward would be wrong
+}

@@ -1,0 +1,135 @@
+/*
+ * gpt.h: the GPT model: its configuration, the table of parameter tensors (one allocation, named
+ * pointers; gradients and AdamW moments reuse the layout), the activations, and the passes.
+ */
+#ifndef GPT_H
+#define GPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { ATTN_SOFTMAX, ATTN_SSMAX, ATTN_SSMAX_FIXED, ATTN_SSMAX_BIAS, ATTN_COUNT };
+enum { POS_LEARNED, POS_ROPE, POS_COUNT };
+enum { NORM_LAYERNORM, NORM_RMSNORM, NORM_COUNT };
+enum { MLP_GELU, MLP_SWIGLU, MLP_COUNT };
+enum { TOKENIZER_UNKNOWN, TOKENIZER_BYTE, TOKENIZER_GPT2, TOKENIZER_COUNT };
+
+extern const char *attn_names[ATTN_COUNT];
+extern const char *pos_names[POS_COUNT];
+extern const char *norm_names[NORM_COUNT];
+extern const char *mlp_names[MLP_COUNT];
+extern const char *tokenizer_names[TOKENIZER_COUNT];
+
+typedef struct {
+    int max_seq_len;       // maxT: longest training context (size of the learned position table)
+    int vocab_size;        // V: real tokens
+    int padded_vocab_size; // Vp: V rounded up to a multiple of 64; padded logits are never used
+    int num_layers;        // L
+    int num_heads;         // NH
+    int channels;          // C
+    int ffn;               // F: hidden width of the MLP (SwiGLU has two F-wide input projections)
+    int attn, pos, norm, mlp;
+    int tie;               // 1: the lm head reuses wte
+    int bias;              // 1: linear layers have biases (GPT-2); 0: none (llama-style)
+    int tokenizer;         // which tokenizer made the token ids; checked against the data
+    float rope_theta;
+    float ssmax_s0;        // initial s of every head (recorded for reference; s itself is a parameter)
+} GPTConfig;
+
+// ----------------------------------------------------------------------------
+// parameters: tensors that a config does not use have size 0
+
+#define NUM_PARAM_TENSORS 19
+typedef struct {
+    float *wte;      // (Vp, C)
+    float *wpe;      // (maxT, C), learned positions only
+    float *ln1w;     // (L, C)
+    float *ln1b;     // (L, C), layernorm only
+    float *qkvw;     // (L, 3C, C)
+    float *qkvb;     // (L, 3C)
+    float *attprojw; // (L, C, C)
+    float *attprojb; // (L, C)
+    float *ln2w;     // (L, C)
+    float *ln2b;     // (L, C)
+    float *fcw;      // (L, F, C) for gelu, (L, 2F, C) for swiglu: [gate; up]
+    float *fcb;      // (L, F) or (L, 2F)
+    float *fcprojw;  // (L, C, F)
+    float *fcprojb;  // (L, C)
+    float *lnfw;     // (C)
+    float *lnfb;     // (C)
+    float *lmw;      // (Vp, C), untied only
+    float *ssmax_s;  // (L, NH): SSMax scale per layer and head
+    float *ssmax_b;  // (L, NH): SSMax bias, ssmax-bias only
+} ParameterTensors;
+
+extern const char *param_names[NUM_PARAM_TENSORS];
+
+// ----------------------------------------------------------------------------
+// activations saved by the forward pass for the backward pass
+
+#define NUM_ACTIVATION_TENSORS 23
+typedef struct {
+    float *encoded;   // (B, T, C)
+    float *ln1;       // (L, B, T, C)
+    float *ln1_mean;  // (L, B, T)
+    float *ln1_rstd;  // (L, B, T)
+    float *qkv;       // (L, B, T, 3C)
+    float *qkvr;      // (L, B, T, 3C): qkv after RoPE (aliases qkv for learned positions)
+    float *atty;      // (L, B, T, C)
+    float *att_lse;   // (L, B, NH, T): log-sum-exp of each attention row
+    float *attproj;   // (L, B, T, C)
+    float *residual2; // (L, B, T, C)
+    float *ln2;       // (L, B, T, C)
+    float *ln2_mean;  // (L, B, T)
+    float *ln2_rstd;  // (L, B, T)
+    float *fch;       // (L, B, T, F) or (L, B, T, 2F)
+    float *fch_act;   // (L, B, T, F)
+    float *fcproj;    // (L, B, T, C)
+    float *residual3; // (L, B, T, C)
+    float *lnf;       // (B, T, C)
+    float *lnf_mean;  // (B, T)
+    float *lnf_rstd;  // (B, T)
+    float *logits;    // (B, T, Vp): probabilities after the forward pass, dlogits after backward
+    float *losses;    // (B, T)
+    float *scratch;   // attention work space, see attention_scratch_size
+} ActivationTensors;
+
+typedef struct {
+    GPTConfig config;
+    ParameterTensors params, grads;
+    size_t param_sizes[NUM_PARAM_TENSORS];
+    size_t param_offsets[NUM_PARAM_TENSORS]; // 64-byte aligned offsets into the flat buffers
+    size_t num_parameters;  // real parameter count
+    size_t params_floats;   // flat buffer length including alignment gaps
+    float *params_memory, *grads_memory, *m_memory, *v_memory;
+    // activations, sized on the first forward pass and grown when a larger B*T comes
+    ActivationTensors acts, grads_acts;
+    size_t act_sizes[NUM_ACTIVATION_TENSORS];
+    size_t acts_BT;         // B*T the activations hold
+    float *acts_memory, *grads_acts_memory;
+    size_t num_activations;
+    int *inputs, *targets;
+    int B, T;               // of the last forward pass
+    float *rope_cos, *rope_sin;
+    int rope_T;
+    float rope_theta_table;
+    float mean_loss;        // of the last forward pass with targets; -1 without
+    int backward_ready;     // 1 between a forward pass with targets and its backward pass
+    size_t loss_count;      // positions that carried a loss
+} GPT;
+
+int parse_choice(const char *value, const char **names, int n); // index of value in names, or -1
+int gpt_config_check(const GPTConfig *c, char *why, size_t whylen); // 0 if valid, else fills why
+float ssmax_default_s0(int T);
+void gpt_param_sizes(size_t *sizes, const GPTConfig *c);
+int gpt_param_decays(int i); // 1 if tensor i gets weight decay (2-D matrices)
+
+void gpt_build(GPT *model, const GPTConfig *config); // allocates parameters, does not initialise
+void gpt_init_random(GPT *model, uint64_t seed);
+void gpt_free(GPT *model);
+void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T);
+void gpt_zero_grad(GPT *model);
+void gpt_backward(GPT *model);
+size_t gpt_activation_bytes(const GPTConfig *c, int B, int T);
+
+#endif

@@ -1,0 +1,465 @@
+/*
+ * layers.c: forward and backward passes of every layer in the GPT, in plain C with OpenMP.
+ * These loops are also the reference that faster kernels are tested against. Reductions
+ * run in a fixed order (no `omp reduction`), so a run is bit-for-bit repeatable.
+ * The whole Softmax/SSMax difference lives in attention_forward/attention_backward.
+ */
+#include <tgmath.h>
+#include <string.h>
+#include "layers.h"
+
+// ----------------------------------------------------------------------------
+// token + position embedding
+
+void encoder_forward(real *out, const int *inp, const real *wte, const real *wpe, int B, int T, int C) {
+    // out is (B,T,C), inp is (B,T) token ids, wte is (Vp,C), wpe is (maxT,C) or NULL (RoPE models)
+    #pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            real *o = out + ((size_t)b * T + t) * C;
+            const real *te = wte + (size_t)inp[b * T + t] * C;
+            const real *pe = wpe ? wpe + (size_t)t * C : NULL;
+            for (int c = 0; c < C; c++) o[c] = te[c] + (pe ? pe[c] : 0);
+        }
+    }
+}
+
+void encoder_backward(real *dwte, real *dwpe, const real *dout, const int *inp, int B, int T, int C) {
+    // serial over tokens: two positions may hold the same token, and the order stays fixed
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            const real *d = dout + ((size_t)b * T + t) * C;
+            real *dte = dwte + (size_t)inp[b * T + t] * C;
+            real *dpe = dwpe ? dwpe + (size_t)t * C : NULL;
+            for (int c = 0; c < C; c++) {
+                dte[c] += d[c];
+                if (dpe) dpe[c] += d[c];
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// normalisation: LayerNorm (GPT-2) and RMSNorm (the paper's llama-style model), eps 1e-5
+
+void layernorm_forward(real *out, real *mean, real *rstd, const real *inp, const real *weight, const real *bias, size_t N, int C) {
+    // out, inp are (N,C); mean, rstd are (N); weight, bias are (C)
+    #pragma omp parallel for
+    for (size_t i = 0; i < N; i++) {
+        const real *x = inp + i * C;
+        real m = 0;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        real v = 0;
+        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        v /= C;
+        real r = 1 / sqrt(v + (real)1e-5);
+        real *o = out + i * C;
+        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * r * weight[c] + bias[c];
+        mean[i] = m;
+        rstd[i] = r;
+    }
+}
+
+void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
+                        const real *weight, const real *mean, const real *rstd, size_t N, int C) {
+    #pragma omp parallel for
+    for (size_t i = 0; i < N; i++) {
+        const real *x = inp + i * C, *d = dout + i * C;
+        real *dx = dinp + i * C;
+        real m = mean[i], r = rstd[i];
+        real dnorm_mean = 0, dnorm_norm_mean = 0;
+        for (int c = 0; c < C; c++) {
+            real dn = weight[c] * d[c];
+            dnorm_mean += dn;
+            dnorm_norm_mean += dn * (x[c] - m) * r;
+        }
+        dnorm_mean /= C;
+        dnorm_norm_mean /= C;
+        for (int c = 0; c < C; c++) {
+            real xhat = (x[c] - m) * r;
+            dx[c] += (weight[c] * d[c] - dnorm_mean - xhat * dnorm_norm_mean) * r;
+        }
+    }
+    // weight/bias gradients sum over rows: parallel over channels keeps them race-free
+    #pragma omp parallel for
+    for (int c = 0; c < C; c++) {
+        real dw = 0, db = 0;
+        for (size_t i = 0; i < N; i++) {
+            real xhat = (inp[i * C + c] - mean[i]) * rstd[i];
+            dw += xhat * dout[i * C + c];
+            db += dout[i * C + c];
+        }
+        dweight[c] += dw;
+        dbias[c] += db;
+    }
+}
+
+void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight, size_t N, int C) {
+    // out, inp are (N,C); rstd is (N); weight is (C)
+    #pragma omp parallel for
+    for (size_t i = 0; i < N; i++) {
+        const real *x = inp + i * C;
+        real ss = 0;
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        real r = 1 / sqrt(ss / C + (real)1e-5);
+        real *o = out + i * C;
+        for (int c = 0; c < C; c++) o[c] = x[c] * r * weight[c];
+        rstd[i] = r;
+    }
+}
+
+void rmsnorm_backward(real *dinp, real *dweight, const real *dout, const real *inp, const real *weight,
+                      const real *rstd, size_t N, int C) {
+    #pragma omp parallel for
+    for (size_t i = 0; i < N; i++) {
+        const real *x = inp + i * C, *d = dout + i * C;
+        real *dx = dinp + i * C;
+        real r = rstd[i];
+        real dot = 0; // sum_c weight*dout*xhat
+        for (int c = 0; c < C; c++) dot += weight[c] * d[c] * x[c] * r;
+        dot /= C;
+        for (int c = 0; c < C; c++) dx[c] += (weight[c] * d[c] - x[c] * r * dot) * r;
+    }
+    #pragma omp parallel for
+    for (int c = 0; c < C; c++) {
+        real dw = 0;
+        for (size_t i = 0; i < N; i++) dw += inp[i * C + c] * rstd[i] * dout[i * C + c];
+        dweight[c] += dw;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// matmul: out = inp @ weight^T + bias. Plain loops with 4-row tiles so each weight row is read once
+// per four outputs; the performance issue replaces these with packed kernels and keeps them as reference.
+
+void matmul_forward(real *out, const real *inp, const real *weight, const real *bias, size_t N, int C, int OC) {
+    // out is (N,OC), inp is (N,C), weight is (OC,C), bias is (OC) or NULL
+    size_t tiles = (N + 3) / 4;
+    #pragma omp parallel for schedule(static)
+    for (size_t tile = 0; tile < tiles; tile++) {
+        size_t n0 = tile * 4, rows = N - n0 < 4 ? N - n0 : 4;
+        const real *x0 = inp + n0 * C;
+        const real *x1 = rows > 1 ? x0 + C : x0, *x2 = rows > 2 ? x0 + 2 * C : x0, *x3 = rows > 3 ? x0 + 3 * C : x0;
+        for (int o = 0; o < OC; o++) {
+            const real *w = weight + (size_t)o * C;
+            real a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            #pragma omp simd reduction(+:a0, a1, a2, a3)
+            for (int c = 0; c < C; c++) {
+                a0 += x0[c] * w[c]; a1 += x1[c] * w[c]; a2 += x2[c] * w[c]; a3 += x3[c] * w[c];
+            }
+            real bo = bias ? bias[o] : 0;
+            real acc[4] = {a0, a1, a2, a3};
+            for (size_t r = 0; r < rows; r++) out[(n0 + r) * OC + o] = acc[r] + bo;
+        }
+    }
+}
+
+void matmul_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
+                     const real *weight, size_t N, int C, int OC) {
+    // dinp += dout @ weight: each row of dinp is owned by one thread
+    #pragma omp parallel for schedule(static)
+    for (size_t n = 0; n < N; n++) {
+        real *dx = dinp + n * C;
+        const real *d = dout + n * OC;
+        for (int o = 0; o < OC; o++) {
+            const real *w = weight + (size_t)o * C;
+            real g = d[o];
+            #pragma omp simd
+            for (int c = 0; c < C; c++) dx[c] += g * w[c];
+        }
+    }
+    // dweight += dout^T @ inp, dbias += column sums of dout: each output row o is owned by one thread
+    #pragma omp parallel for schedule(static)
+    for (int o = 0; o < OC; o++) {
+        real *dw = dweight + (size_t)o * C;
+        real db = 0;
+        for (size_t n = 0; n < N; n++) {
+            real g = dout[n * OC + o];
+            const real *x = inp + n * C;
+            #pragma omp simd
+            for (int c = 0; c < C; c++) dw[c] += g * x[c];
+            db += g;
+        }
+        if (dbias) dbias[o] += db;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// RoPE: rotate each (even, odd) channel pair of q and k in every head by angle t * theta^(-2i/hs)
+
+void rope_table(real *cos_t, real *sin_t, int T, int hs, float theta) {
+    // cos_t, sin_t are (T, hs/2)
+    for (int t = 0; t < T; t++) {
+        for (int i = 0; i < hs / 2; i++) {
+            double freq = pow((double)theta, -2.0 * i / hs);
+            cos_t[(size_t)t * (hs / 2) + i] = (real)cos(t * freq);
+            sin_t[(size_t)t * (hs / 2) + i] = (real)sin(t * freq);
+        }
+    }
+}
+
+void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin_t, int B, int T, int C, int NH) {
+    // out, inp are (B,T,3C) = [q | k | v]; q and k are rotated, v is copied
+    int hs = C / NH;
+    #pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            const real *x = inp + ((size_t)b * T + t) * 3 * C;
+            real *o = out + ((size_t)b * T + t) * 3 * C;
+            const real *ct = cos_t + (size_t)t * (hs / 2), *st = sin_t + (size_t)t * (hs / 2);
+            for (int part = 0; part < 2; part++) {
+                for (int h = 0; h < NH; h++) {
+                    const real *xh = x + part * C + h * hs;
+                    real *oh = o + part * C + h * hs;
+                    for (int i = 0; i < hs / 2; i++) {
+                        real x0 = xh[2 * i], x1 = xh[2 * i + 1];
+                        oh[2 * i] = x0 * ct[i] - x1 * st[i];
+                        oh[2 * i + 1] = x0 * st[i] + x1 * ct[i];
+                    }
+                }
+            }
+            memcpy(o + 2 * C, x + 2 * C, C * sizeof(real));
+        }
+    }
+}
+
+void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *sin_t, int B, int T, int C, int NH) {
+    // the transpose of a rotation is the rotation by minus the angle
+    int hs = C / NH;
+    #pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            const real *d = dout + ((size_t)b * T + t) * 3 * C;
+            real *dx = dinp + ((size_t)b * T + t) * 3 * C;
+            const real *ct = cos_t + (size_t)t * (hs / 2), *st = sin_t + (size_t)t * (hs / 2);
+            for (int part = 0; part < 2; part++) {
+                for (int h = 0; h < NH; h++) {
+                    const real *dh = d + part * C + h * hs;
+                    real *dxh = dx + part * C + h * hs;
+                    for (int i = 0; i < hs / 2; i++) {
+                        real d0 = dh[2 * i], d1 = dh[2 * i + 1];
+                        dxh[2 * i] += d0 * ct[i] + d1 * st[i];
+                        dxh[2 * i + 1] += -d0 * st[i] + d1 * ct[i];
+                    }
+                }
+            }
+            for (int c = 0; c < C; c++) dx[2 * C + c] += d[2 * C + c];
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// causal self-attention, Softmax or SSMax, streaming: no (T,T) matrix is kept. The forward pass saves
+// only the log-sum-exp of each row; the backward pass recomputes the scores from q and k.
+//
+// For the query at position t, n = t+1 keys are visible and the scores are z_j = q.k_j / sqrt(hs).
+// The row is normalised as p = softmax(c_t * z) with
+//     Softmax:        c_t = 1                          (s == NULL, b == NULL)
+//     SSMax:          c_t = s_h * ln(t+1)              (s != NULL)
+//     SSMax + bias:   c_t = s_h * ln(t+1) + b_h        (s != NULL, b != NULL)
+// i.e. p_j = n^(s z_j) / sum_i n^(s z_i). "ssmax-fixed" passes s but asks for no ds.
+
+size_t attention_scratch_size(int B, int T, int NH) {
+    // one score row per (b, h), plus the per-(b, h) partial sums of ds and db
+    return (size_t)B * NH * T + 2 * (size_t)B * NH;
+}
+
+static inline real attention_coef(const real *s, const real *b, int h, int t) {
+    if (s == NULL) return 1;
+    real c = s[h] * (real)log((double)(t + 1));
+    return b ? c + b[h] : c;
+}
+
+void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const real *s, const real *b,
+                       int B, int T, int C, int NH) {
+    // out is (B,T,C), lse is (B,NH,T), qkv is (B,T,3C), s and b are (NH) or NULL
+    int hs = C / NH;
+    real scale = 1 / sqrt((real)hs);
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int bb = 0; bb < B; bb++) {
+        for (int h = 0; h < NH; h++) {
+            real *z = scratch + ((size_t)bb * NH + h) * T;
+            const real *base = qkv + (size_t)bb * T * 3 * C;
+            for (int t = 0; t < T; t++) {
+                const real *q = base + (size_t)t * 3 * C + h * hs;
+                real c = attention_coef(s, b, h, t);
+                real maxu = -INFINITY;
+                for (int j = 0; j <= t; j++) {
+                    const real *k = base + (size_t)j * 3 * C + C + h * hs;
+                    real dot = 0;
+                    #pragma omp simd reduction(+:dot)
+                    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
+                    z[j] = c * dot * scale; // holds u_j = c_t z_j for now
+                    if (z[j] > maxu) maxu = z[j];
+                }
+                real sum = 0;
+                for (int j = 0; j <= t; j++) { z[j] = exp(z[j] - maxu); sum += z[j]; }
+                real inv = 1 / sum;
+                real *o = out + ((size_t)bb * T + t) * C + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0;
+                for (int j = 0; j <= t; j++) {
+                    const real *v = base + (size_t)j * 3 * C + 2 * C + h * hs;
+                    real p = z[j] * inv;
+                    #pragma omp simd
+                    for (int i = 0; i < hs; i++) o[i] += p * v[i];
+                }
+                lse[((size_t)bb * NH + h) * T + t] = maxu + log(sum);
+            }
+        }
+    }
+}
+
+void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const real *dout, const real *qkv,
+                        const real *out, const real *lse, const real *s, const real *b, int B, int T, int C, int NH) {
+    // dqkv is (B,T,3C); ds, db are (NH) or NULL (no gradient wanted); the rest as in the forward pass
+    int hs = C / NH;
+    real scale = 1 / sqrt((real)hs);
+    real *partial = scratch + (size_t)B * NH * T; // (B,NH,2): this (b,h)'s share of ds and db
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int bb = 0; bb < B; bb++) {
+        for (int h = 0; h < NH; h++) {
+            const real *base = qkv + (size_t)bb * T * 3 * C;
+            real *dbase = dqkv + (size_t)bb * T * 3 * C;
+            real dsum = 0, dbsum = 0;
+            for (int t = 0; t < T; t++) {
+                const real *q = base + (size_t)t * 3 * C + h * hs;
+                real *dq = dbase + (size_t)t * 3 * C + h * hs;
+                const real *go = dout + ((size_t)bb * T + t) * C + h * hs;
+                const real *o = out + ((size_t)bb * T + t) * C + h * hs;
+                real c = attention_coef(s, b, h, t);
+                real l = lse[((size_t)bb * NH + h) * T + t];
+                real D = 0; // sum_j p_j (go . v_j) = go . out
+                for (int i = 0; i < hs; i++) D += go[i] * o[i];
+                real dc = 0; // dL/dc_t = sum_j du_j z_j
+                for (int j = 0; j <= t; j++) {
+                    const real *k = base + (size_t)j * 3 * C + C + h * hs;
+                    const real *v = base + (size_t)j * 3 * C + 2 * C + h * hs;
+                    real *dk = dbase + (size_t)j * 3 * C + C + h * hs;
+                    real *dv = dbase + (size_t)j * 3 * C + 2 * C + h * hs;
+                    real qk = 0, dp = 0;
+                    #pragma omp simd reduction(+:qk, dp)
+                    for (int i = 0; i < hs; i++) { qk += q[i] * k[i]; dp += go[i] * v[i]; }
+                    real z = qk * scale;
+                    real p = exp(c * z - l);
+                    real du = p * (dp - D);
+                    real dz = c * du * scale; // gradient w.r.t. the raw dot product q.k_j
+                    dc += du * z;
+                    #pragma omp simd
+                    for (int i = 0; i < hs; i++) {
+                        dq[i] += dz * k[i];
+                        dk[i] += dz * q[i];
+                        dv[i] += p * go[i];
+                    }
+                }
+                dsum += (real)log((double)(t + 1)) * dc;
+                dbsum += dc;
+            }
+            partial[((size_t)bb * NH + h) * 2] = dsum;
+            partial[((size_t)bb * NH + h) * 2 + 1] = dbsum;
+        }
+    }
+    // fixed-order sum over the batch keeps ds and db bit-for-bit repeatable
+    for (int bb = 0; bb < B; bb++) {
+        for (int h = 0; h < NH; h++) {
+            if (ds) ds[h] += partial[((size_t)bb * NH + h) * 2];
+            if (db) db[h] += partial[((size_t)bb * NH + h) * 2 + 1];
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// feed-forward nonlinearities: GELU (tanh approximation, as GPT-2) and SwiGLU (silu(gate) * up)
+
+#define GELU_SCALE 0.7978845608028654f // sqrt(2/pi)
+
+void gelu_forward(real *out, const real *inp, size_t N) {
+    #pragma omp parallel for simd
+    for (size_t i = 0; i < N; i++) {
+        real x = inp[i];
+        out[i] = (real)0.5f * x * (1 + tanh(GELU_SCALE * (x + (real)0.044715f * x * x * x)));
+    }
+}
+
+void gelu_backward(real *dinp, const real *inp, const real *dout, size_t N) {
+    #pragma omp parallel for simd
+    for (size_t i = 0; i < N; i++) {
+        real x = inp[i];
+        real u = GELU_SCALE * (x + (real)0.044715f * x * x * x);
+        real th = tanh(u);
+        real sech2 = 1 - th * th;
+        real du = GELU_SCALE * (1 + 3 * (real)0.044715f * x * x);
+        dinp[i] += ((real)0.5f * (1 + th) + (real)0.5f * x * sech2 * du) * dout[i];
+    }
+}
+
+void swiglu_forward(real *out, const real *inp, size_t N, int F) {
+    // out is (N,F), inp is (N,2F) holding [gate | up] per row
+    #pragma omp parallel for
+    for (size_t n = 0; n < N; n++) {
+        const real *g = inp + n * 2 * F, *u = g + F;
+        real *o = out + n * F;
+        for (int i = 0; i < F; i++) o[i] = g[i] / (1 + exp(-g[i])) * u[i];
+    }
+}
+
+void swiglu_backward(real *dinp, const real *dout, const real *inp, size_t N, int F) {
+    #pragma omp parallel for
+    for (size_t n = 0; n < N; n++) {
+        const real *g = inp + n * 2 * F, *u = g + F, *d = dout + n * F;
+        real *dg = dinp + n * 2 * F, *du = dg + F;
+        for (int i = 0; i < F; i++) {
+            real sig = 1 / (1 + exp(-g[i]));
+            real silu = g[i] * sig;
+            dg[i] += d[i] * u[i] * sig * (1 + g[i] * (1 - sig));
+            du[i] += d[i] * silu;
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// residual connection
+
+void residual_forward(real *out, const real *a, const real *b, size_t N) {
+    #pragma omp parallel for simd
+    for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+void residual_backward(real *da, real *db, const real *dout, size_t N) {
+    #pragma omp parallel for simd
+    for (size_t i = 0; i < N; i++) { da[i] += dout[i]; db[i] += dout[i]; }
+}
+
+// ----------------------------------------------------------------------------
+// softmax + cross-entropy, in place: the forward pass turns logits into probabilities (only the first V
+// of Vp columns are real; padded columns become 0), the backward pass turns them into dlogits.
+// A negative target marks a position that carries no loss.
+
+void crossentropy_forward(real *losses, real *logits, const int *targets, size_t N, int V, int Vp) {
+    // losses is (N), logits is (N,Vp), targets is (N)
+    #pragma omp parallel for
+    for (size_t n = 0; n < N; n++) {
+        real *x = logits + n * Vp;
+        real maxv = -INFINITY;
+        for (int i = 0; i < V; i++) if (x[i] > maxv) maxv = x[i];
+        real target_logit = targets[n] >= 0 ? x[targets[n]] : 0;
+        real sum = 0;
+        for (int i = 0; i < V; i++) { x[i] = exp(x[i] - maxv); sum += x[i]; }
+        real inv = 1 / sum;
+        for (int i = 0; i < V; i++) x[i] *= inv;
+        for (int i = V; i < Vp; i++) x[i] = 0;
+        // from the logits, not -log(p): p may underflow to 0 for a confident wrong prediction
+        losses[n] = targets[n] >= 0 ? maxv + log(sum) - target_logit : 0;
+    }
+}
+
+void crossentropy_backward(real *logits, const int *targets, real dloss, size_t N, int V, int Vp) {
+    // logits holds probabilities on entry and dL/dlogits on return; dloss is dL/dloss of each position
+    #pragma omp parallel for
+    for (size_t n = 0; n < N; n++) {
+        real *x = logits + n * Vp;
+        if (targets[n] < 0) { for (int i = 0; i < Vp; i++) x[i] = 0; continue; }
+        for (int i = 0; i < V; i++) x[i] *= dloss;
+        x[targets[n]] -= dloss;
+    }
+}

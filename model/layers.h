@@ -1,0 +1,54 @@
+/*
+ * layers.h: the network's layers as forward/backward pairs.
+ * `real` is float in the trainer; the gradient-check test compiles the same source with
+ * -DREAL=double so finite differences run on the exact code that trains.
+ * Arguments: outputs first, then saved activations, then inputs and weights, then sizes.
+ * Backward functions accumulate (+=) into gradient buffers.
+ */
+#ifndef LAYERS_H
+#define LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef REAL
+#define REAL float
+#endif
+typedef REAL real;
+
+void encoder_forward(real *out, const int *inp, const real *wte, const real *wpe, int B, int T, int C);
+void encoder_backward(real *dwte, real *dwpe, const real *dout, const int *inp, int B, int T, int C);
+
+void layernorm_forward(real *out, real *mean, real *rstd, const real *inp, const real *weight, const real *bias, size_t N, int C);
+void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
+                        const real *weight, const real *mean, const real *rstd, size_t N, int C);
+void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight, size_t N, int C);
+void rmsnorm_backward(real *dinp, real *dweight, const real *dout, const real *inp, const real *weight,
+                      const real *rstd, size_t N, int C);
+
+void matmul_forward(real *out, const real *inp, const real *weight, const real *bias, size_t N, int C, int OC);
+void matmul_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
+                     const real *weight, size_t N, int C, int OC);
+
+void rope_table(real *cos_t, real *sin_t, int T, int hs, float theta);
+void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin_t, int B, int T, int C, int NH);
+void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *sin_t, int B, int T, int C, int NH);
+
+size_t attention_scratch_size(int B, int T, int NH);
+void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const real *s, const real *b,
+                       int B, int T, int C, int NH);
+void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const real *dout, const real *qkv,
+                        const real *out, const real *lse, const real *s, const real *b, int B, int T, int C, int NH);
+
+void gelu_forward(real *out, const real *inp, size_t N);
+void gelu_backward(real *dinp, const real *inp, const real *dout, size_t N);
+void swiglu_forward(real *out, const real *inp, size_t N, int F);
+void swiglu_backward(real *dinp, const real *dout, const real *inp, size_t N, int F);
+
+void residual_forward(real *out, const real *a, const real *b, size_t N);
+void residual_backward(real *da, real *db, const real *dout, size_t N);
+
+void crossentropy_forward(real *losses, real *logits, const int *targets, size_t N, int V, int Vp);
+void crossentropy_backward(real *logits, const int *targets, real dloss, size_t N, int V, int Vp);
+
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# run_tests.sh: every test suite, then one total line "N passed, M failed"; exit 1 on any failure.
+cd "$(dirname "$0")/.."
+total_pass=0; total_fail=0; broken=""
+run() {
+  echo "== $*"
+  "$@" 2>&1 | tee build/suite.log
+  local rc=${PIPESTATUS[0]}
+  local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' build/suite.log | tail -1)
+  if [ -z "$line" ]; then broken="$broken $1"; total_fail=$((total_fail + 1)); return; fi
+  total_pass=$((total_pass + $(echo "$line" | cut -d' ' -f1)))
+  total_fail=$((total_fail + $(echo "$line" | cut -d' ' -f3)))
+  [ $rc -ne 0 ] && [ "$(echo "$line" | cut -d' ' -f3)" = 0 ] && { broken="$broken $1"; total_fail=$((total_fail + 1)); }
+}
+run build/test_gradcheck
+run build/test_model
+run build/test_data
+run tests/test_cli.sh
+[ -n "$broken" ] && echo "suites that crashed or printed no count:$broken"
+echo "== all suites"
+echo "$total_pass passed, $total_fail failed"
+[ $total_fail -eq 0 ]

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# test_cli.sh: train_gpt and prepare_data as a user runs them: help, bad input of every kind
+# (one short error, exit 1, never a crash), resume equals an uninterrupted run, determinism,
+# and stopping on a NaN loss with the last checkpoint intact.
+set -u
+cd "$(dirname "$0")/.."
+W=build/cli
+rm -rf $W && mkdir -p $W/docs
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect_error NAME PATTERN CMD...: exit status 1, a short message on stderr naming the problem
+expect_error() {
+  local name=$1 pattern=$2; shift 2
+  "$@" >$W/out.txt 2>$W/err.txt; local rc=$?
+  local lines; lines=$(wc -l <$W/err.txt)
+  if [ $rc -ne 1 ]; then bad "$name: exit $rc, expected 1 ($(head -c 300 $W/err.txt))"; return; fi
+  if ! head -1 $W/err.txt | grep -q '^error: '; then bad "$name: stderr does not start with 'error: ' ($(head -c 300 $W/err.txt))"; return; fi
+  if [ "$lines" -gt 2 ]; then bad "$name: $lines lines of error output, expected one line and a HINT"; return; fi
+  if ! grep -qi -- "$pattern" $W/err.txt; then bad "$name: error does not mention '$pattern': $(cat $W/err.txt)"; return; fi
+  ok
+}
+
+# a small corpus of documents: this project's own sources
+for f in model/*.c data/*.c train_gpt.c; do cp "$f" "$W/docs/$(basename "$f").txt"; done
+./prepare_data --input $W/docs --out $W/data --val-frac 0.2 >$W/prep.txt 2>&1 && ok || bad "prepare_data on a folder failed: $(cat $W/prep.txt)"
+[ -f $W/data/train_000000.bin ] && [ -f $W/data/val_000000.bin ] && ok || bad "prepare_data wrote no shards"
+./prepare_data --decode $W/data/val_000000.bin --count 200 >$W/dec.txt 2>&1 && grep -q '<|endoftext|>' $W/dec.txt && ok || bad "decoding a shard failed"
+
+T="./train_gpt --model tiny -i $W/data/train_*.bin -j $W/data/val_*.bin -b 4 -t 32 --val-batches 2 --log-every 100"
+
+# --help lists every long option the parser knows, with defaults
+./train_gpt --help >$W/help.txt 2>&1 && ok || bad "--help failed"
+missing=""
+for flag in $(grep -o '{"[a-z0-9-]*", [a-z_]*_argument' train_gpt.c | sed 's/{"\([a-z0-9-]*\)".*/\1/'); do
+  grep -q -- "--$flag" $W/help.txt || missing="$missing --$flag"
+done
+[ -z "$missing" ] && ok || bad "--help does not list:$missing"
+grep -q "default: small" $W/help.txt && ok || bad "--help does not show defaults"
+
+# nonsense flag values
+expect_error "lr not a number" "--lr" $T --lr abc
+expect_error "batch zero" "--batch" $T -b 0
+expect_error "negative steps" "--steps" $T -n -5
+expect_error "unknown attention" "--attn" $T --attn sparsemax
+expect_error "unknown option" "unknown option" $T --no-such-flag 3
+expect_error "stray argument" "unexpected argument" $T extra
+expect_error "unknown preset" "preset" ./train_gpt --model gpt5
+expect_error "heads do not divide width" "divisible" $T --heads 3
+expect_error "sequence longer than learned positions" "learned positions" $T --pos learned --max-seq 16
+# bad data
+expect_error "no shards" "no shards match" $T -i "$W/nothing_*.bin"
+head -c 2000 $W/data/train_000000.bin >$W/trunc_000000.bin
+expect_error "truncated shard" "truncated" $T -i "$W/trunc_*.bin"
+head -c 500 $W/data/train_000000.bin >$W/short_000000.bin
+expect_error "shard shorter than its header" "header" $T -i "$W/short_*.bin"
+{ printf 'JUNK'; tail -c +5 $W/data/train_000000.bin; } >$W/magic_000000.bin
+expect_error "wrong shard magic" "magic" $T -i "$W/magic_*.bin"
+expect_error "vocab mismatch" "vocab" $T --model gpt2-124m
+expect_error "missing input text" "does not exist" ./prepare_data --input $W/no_such.txt --out $W/x
+expect_error "bad val fraction" "val-frac" ./prepare_data --input $W/docs --out $W/x --val-frac 2
+
+# a real run, then checkpoints of every kind of wrong
+$T -n 12 --attn ssmax --val-every 3 --ckpt-every 6 -o $W/runA >$W/runA.txt 2>&1 && ok || bad "training run failed: $(tail -3 $W/runA.txt)"
+[ -f $W/runA/ckpt_00000006.bin ] && [ -f $W/runA/ckpt_00000012.bin ] && ok || bad "checkpoints missing"
+head -1 $W/runA/log.csv | grep -qx 'step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s' && ok || bad "log.csv header wrong"
+[ "$(tail -n +2 $W/runA/log.csv | wc -l)" -eq 12 ] && ok || bad "log.csv should have 12 rows"
+[ "$(grep -c '^12,' $W/runA/ssmax.csv)" -eq 4 ] && ok || bad "ssmax.csv should hold 2 layers x 2 heads = 4 rows for step 12"
+grep -q 'ETA' $W/runA.txt && grep -q 'tok/s' $W/runA.txt && grep -q 'parameters' $W/runA.txt && ok || bad "progress line or config table missing"
+expect_error "checkpoint of another config" "disagrees" $T --init-from $W/runA/ckpt_00000012.bin --layers 3
+head -c 5000 $W/runA/ckpt_00000012.bin >$W/trunc_ckpt.bin
+expect_error "truncated checkpoint" "truncated" $T --init-from $W/trunc_ckpt.bin
+expect_error "not a checkpoint" "magic" $T --init-from $W/data/train_000000.bin
+expect_error "missing checkpoint" "cannot open" $T --init-from $W/none.bin
+expect_error "resume without checkpoint" "no checkpoint" $T --resume $W/docs
+
+# resume from step 6 equals the uninterrupted run: same log rows (all but timing), same final weights
+mkdir -p $W/runB && cp $W/runA/ckpt_00000006.bin $W/runA/log.csv $W/runA/ssmax.csv $W/runB/
+$T -n 12 --attn ssmax --val-every 3 --ckpt-every 6 --resume $W/runB >$W/runB.txt 2>&1 && ok || bad "resume failed: $(tail -3 $W/runB.txt)"
+cut -d, -f1-6 $W/runA/log.csv >$W/a.csv; cut -d, -f1-6 $W/runB/log.csv >$W/b.csv
+cmp -s $W/a.csv $W/b.csv && ok || bad "resumed log.csv differs from the uninterrupted run: $(diff $W/a.csv $W/b.csv | head -5)"
+cmp -s $W/runA/ssmax.csv $W/runB/ssmax.csv && ok || bad "resumed ssmax.csv differs"
+cmp -s $W/runA/ckpt_00000012.bin $W/runB/ckpt_00000012.bin && ok || bad "resumed final checkpoint differs from the uninterrupted run"
+
+# a run killed mid-way resumes to the same result
+K="$T -n 400 --attn ssmax --val-every 50 --ckpt-every 5"
+$K -o $W/runK >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 1000); do [ -f $W/runK/ckpt_00000010.bin ] && break; sleep 0.01; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+[ -f $W/runK/ckpt_00000400.bin ] && echo "note: the run finished before it could be killed"
+$K --resume $W/runK >/dev/null 2>&1 || [ -f $W/runK/ckpt_00000400.bin ] && ok || bad "resume after kill -9 failed"
+$K -o $W/runU >/dev/null 2>&1
+cut -d, -f1-6 $W/runK/log.csv >$W/k.csv; cut -d, -f1-6 $W/runU/log.csv >$W/u.csv
+cmp -s $W/k.csv $W/u.csv && ok || bad "killed-and-resumed log.csv differs from the uninterrupted run"
+
+# same seed, same threads: the same log, bit for bit; another seed: another log
+$T -n 12 --attn ssmax --val-every 3 --ckpt-every 6 -o $W/runC >/dev/null 2>&1
+cut -d, -f1-6 $W/runC/log.csv >$W/c.csv
+cmp -s $W/a.csv $W/c.csv && cmp -s $W/runA/ckpt_00000012.bin $W/runC/ckpt_00000012.bin && ok || bad "two runs with one seed differ"
+$T -n 12 --attn ssmax --val-every 3 --seed 7 -o $W/runD >/dev/null 2>&1
+cut -d, -f1-6 $W/runD/log.csv >$W/d.csv
+cmp -s $W/a.csv $W/d.csv && bad "another seed gave the same log" || ok
+
+# every attention variant trains, and the loss goes down
+for attn in softmax ssmax ssmax-fixed ssmax-bias; do
+  $T -n 30 --attn $attn --lr 3e-3 --warmup 5 --val-every 30 -o $W/run_$attn >$W/v.txt 2>&1 || { bad "--attn $attn run failed: $(tail -2 $W/v.txt)"; continue; }
+  first=$(sed -n 2p $W/run_$attn/log.csv | cut -d, -f3); last=$(tail -1 $W/run_$attn/log.csv | cut -d, -f3)
+  awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < a - 0.5)}' && ok || bad "--attn $attn: loss $first -> $last did not fall"
+done
+# ssmax-fixed keeps s; ssmax learns it
+s0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_ssmax-fixed/ssmax.csv); s1=$(awk -F, '$1==30 && $2==0 && $3==0 {print $4}' $W/run_ssmax-fixed/ssmax.csv)
+[ -n "$s0" ] && [ "$s0" = "$s1" ] && [ "$s0" = "1.000000" ] && ok || bad "ssmax-fixed: s moved or is not 1 ($s0 -> $s1)"
+s0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_ssmax/ssmax.csv); s1=$(awk -F, '$1==30 && $2==0 && $3==0 {print $4}' $W/run_ssmax/ssmax.csv)
+[ -n "$s0" ] && [ "$s0" != "$s1" ] && ok || bad "ssmax: s did not move ($s0 -> $s1)"
+
+# a diverging run stops at the first non-finite loss and leaves its last checkpoint loadable
+expect_error "NaN loss" "not finite\|loss is" $T -n 10 --lr 1e30 --warmup 0 --ckpt-every 1 --val-every 0 -o $W/runN
+ls $W/runN/ckpt_*.bin >/dev/null 2>&1 && ./prepare_data --help >/dev/null && ok || bad "no checkpoint kept after NaN stop"
+last=$(ls $W/runN/ckpt_*.bin | tail -1)
+$T -n 1 --init-from "$last" --val-every 0 -o $W/runN2 >/dev/null 2>&1; rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 1 ] && ok || bad "the kept checkpoint crashed the loader (exit $rc)"
+ls $W/runN/*.tmp >/dev/null 2>&1 && bad "a temporary checkpoint file was left behind" || ok
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,117 @@
+/*
+ * test_data.c: the byte tokenizer, shard writing and reading, and the data loader's windows,
+ * shuffling, determinism and resume position. (Bad files end the process, so the shell tests
+ * in tests/test_cli.sh cover those.)
+ */
+#include "../model/common.h"
+#include "../model/gpt.h"
+#include "../data/tokenizer.h"
+#include "../data/dataloader.h"
+#include "test.h"
+
+static void test_byte_roundtrip(void) {
+    Tokenizer tok;
+    tokenizer_init(&tok, "byte");
+    check(tok.vocab_size == 257 && tok.eot == 256, "byte tokenizer: vocab %d eot %d", tok.vocab_size, tok.eot);
+    unsigned char text[512];
+    for (int i = 0; i < 256; i++) { text[i] = (unsigned char)i; text[256 + i] = (unsigned char)(255 - i); }
+    uint16_t ids[512];
+    size_t n = tokenizer_encode(&tok, text, 512, ids);
+    check(n == 512, "byte tokenizer: %zu tokens for 512 bytes", n);
+    int ints[512];
+    for (size_t i = 0; i < n; i++) ints[i] = ids[i];
+    FILE *f = tmpfile();
+    tokenizer_decode(&tok, ints, n, f);
+    rewind(f);
+    unsigned char back[600];
+    size_t got = fread(back, 1, sizeof(back), f);
+    fclose(f);
+    check(got == 512 && memcmp(back, text, 512) == 0, "byte tokenizer: decode(encode(x)) != x for all 256 byte values");
+}
+
+// a shard of tokens 0,1,2,...: each window's content tells where it came from
+static void write_counting_shard(const char *path, size_t n, size_t start) {
+    uint16_t *t = malloc_check(n * sizeof(uint16_t));
+    for (size_t i = 0; i < n; i++) t[i] = (uint16_t)((start + i) % 250);
+    shard_write(path, t, n, TOKENIZER_BYTE, 257);
+    free(t);
+}
+
+static void test_loader(void) {
+    // two shards: 101 tokens -> 10 windows of T=10 (+1), 51 tokens -> 5 windows
+    write_counting_shard("build/dl_train_000000.bin", 101, 0);
+    write_counting_shard("build/dl_train_000001.bin", 51, 5);
+    DataLoader dl;
+    dataloader_init(&dl, "build/dl_train_*.bin", 3, 10, 1, 5);
+    dataloader_check_vocab(&dl, 257, TOKENIZER_BYTE);
+    check(dl.nshards == 2 && dl.nwindows == 15, "loader: %d shards, %zu windows (expected 2, 15)", dl.nshards, dl.nwindows);
+    // one epoch = 5 batches of 3: every window exactly once, targets shifted by one
+    int seen[15] = {0}, shifted = 1;
+    for (int k = 0; k < 5; k++) {
+        dataloader_next_batch(&dl);
+        for (int b = 0; b < 3; b++) {
+            int first = dl.inputs[b * 10];
+            for (int t = 0; t < 10; t++) shifted &= dl.targets[b * 10 + t] == (dl.inputs[b * 10 + t] + 1) % 250;
+            // identify the window by its first token: shard 0 windows start at 0,10,..,90; shard 1 at 5,15,..,45
+            int id = -1;
+            for (int i = 0; i < 10; i++) if (first == i * 10) id = i;
+            for (int i = 0; i < 5; i++) if (first == 5 + i * 10) id = 10 + i;
+            if (id >= 0) seen[id]++;
+        }
+    }
+    int once = 1;
+    for (int i = 0; i < 15; i++) once &= seen[i] == 1;
+    check(once, "loader: an epoch does not visit every window exactly once");
+    check(shifted, "loader: targets are not the inputs shifted by one token");
+    check(dl.epoch == 0 && dl.pos == 15, "loader: after one epoch epoch=%lu pos=%lu", (unsigned long)dl.epoch, (unsigned long)dl.pos);
+
+    // same seed: same order; resume position: the same next batch
+    DataLoader a, b;
+    dataloader_init(&a, "build/dl_train_*.bin", 3, 10, 1, 5);
+    dataloader_init(&b, "build/dl_train_*.bin", 3, 10, 1, 5);
+    dataloader_check_vocab(&a, 257, TOKENIZER_BYTE); dataloader_check_vocab(&b, 257, TOKENIZER_BYTE);
+    for (int k = 0; k < 7; k++) dataloader_next_batch(&a); // crosses into epoch 1
+    dataloader_seek(&b, a.epoch, a.pos);
+    dataloader_next_batch(&a); dataloader_next_batch(&b);
+    check(a.epoch == 1 && memcmp(a.inputs, b.inputs, 30 * sizeof(int)) == 0, "loader: seek to a saved position does not give the same batch");
+    // a different epoch uses a different order
+    DataLoader c;
+    dataloader_init(&c, "build/dl_train_*.bin", 15, 10, 1, 5);
+    dataloader_check_vocab(&c, 257, TOKENIZER_BYTE);
+    dataloader_next_batch(&c);
+    int *e0 = malloc_check(150 * sizeof(int));
+    memcpy(e0, c.inputs, 150 * sizeof(int));
+    dataloader_next_batch(&c);
+    check(memcmp(e0, c.inputs, 150 * sizeof(int)) != 0, "loader: epochs 0 and 1 have the same order");
+    free(e0);
+    // validation loaders go in file order
+    DataLoader v;
+    dataloader_init(&v, "build/dl_train_*.bin", 2, 10, 0, 0);
+    dataloader_check_vocab(&v, 257, TOKENIZER_BYTE);
+    dataloader_next_batch(&v);
+    check(v.inputs[0] == 0 && v.inputs[10] == 10, "validation loader is not in file order");
+    dataloader_free(&dl); dataloader_free(&a); dataloader_free(&b); dataloader_free(&c); dataloader_free(&v);
+}
+
+static void test_shard_header(void) {
+    write_counting_shard("build/dl_hdr.bin", 77, 0);
+    Shard s;
+    shard_open(&s, "build/dl_hdr.bin");
+    check(s.ntok == 77 && s.tokenizer == TOKENIZER_BYTE && s.vocab_size == 257 && s.tokens[76] == 76,
+          "shard header: ntok %zu tokenizer %d vocab %d", s.ntok, s.tokenizer, s.vocab_size);
+    shard_close(&s);
+    // the llm.c layout: 256 int32 with magic, version, count in the first three
+    FILE *f = fopen_check("build/dl_hdr.bin", "rb");
+    int32_t h[3];
+    fread_check(h, 4, 3, f, "header");
+    fclose(f);
+    check(h[0] == 20240520 && h[1] == 1 && h[2] == 77, "shard is not in llm.c's format");
+}
+
+int main(void) {
+    printf("tokenizer and data loader\n");
+    test_byte_roundtrip();
+    test_shard_header();
+    test_loader();
+    return test_summary();
+}

@@ -1,0 +1,257 @@
+/*
+ * test_model.c: the whole GPT in C against the PyTorch reference (scripts/reference.py, float64):
+ * probabilities, loss, every parameter gradient and the losses of 10 AdamW steps, for each config
+ * in tests/ref. Also: llm.c model files, checkpoint round-trip, Softmax -> SSMax conversion, and
+ * bit-for-bit determinism across runs and thread counts.
+ */
+#include <math.h>
+#include "../model/common.h"
+#include "../model/gpt.h"
+#include "../model/optim.h"
+#include "../model/checkpoint.h"
+#include "test.h"
+
+typedef struct {
+    int B, T, steps, V, Vp;
+    size_t count;
+    float lr, beta1, beta2, eps, wd, clip;
+    int *tokens;   // (steps, B, T+1)
+    float *probs;  // (B, T, Vp)
+    float loss;
+    float *grads;  // (count)
+    float *losses; // (steps)
+} Reference;
+
+static float bits_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+
+static int load_reference(Reference *r, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { check(0, "missing reference file %s (run `make reference`)", path); return 0; }
+    int32_t h[256];
+    fread_check(h, 4, 256, f, "reference header");
+    check(h[0] == 20261124 && h[1] == 1, "%s: bad reference magic/version", path);
+    r->B = h[2]; r->T = h[3]; r->steps = h[4]; r->count = (size_t)h[5]; r->V = h[6]; r->Vp = h[7];
+    r->lr = bits_float(h[8]); r->beta1 = bits_float(h[9]); r->beta2 = bits_float(h[10]);
+    r->eps = bits_float(h[11]); r->wd = bits_float(h[12]); r->clip = bits_float(h[13]);
+    size_t ntok = (size_t)r->steps * r->B * (r->T + 1), nprob = (size_t)r->B * r->T * r->Vp;
+    r->tokens = malloc_check(ntok * sizeof(int));
+    r->probs = malloc_check(nprob * sizeof(float));
+    r->grads = malloc_check(r->count * sizeof(float));
+    r->losses = malloc_check(r->steps * sizeof(float));
+    fread_check(r->tokens, 4, ntok, f, "tokens");
+    fread_check(r->probs, 4, nprob, f, "probs");
+    fread_check(&r->loss, 4, 1, f, "loss");
+    fread_check(r->grads, 4, r->count, f, "grads");
+    fread_check(r->losses, 4, r->steps, f, "losses");
+    fclose(f);
+    return 1;
+}
+
+static void free_reference(Reference *r) { free(r->tokens); free(r->probs); free(r->grads); free(r->losses); }
+
+// the inputs and targets of step s
+static void split_tokens(const Reference *r, int s, int *inp, int *tgt) {
+    for (int b = 0; b < r->B; b++)
+        for (int t = 0; t < r->T; t++) {
+            const int *row = r->tokens + ((size_t)s * r->B + b) * (r->T + 1);
+            inp[b * r->T + t] = row[t];
+            tgt[b * r->T + t] = row[t + 1];
+        }
+}
+
+static void load_model(GPT *m, const char *path) {
+    GPTConfig c = checkpoint_read_config(path, NULL, NULL);
+    gpt_build(m, &c);
+    checkpoint_load(m, path, NULL, 0);
+}
+
+static double max_abs(const float *a, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+static void train_steps(GPT *m, const Reference *r, float *losses, int *inp, int *tgt) {
+    for (int s = 0; s < r->steps; s++) {
+        split_tokens(r, s, inp, tgt);
+        gpt_zero_grad(m);
+        gpt_forward(m, inp, tgt, r->B, r->T);
+        losses[s] = m->mean_loss;
+        gpt_backward(m);
+        double norm = gpt_grad_norm(m, NULL);
+        float scale = norm > r->clip ? (float)(r->clip / (norm + 1e-6)) : 1.0f;
+        adamw_update(m, r->lr, r->beta1, r->beta2, r->eps, r->wd, scale, s + 1);
+    }
+}
+
+static void test_against_reference(const char *name) {
+    char path[512];
+    Reference r;
+    snprintf(path, sizeof(path), "tests/ref/%s.ref", name);
+    if (!load_reference(&r, path)) return;
+    snprintf(path, sizeof(path), "tests/ref/%s.ckpt", name);
+    GPT m;
+    load_model(&m, path);
+    check(m.num_parameters == r.count, "%s: %zu parameters in C, %zu in the reference", name, m.num_parameters, r.count);
+    int *inp = malloc_check((size_t)r.B * r.T * sizeof(int)), *tgt = malloc_check((size_t)r.B * r.T * sizeof(int));
+    split_tokens(&r, 0, inp, tgt);
+    gpt_zero_grad(&m);
+    gpt_forward(&m, inp, tgt, r.B, r.T);
+
+    double perr = 0;
+    for (size_t i = 0; i < (size_t)r.B * r.T * r.Vp; i++) perr = fmax(perr, fabs(m.acts.logits[i] - r.probs[i]));
+    check(perr < 1e-6, "%s: probabilities differ from PyTorch by %.3g", name, perr);
+    check(fabs(m.mean_loss - r.loss) < 2e-6 * fabs(r.loss), "%s: loss %.7f vs PyTorch %.7f", name, m.mean_loss, r.loss);
+
+    gpt_backward(&m);
+    const float *ref = r.grads;
+    double worst = 0;
+    const char *worst_name = "";
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t n = m.param_sizes[i];
+        if (!n) continue;
+        const float *g = m.grads_memory + m.param_offsets[i];
+        double scale = max_abs(ref, n), err = 0;
+        for (size_t k = 0; k < n; k++) err = fmax(err, fabs(g[k] - ref[k]));
+        double rel = scale > 0 ? err / scale : err;
+        if (rel > worst) { worst = rel; worst_name = param_names[i]; }
+        check(rel < 2e-5, "%s: gradient of %s differs from PyTorch by %.3g of its largest entry", name, param_names[i], rel);
+        ref += n;
+    }
+    printf("  %-18s probs %.1e, loss %.1e, worst gradient %.1e (%s)", name, perr, fabs(m.mean_loss - r.loss), worst, worst_name);
+    gpt_free(&m);
+
+    load_model(&m, path);
+    float *losses = malloc_check(r.steps * sizeof(float));
+    train_steps(&m, &r, losses, inp, tgt);
+    double lerr = 0;
+    for (int s = 0; s < r.steps; s++) lerr = fmax(lerr, fabs(losses[s] - r.losses[s]));
+    check(lerr < 1e-5, "%s: losses of %d AdamW steps differ from PyTorch by up to %.3g", name, r.steps, lerr);
+    printf(", 10 AdamW steps %.1e\n", lerr);
+    free(losses); free(inp); free(tgt);
+    gpt_free(&m);
+    free_reference(&r);
+}
+
+// the llm.c file holds the same weights as gpt2-softmax.ckpt: the outputs must match the reference
+static void test_llmc_file(void) {
+    Reference r;
+    if (!load_reference(&r, "tests/ref/gpt2-softmax.ref")) return;
+    int has_opt = 1;
+    GPTConfig c = checkpoint_read_config("tests/ref/gpt2-softmax.llmc.bin", &has_opt, NULL);
+    check(c.pos == POS_LEARNED && c.norm == NORM_LAYERNORM && c.mlp == MLP_GELU && c.tie == 1 && c.bias == 1 &&
+          c.ffn == 4 * c.channels && c.tokenizer == TOKENIZER_GPT2 && has_opt == 0, "llm.c file read as the wrong architecture");
+    GPT m;
+    load_model(&m, "tests/ref/gpt2-softmax.llmc.bin");
+    int *inp = malloc_check((size_t)r.B * r.T * sizeof(int)), *tgt = malloc_check((size_t)r.B * r.T * sizeof(int));
+    split_tokens(&r, 0, inp, tgt);
+    gpt_forward(&m, inp, tgt, r.B, r.T);
+    check(fabs(m.mean_loss - r.loss) < 2e-6 * r.loss, "llm.c file: loss %.7f vs reference %.7f", m.mean_loss, r.loss);
+    free(inp); free(tgt);
+    gpt_free(&m);
+    free_reference(&r);
+}
+
+static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+static void test_checkpoint_roundtrip(void) {
+    GPT a, b;
+    load_model(&a, "tests/ref/llama-ssmax-bias.ckpt");
+    for (size_t i = 0; i < a.params_floats; i++) { a.m_memory[i] = 0.001f * i; a.v_memory[i] = 0.002f * i; }
+    TrainState s = {123, 0xdeadbeefcafeull, 7, 99, 42, 4, 8, 2}, s2;
+    checkpoint_save(&a, "build/roundtrip.bin", &s, 1);
+    load_model(&b, "build/roundtrip.bin"); // builds from the file's own header
+    int opt = checkpoint_load(&b, "build/roundtrip.bin", &s2, 1);
+    check(opt == 1, "optimizer state not restored");
+    int same = 1;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t o = a.param_offsets[i], n = a.param_sizes[i];
+        same &= same_floats(a.params_memory + o, b.params_memory + o, n) && same_floats(a.m_memory + o, b.m_memory + o, n) &&
+                same_floats(a.v_memory + o, b.v_memory + o, n);
+    }
+    check(same, "checkpoint round-trip changed parameters or moments");
+    check(memcmp(&a.config, &b.config, sizeof(GPTConfig)) == 0, "checkpoint round-trip changed the config");
+    check(s2.step == 123 && s2.rng == 0xdeadbeefcafeull && s2.data_epoch == 7 && s2.data_pos == 99 && s2.seed == 42 &&
+          s2.B == 4 && s2.T == 8 && s2.grad_accum == 2, "checkpoint round-trip changed the training state");
+    FILE *f = fopen("build/roundtrip.bin.tmp", "rb");
+    check(f == NULL, "a temporary file was left behind");
+    if (f) fclose(f);
+    gpt_free(&a); gpt_free(&b);
+}
+
+// a Softmax checkpoint loaded as SSMax: every shared tensor equal, s starts at s0
+static void test_softmax_to_ssmax(void) {
+    GPT soft, ss;
+    load_model(&soft, "tests/ref/llama-softmax.ckpt");
+    GPTConfig c = soft.config;
+    c.attn = ATTN_SSMAX;
+    c.ssmax_s0 = 0.25f;
+    gpt_build(&ss, &c);
+    gpt_init_random(&ss, 1);
+    checkpoint_load(&ss, "tests/ref/llama-softmax.ckpt", NULL, 0);
+    int same = 1;
+    for (int i = 0; i < 17; i++)
+        same &= same_floats(soft.params_memory + soft.param_offsets[i], ss.params_memory + ss.param_offsets[i], soft.param_sizes[i]);
+    check(same, "converted model's shared tensors differ from the Softmax checkpoint");
+    int s_ok = 1;
+    for (size_t k = 0; k < ss.param_sizes[17]; k++) s_ok &= ss.params.ssmax_s[k] == 0.25f;
+    check(s_ok && ss.param_sizes[17] == (size_t)c.num_layers * c.num_heads, "converted model's s is not s0 everywhere");
+    gpt_free(&soft); gpt_free(&ss);
+}
+
+// same seed and data: the same bits, on 1 and on 2 threads
+static void run_for_determinism(float *out_params, size_t n, int threads) {
+    omp_set_num_threads(threads);
+    Reference r;
+    load_reference(&r, "tests/ref/llama-ssmax-bias.ref");
+    GPT m;
+    load_model(&m, "tests/ref/llama-ssmax-bias.ckpt");
+    int *inp = malloc_check((size_t)r.B * r.T * sizeof(int)), *tgt = malloc_check((size_t)r.B * r.T * sizeof(int));
+    float losses[16];
+    r.steps = 4;
+    train_steps(&m, &r, losses, inp, tgt);
+    memcpy(out_params, m.params_memory, n * sizeof(float));
+    free(inp); free(tgt);
+    gpt_free(&m);
+    free_reference(&r);
+}
+
+static void test_determinism(void) {
+    GPT probe;
+    load_model(&probe, "tests/ref/llama-ssmax-bias.ckpt");
+    size_t n = probe.params_floats;
+    gpt_free(&probe);
+    float *a = malloc_check(n * 4), *b = malloc_check(n * 4), *c = malloc_check(n * 4);
+    int threads = omp_get_max_threads();
+    run_for_determinism(a, n, threads);
+    run_for_determinism(b, n, threads);
+    run_for_determinism(c, n, 1);
+    omp_set_num_threads(threads);
+    check(same_floats(a, b, n), "two identical runs gave different parameters");
+    check(same_floats(a, c, n), "1 thread and %d threads gave different parameters", threads);
+    free(a); free(b); free(c);
+}
+
+// lr schedules: warmup, then the shape of each
+static void test_schedules(void) {
+    LRSchedule s = {SCHED_COSINE, 1.0f, 10, 110, 0.1f, 0.2f};
+    check(fabsf(lr_at(&s, 0) - 0.1f) < 1e-6f && fabsf(lr_at(&s, 9) - 1.0f) < 1e-6f, "warmup is not linear to the peak");
+    check(fabsf(lr_at(&s, 60) - 0.55f) < 1e-3f && fabsf(lr_at(&s, 110) - 0.1f) < 1e-6f, "cosine midpoint/end wrong: %g %g", lr_at(&s, 60), lr_at(&s, 110));
+    s.kind = SCHED_CONSTANT;
+    check(lr_at(&s, 50) == 1.0f && lr_at(&s, 109) == 1.0f, "constant schedule is not constant");
+    s.kind = SCHED_WSD;
+    check(lr_at(&s, 80) == 1.0f && fabsf(lr_at(&s, 109) - 0.1f) < 1e-6f && lr_at(&s, 100) < 1.0f, "wsd schedule wrong");
+    check(fabsf(ssmax_default_s0(1024) - 0.1684f) < 1e-3f, "s0(1024) = %g, expected ~0.168", ssmax_default_s0(1024));
+}
+
+int main(void) {
+    printf("model against the PyTorch reference (tests/ref)\n");
+    const char *configs[] = {"gpt2-softmax", "gpt2-ssmax", "llama-softmax", "llama-ssmax", "llama-ssmax-fixed", "llama-ssmax-bias"};
+    for (int i = 0; i < 6; i++) test_against_reference(configs[i]);
+    test_llmc_file();
+    test_checkpoint_roundtrip();
+    test_softmax_to_ssmax();
+    test_determinism();
+    test_schedules();
+    return test_summary();
+}

@@ -1,0 +1,613 @@
+/*
+ * train_gpt.c: the command line and the training loop. No kernels here: the network is in model/,
+ * the data in data/. One process, OpenMP threads. See README.md for every flag and file format.
+ */
+#include <getopt.h>
+#include <errno.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include "model/common.h"
+#include "model/gpt.h"
+#include "model/optim.h"
+#include "model/checkpoint.h"
+#include "data/dataloader.h"
+#include "data/tokenizer.h"
+
+#ifndef ATTN_DEFAULT
+#define ATTN_DEFAULT "softmax"
+#endif
+
+// ----------------------------------------------------------------------------
+// presets: the architecture of a named model; V = 0 takes the vocabulary from the data
+
+typedef struct {
+    const char *name, *about;
+    int L, NH, C, F, T, V, pos, norm, mlp, tie, bias;
+} Preset;
+
+static const Preset presets[] = {
+    {"tiny", "2 x 64, T=64: tests and smoke runs", 2, 2, 64, 176, 64, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"small", "4 x 128, T=128: the default CPU experiment", 4, 4, 128, 352, 128, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"medium", "6 x 256, T=256: longer CPU experiments", 6, 4, 256, 704, 256, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"gpt2-124m", "llm.c's GPT-2 small", 12, 12, 768, 3072, 1024, 50257, POS_LEARNED, NORM_LAYERNORM, MLP_GELU, 1, 1},
+    {"paper-162m", "the SSMax paper's model", 12, 12, 768, 2048, 1024, 50257, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+};
+#define NUM_PRESETS (int)(sizeof(presets) / sizeof(presets[0]))
+
+// ----------------------------------------------------------------------------
+// options: -1 (or NULL) marks "not given", so a preset or checkpoint can fill it
+
+typedef struct {
+    const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule;
+    int layers, heads, width, ffn, tie, bias, seq, max_seq;
+    float rope_theta, ssmax_s0;
+    int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
+    int ckpt_every, keep_ckpts, threads, log_every;
+    float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
+} Options;
+
+static Options default_options(void) {
+    Options o;
+    memset(&o, 0, sizeof(o));
+    o.model = "small"; o.train = "data/tinyshakespeare/train_*.bin"; o.val = "data/tinyshakespeare/val_*.bin";
+    o.out = NULL; o.attn = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant";
+    o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = -1;
+    o.rope_theta = -1; o.ssmax_s0 = NAN;
+    o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100; o.seed = 1337;
+    o.val_every = 100; o.val_batches = 20; o.sample_every = 0; o.sample_len = 200;
+    o.ckpt_every = 500; o.keep_ckpts = 2; o.threads = 0; o.log_every = 1;
+    o.lr = 6e-4f; o.min_lr_frac = 0.1f; o.decay_frac = 0.2f; o.beta1 = 0.9f; o.beta2 = 0.95f; o.eps = 1e-8f;
+    o.wd = 0.1f; o.clip = 1.0f; o.temperature = 1.0f;
+    return o;
+}
+
+static void usage(void) {
+    Options d = default_options();
+    printf("usage: train_gpt [options]\n\nmodel (a preset, then any field overridden):\n");
+    printf("  -m, --model NAME        preset (default: %s):\n", d.model);
+    for (int i = 0; i < NUM_PRESETS; i++)
+        printf("                            %-11s L=%-2d NH=%-2d C=%-3d F=%-4d T=%-4d %s, %s, %s, %s: %s\n", presets[i].name,
+               presets[i].L, presets[i].NH, presets[i].C, presets[i].F, presets[i].T, pos_names[presets[i].pos],
+               norm_names[presets[i].norm], mlp_names[presets[i].mlp], presets[i].tie ? "tied" : "untied", presets[i].about);
+    printf("      --attn NAME         softmax | ssmax | ssmax-fixed | ssmax-bias (default: %s, set by make ATTN=)\n"
+           "      --ssmax-s0 S        initial SSMax s (default: 1/mean_{n=1..T} ln n; 1 for ssmax-fixed)\n"
+           "      --pos NAME          learned | rope (default: preset)\n"
+           "      --rope-theta X      RoPE base (default: 10000)\n"
+           "      --norm NAME         layernorm | rmsnorm (default: preset)\n"
+           "      --mlp NAME          gelu | swiglu (default: preset)\n"
+           "      --ffn N             MLP hidden width (default: preset)\n"
+           "      --tie 0|1           tie input and output embeddings (default: preset)\n"
+           "      --bias 0|1          biases in linear layers (default: preset)\n"
+           "      --layers N, --heads N, --width N   depth, heads, channels (default: preset)\n"
+           "      --max-seq N         learned-position table length (default: -t)\n"
+           "      --init-from FILE    start from a checkpoint or an llm.c GPT-2 model file (fp32, v3)\n", ATTN_DEFAULT);
+    printf("\ndata:\n"
+           "  -i, --train GLOB        training shards (default: %s)\n"
+           "  -j, --val GLOB          validation shards (default: %s)\n"
+           "  -b, --batch B           sequences per micro-batch (default: %d)\n"
+           "  -t, --seq T             sequence length (default: preset's T)\n", d.train, d.val, d.batch);
+    printf("\noptimisation:\n"
+           "  -n, --steps N           optimizer steps (default: %d)\n"
+           "  -a, --grad-accum N      micro-batches per step (default: %d)\n"
+           "  -l, --lr X              peak learning rate (default: %g)\n"
+           "      --schedule NAME     constant | cosine | wsd, all after linear warmup (default: %s)\n"
+           "      --warmup N          warmup steps (default: %d)\n"
+           "      --min-lr-frac X     cosine/wsd end at lr*X (default: %g)\n"
+           "      --decay-frac X      wsd: fraction of steps spent decaying (default: %g)\n"
+           "      --beta1 X, --beta2 X  AdamW betas (default: %g, %g)\n"
+           "      --eps X             AdamW epsilon (default: %g)\n"
+           "      --wd X              weight decay on 2-D weights (default: %g)\n"
+           "      --clip X            global gradient-norm clip, 0 = off (default: %g)\n"
+           "      --seed N            init and data order (default: %d)\n",
+           d.steps, d.grad_accum, d.lr, d.schedule, d.warmup, d.min_lr_frac, d.decay_frac, d.beta1, d.beta2,
+           d.eps, d.wd, d.clip, d.seed);
+    printf("\noutput:\n"
+           "  -o, --out DIR           run folder: log.csv, ssmax.csv, checkpoints (default: runs/<attn>)\n"
+           "      --val-every N       validate every N steps, 0 = never (default: %d)\n"
+           "      --val-batches N     validation batches (default: %d)\n"
+           "      --sample-every N    print a sample every N steps, 0 = never (default: %d)\n"
+           "      --sample-len N      sampled tokens (default: %d)\n"
+           "      --temperature X     sampling temperature (default: %g)\n"
+           "      --ckpt-every N      checkpoint every N steps and at the end, 0 = end only (default: %d)\n"
+           "      --keep-ckpts N      newest checkpoints kept (default: %d)\n"
+           "      --resume DIR        continue the run in DIR from its newest checkpoint\n"
+           "      --log-every N       progress line every N steps (default: %d)\n"
+           "      --threads N         OpenMP threads (default: all cores)\n"
+           "  -h, --help              this help\n",
+           d.val_every, d.val_batches, d.sample_every, d.sample_len, d.temperature, d.ckpt_every, d.keep_ckpts, d.log_every);
+}
+
+// number parsing that rejects junk and out-of-range values with a one-line error
+static long parse_int(const char *s, const char *flag, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) die("%s expects an integer, got '%s'\nHINT: see train_gpt --help", flag, s);
+    if (v < lo || v > hi) die("%s must be between %ld and %ld, got %ld\nHINT: see train_gpt --help", flag, lo, hi, v);
+    return v;
+}
+static float parse_float(const char *s, const char *flag, double lo, double hi) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) die("%s expects a number, got '%s'\nHINT: see train_gpt --help", flag, s);
+    if (v < lo || v > hi) die("%s must be between %g and %g, got %g\nHINT: see train_gpt --help", flag, lo, hi, v);
+    return (float)v;
+}
+static int parse_named(const char *s, const char *flag, const char **names, int n) {
+    int i = parse_choice(s, names, n);
+    if (i < 0) {
+        char list[256] = "";
+        for (int k = 0; k < n; k++) { strcat(list, names[k]); if (k + 1 < n) strcat(list, " | "); }
+        die("%s must be one of %s, got '%s'", flag, list, s);
+    }
+    return i;
+}
+
+static Options parse_args(int argc, char **argv) {
+    Options o = default_options();
+    enum { O_ATTN = 256, O_S0, O_POS, O_THETA, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
+           O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP, O_SEED,
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS };
+    static struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
+        {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
+        {"seq", required_argument, 0, 't'}, {"steps", required_argument, 0, 'n'}, {"grad-accum", required_argument, 0, 'a'},
+        {"lr", required_argument, 0, 'l'}, {"attn", required_argument, 0, O_ATTN}, {"ssmax-s0", required_argument, 0, O_S0},
+        {"pos", required_argument, 0, O_POS}, {"rope-theta", required_argument, 0, O_THETA},
+        {"norm", required_argument, 0, O_NORM}, {"mlp", required_argument, 0, O_MLP}, {"ffn", required_argument, 0, O_FFN},
+        {"tie", required_argument, 0, O_TIE}, {"bias", required_argument, 0, O_BIAS},
+        {"layers", required_argument, 0, O_LAYERS}, {"heads", required_argument, 0, O_HEADS},
+        {"width", required_argument, 0, O_WIDTH}, {"max-seq", required_argument, 0, O_MAXSEQ},
+        {"init-from", required_argument, 0, O_INIT}, {"schedule", required_argument, 0, O_SCHED},
+        {"warmup", required_argument, 0, O_WARMUP}, {"min-lr-frac", required_argument, 0, O_MINLR},
+        {"decay-frac", required_argument, 0, O_DECAY}, {"beta1", required_argument, 0, O_B1},
+        {"beta2", required_argument, 0, O_B2}, {"eps", required_argument, 0, O_EPS}, {"wd", required_argument, 0, O_WD},
+        {"clip", required_argument, 0, O_CLIP}, {"seed", required_argument, 0, O_SEED},
+        {"val-every", required_argument, 0, O_VALEVERY}, {"val-batches", required_argument, 0, O_VALB},
+        {"sample-every", required_argument, 0, O_SAMPLE}, {"sample-len", required_argument, 0, O_SLEN},
+        {"temperature", required_argument, 0, O_TEMP}, {"ckpt-every", required_argument, 0, O_CKPT},
+        {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
+        {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS}, {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(); exit(0);
+        case 'm': o.model = optarg; break;
+        case 'i': o.train = optarg; break;
+        case 'j': o.val = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 'b': o.batch = parse_int(optarg, "--batch", 1, 1 << 20); break;
+        case 't': o.seq = parse_int(optarg, "--seq", 1, 1 << 24); break;
+        case 'n': o.steps = parse_int(optarg, "--steps", 1, 1 << 30); break;
+        case 'a': o.grad_accum = parse_int(optarg, "--grad-accum", 1, 1 << 20); break;
+        case 'l': o.lr = parse_float(optarg, "--lr", 0, 1e30); break;
+        case O_ATTN: o.attn = optarg; parse_named(optarg, "--attn", attn_names, ATTN_COUNT); break;
+        case O_S0: o.ssmax_s0 = parse_float(optarg, "--ssmax-s0", -1e6, 1e6); break;
+        case O_POS: o.pos = optarg; parse_named(optarg, "--pos", pos_names, POS_COUNT); break;
+        case O_THETA: o.rope_theta = parse_float(optarg, "--rope-theta", 1e-3, 1e30); break;
+        case O_NORM: o.norm = optarg; parse_named(optarg, "--norm", norm_names, NORM_COUNT); break;
+        case O_MLP: o.mlp = optarg; parse_named(optarg, "--mlp", mlp_names, MLP_COUNT); break;
+        case O_FFN: o.ffn = parse_int(optarg, "--ffn", 1, 1 << 20); break;
+        case O_TIE: o.tie = parse_int(optarg, "--tie", 0, 1); break;
+        case O_BIAS: o.bias = parse_int(optarg, "--bias", 0, 1); break;
+        case O_LAYERS: o.layers = parse_int(optarg, "--layers", 1, 1024); break;
+        case O_HEADS: o.heads = parse_int(optarg, "--heads", 1, 1024); break;
+        case O_WIDTH: o.width = parse_int(optarg, "--width", 1, 1 << 16); break;
+        case O_MAXSEQ: o.max_seq = parse_int(optarg, "--max-seq", 1, 1 << 24); break;
+        case O_INIT: o.init_from = optarg; break;
+        case O_SCHED: o.schedule = optarg; parse_named(optarg, "--schedule", schedule_names, SCHED_COUNT); break;
+        case O_WARMUP: o.warmup = parse_int(optarg, "--warmup", 0, 1 << 30); break;
+        case O_MINLR: o.min_lr_frac = parse_float(optarg, "--min-lr-frac", 0, 1); break;
+        case O_DECAY: o.decay_frac = parse_float(optarg, "--decay-frac", 0, 1); break;
+        case O_B1: o.beta1 = parse_float(optarg, "--beta1", 0, 0.999999); break;
+        case O_B2: o.beta2 = parse_float(optarg, "--beta2", 0, 0.999999); break;
+        case O_EPS: o.eps = parse_float(optarg, "--eps", 1e-30, 1); break;
+        case O_WD: o.wd = parse_float(optarg, "--wd", 0, 10); break;
+        case O_CLIP: o.clip = parse_float(optarg, "--clip", 0, 1e30); break;
+        case O_SEED: o.seed = parse_int(optarg, "--seed", 0, INT32_MAX); break;
+        case O_VALEVERY: o.val_every = parse_int(optarg, "--val-every", 0, 1 << 30); break;
+        case O_VALB: o.val_batches = parse_int(optarg, "--val-batches", 1, 1 << 20); break;
+        case O_SAMPLE: o.sample_every = parse_int(optarg, "--sample-every", 0, 1 << 30); break;
+        case O_SLEN: o.sample_len = parse_int(optarg, "--sample-len", 1, 1 << 20); break;
+        case O_TEMP: o.temperature = parse_float(optarg, "--temperature", 1e-4, 100); break;
+        case O_CKPT: o.ckpt_every = parse_int(optarg, "--ckpt-every", 0, 1 << 30); break;
+        case O_KEEP: o.keep_ckpts = parse_int(optarg, "--keep-ckpts", 1, 1 << 20); break;
+        case O_RESUME: o.resume = optarg; break;
+        case O_LOGEVERY: o.log_every = parse_int(optarg, "--log-every", 1, 1 << 30); break;
+        case O_THREADS: o.threads = parse_int(optarg, "--threads", 1, 4096); break;
+        case '?':
+            if (optopt) die("option -%c needs a value or is unknown\nHINT: see train_gpt --help", optopt);
+            die("unknown option '%s'\nHINT: see train_gpt --help", argv[optind - 1]);
+        default: die("unknown option\nHINT: see train_gpt --help");
+        }
+    }
+    if (optind < argc) die("unexpected argument '%s'\nHINT: options start with -- (see train_gpt --help)", argv[optind]);
+    if (o.resume && o.init_from) die("--resume and --init-from exclude each other\nHINT: --resume continues a run, --init-from starts a new one from weights");
+    return o;
+}
+
+// ----------------------------------------------------------------------------
+// the model config: preset, then checkpoint, then explicit flags
+
+static const Preset *find_preset(const char *name) {
+    for (int i = 0; i < NUM_PRESETS; i++) if (strcmp(presets[i].name, name) == 0) return &presets[i];
+    char list[256] = "";
+    for (int i = 0; i < NUM_PRESETS; i++) { strcat(list, presets[i].name); if (i + 1 < NUM_PRESETS) strcat(list, " | "); }
+    die("unknown model preset '%s'\nHINT: use one of %s", name, list);
+}
+
+static int padded(int V) { return (V + 63) / 64 * 64; }
+
+// an explicit flag that disagrees with a checkpoint's architecture is an error, not a silent choice
+static void check_same(const char *what, int given, int have, const char *path) {
+    if (given >= 0 && given != have)
+        die("--%s %d disagrees with '%s', which has %d\nHINT: drop --%s to use the checkpoint's value", what, given, path, have, what);
+}
+static void check_same_name(const char *what, const char *given, const char **names, int have, const char *path) {
+    if (given && parse_choice(given, names, 8) != have)
+        die("--%s %s disagrees with '%s', which has %s\nHINT: drop --%s to use the checkpoint's value", what, given, path, names[have], what);
+}
+
+static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_vocab, int data_tokenizer, int T) {
+    GPTConfig c;
+    memset(&c, 0, sizeof(c));
+    if (ckpt) {
+        c = checkpoint_read_config(ckpt, NULL, NULL);
+        check_same("layers", o->layers, c.num_layers, ckpt); check_same("heads", o->heads, c.num_heads, ckpt);
+        check_same("width", o->width, c.channels, ckpt); check_same("ffn", o->ffn, c.ffn, ckpt);
+        check_same("tie", o->tie, c.tie, ckpt); check_same("bias", o->bias, c.bias, ckpt);
+        check_same_name("pos", o->pos, pos_names, c.pos, ckpt); check_same_name("norm", o->norm, norm_names, c.norm, ckpt);
+        check_same_name("mlp", o->mlp, mlp_names, c.mlp, ckpt);
+        if (c.pos == POS_LEARNED) check_same("max-seq", o->max_seq, c.max_seq_len, ckpt);
+        if (o->resume) check_same_name("attn", o->attn, attn_names, c.attn, ckpt);
+        else if (o->attn) c.attn = parse_choice(o->attn, attn_names, ATTN_COUNT); // e.g. Softmax -> SSMax
+        if (o->rope_theta > 0) c.rope_theta = o->rope_theta;
+        if (!isnan(o->ssmax_s0)) c.ssmax_s0 = o->ssmax_s0;
+        return c;
+    }
+    const Preset *p = find_preset(o->model);
+    c.num_layers = o->layers > 0 ? o->layers : p->L;
+    c.num_heads = o->heads > 0 ? o->heads : p->NH;
+    c.channels = o->width > 0 ? o->width : p->C;
+    c.ffn = o->ffn > 0 ? o->ffn : p->F;
+    c.pos = o->pos ? parse_choice(o->pos, pos_names, POS_COUNT) : p->pos;
+    c.norm = o->norm ? parse_choice(o->norm, norm_names, NORM_COUNT) : p->norm;
+    c.mlp = o->mlp ? parse_choice(o->mlp, mlp_names, MLP_COUNT) : p->mlp;
+    c.tie = o->tie >= 0 ? o->tie : p->tie;
+    c.bias = o->bias >= 0 ? o->bias : p->bias;
+    c.attn = parse_choice(o->attn ? o->attn : ATTN_DEFAULT, attn_names, ATTN_COUNT);
+    c.max_seq_len = o->max_seq > 0 ? o->max_seq : T;
+    if (p->V) {
+        c.vocab_size = p->V;
+        c.tokenizer = TOKENIZER_GPT2;
+    } else { // from the data; llm.c shards do not say, and are GPT-2
+        c.vocab_size = data_vocab ? data_vocab : 50257;
+        c.tokenizer = data_tokenizer ? data_tokenizer : TOKENIZER_GPT2;
+    }
+    c.padded_vocab_size = padded(c.vocab_size);
+    c.rope_theta = o->rope_theta > 0 ? o->rope_theta : 10000.0f;
+    c.ssmax_s0 = !isnan(o->ssmax_s0) ? o->ssmax_s0 : c.attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(T);
+    char why[256];
+    if (gpt_config_check(&c, why, sizeof(why))) die("invalid model: %s\nHINT: see train_gpt --help", why);
+    return c;
+}
+
+// ----------------------------------------------------------------------------
+// run folder: checkpoints and CSV logs
+
+static int newest_checkpoint(const char *dir, char *path, size_t n, int *steps_out, int count_only) {
+    DIR *d = opendir(dir);
+    if (!d) return count_only ? 0 : -1;
+    struct dirent *e;
+    int best = -1, count = 0;
+    while ((e = readdir(d)) != NULL) {
+        int step;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt_%d.bi%1s", &step, tail) == 2 && strcmp(tail, "n") == 0 &&
+            strlen(e->d_name) == strlen("ckpt_00000000.bin")) {
+            if (steps_out) steps_out[count] = step;
+            count++;
+            if (step > best) best = step;
+        }
+    }
+    closedir(d);
+    if (count_only) return count;
+    if (best >= 0) snprintf(path, n, "%s/ckpt_%08d.bin", dir, best);
+    return best;
+}
+
+static void prune_checkpoints(const char *dir, int keep) {
+    int steps[4096];
+    int n = newest_checkpoint(dir, NULL, 0, steps, 1);
+    if (n > 4096) n = 4096;
+    for (int i = 0; i < n; i++) {
+        int newer = 0;
+        for (int j = 0; j < n; j++) if (steps[j] > steps[i]) newer++;
+        if (newer >= keep) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/ckpt_%08d.bin", dir, steps[i]);
+            remove(path);
+        }
+    }
+}
+
+// keeps the header and the rows whose first field (the step) is <= upto; used when resuming
+static void truncate_csv(const char *path, int upto) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *g = fopen_check(tmp, "w");
+    char line[4096];
+    int first = 1;
+    while (fgets(line, sizeof(line), f)) {
+        if (first || atoi(line) <= upto) fputs(line, g);
+        first = 0;
+    }
+    fclose(f);
+    fclose_check(g);
+    if (rename(tmp, path) != 0) die("could not rewrite '%s'", path);
+}
+
+static FILE *open_csv(const char *dir, const char *name, const char *header, int append) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    struct stat st;
+    int exists = stat(path, &st) == 0 && st.st_size > 0;
+    FILE *f = fopen_check(path, append ? "a" : "w");
+    if (!append || !exists) fprintf(f, "%s\n", header);
+    return f;
+}
+
+static void log_ssmax(FILE *f, const GPT *m, int step) {
+    if (!f) return;
+    const GPTConfig *c = &m->config;
+    for (int l = 0; l < c->num_layers; l++)
+        for (int h = 0; h < c->num_heads; h++) {
+            int k = l * c->num_heads + h;
+            fprintf(f, "%d,%d,%d,%.6f,", step, l, h, m->params.ssmax_s[k]);
+            if (m->params.ssmax_b) fprintf(f, "%.6f", m->params.ssmax_b[k]);
+            fprintf(f, "\n");
+        }
+    fflush(f);
+}
+
+// ----------------------------------------------------------------------------
+// evaluation and sampling
+
+static float evaluate(GPT *model, DataLoader *val, int batches) {
+    dataloader_reset(val);
+    size_t avail = val->nwindows / val->B;
+    if (avail < 1) avail = 1;
+    if ((size_t)batches > avail) batches = (int)avail;
+    double sum = 0;
+    for (int i = 0; i < batches; i++) {
+        dataloader_next_batch(val);
+        gpt_forward(model, val->inputs, val->targets, val->B, val->T);
+        sum += model->mean_loss;
+    }
+    return (float)(sum / batches);
+}
+
+static void sample(GPT *model, const Tokenizer *tok, int len, int T, float temperature, uint64_t *rng) {
+    int *ids = malloc_check((size_t)(len + 1) * sizeof(int));
+    ids[0] = tok->eot;
+    int V = model->config.vocab_size, Vp = model->config.padded_vocab_size;
+    for (int i = 1; i <= len; i++) {
+        int start = i > T ? i - T : 0, n = i - start; // the last T tokens fit the context
+        gpt_forward(model, ids + start, NULL, 1, n);
+        const float *probs = model->acts.logits + (size_t)(n - 1) * Vp;
+        // sample from p^(1/temperature), renormalised
+        double total = 0;
+        for (int v = 0; v < V; v++) total += pow(probs[v], 1.0 / temperature);
+        double r = random_f32(rng) * total, acc = 0;
+        int next = V - 1;
+        for (int v = 0; v < V; v++) { acc += pow(probs[v], 1.0 / temperature); if (acc > r) { next = v; break; } }
+        ids[i] = next;
+    }
+    printf("---- sample ----\n");
+    tokenizer_decode(tok, ids + 1, len, stdout);
+    printf("\n----------------\n");
+    free(ids);
+}
+
+static void format_eta(char *buf, size_t n, double seconds) {
+    int s = (int)(seconds + 0.5);
+    if (s >= 3600) snprintf(buf, n, "%dh%02dm", s / 3600, s / 60 % 60);
+    else snprintf(buf, n, "%dm%02ds", s / 60, s % 60);
+}
+
+static long peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+// ----------------------------------------------------------------------------
+
+int main(int argc, char **argv) {
+    Options o = parse_args(argc, argv);
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+    int threads = omp_get_max_threads();
+
+    // what the model comes from: a run to resume, weights to start from, or a preset
+    char ckpt_path[4096] = "";
+    if (o.resume) {
+        if (newest_checkpoint(o.resume, ckpt_path, sizeof(ckpt_path), NULL, 0) < 0)
+            die("no checkpoint (ckpt_<step>.bin) in '%s' to resume from\nHINT: check the run folder, or start a new run without --resume", o.resume);
+        if (!o.out) o.out = o.resume;
+    } else if (o.init_from) {
+        snprintf(ckpt_path, sizeof(ckpt_path), "%s", o.init_from);
+    }
+    const char *ckpt = ckpt_path[0] ? ckpt_path : NULL;
+    TrainState st = {0};
+    int has_opt = 0;
+    GPTConfig from_file = {0};
+    if (ckpt) from_file = checkpoint_read_config(ckpt, &has_opt, &st);
+    if (o.resume && !has_opt) die("'%s' has no optimizer state to resume from\nHINT: use --init-from to start a new run from its weights", ckpt);
+    if (o.resume) { // the run's own shape, unless the user asks otherwise
+        if (o.seq < 0) o.seq = st.T;
+        if (o.batch != st.B || o.grad_accum != st.grad_accum || o.seed != st.seed) {
+            Options d = default_options();
+            if (o.batch == d.batch) o.batch = st.B;
+            if (o.grad_accum == d.grad_accum) o.grad_accum = st.grad_accum;
+            if (o.seed == d.seed) o.seed = st.seed;
+        }
+    }
+    int T = o.seq > 0 ? o.seq : ckpt ? from_file.max_seq_len : find_preset(o.model)->T;
+    int B = o.batch;
+
+    DataLoader train, val;
+    dataloader_init(&train, o.train, B, T, 1, (uint64_t)o.seed);
+    GPTConfig config = resolve_config(&o, ckpt, dataloader_vocab_size(&train), train.tokenizer, T);
+    dataloader_check_vocab(&train, config.vocab_size, config.tokenizer);
+    int have_val = o.val_every > 0;
+    if (have_val) {
+        dataloader_init(&val, o.val, B, T, 0, 0);
+        dataloader_check_vocab(&val, config.vocab_size, config.tokenizer);
+    }
+    if (config.pos == POS_LEARNED && T > config.max_seq_len)
+        die("-t %d exceeds the model's %d learned positions\nHINT: use -t <= %d", T, config.max_seq_len, config.max_seq_len);
+    Tokenizer tok;
+    int can_sample = config.tokenizer == TOKENIZER_BYTE;
+    if (can_sample) tokenizer_init_kind(&tok, config.tokenizer);
+
+    GPT model;
+    gpt_build(&model, &config);
+    gpt_init_random(&model, (uint64_t)o.seed);
+    int start_step = 0;
+    uint64_t rng = random_seed((uint64_t)o.seed, 7);
+    if (ckpt) {
+        int loaded_opt = checkpoint_load(&model, ckpt, NULL, o.resume != NULL);
+        if (o.resume) {
+            if (!loaded_opt) die("could not restore the optimizer state from '%s'", ckpt);
+            start_step = st.step;
+            rng = st.rng;
+            dataloader_seek(&train, st.data_epoch, st.data_pos);
+        }
+    }
+    if (start_step >= o.steps) die("the run in '%s' already finished %d steps\nHINT: pass a larger --steps to train on", o.resume, start_step);
+
+    char out_default[256];
+    snprintf(out_default, sizeof(out_default), "runs/%s", attn_names[config.attn]);
+    const char *out = o.out ? o.out : out_default;
+    char parent[4096];
+    snprintf(parent, sizeof(parent), "%s", out);
+    for (char *p = parent + 1; *p; p++) if (*p == '/') { *p = 0; mkdir(parent, 0755); *p = '/'; }
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) die("cannot create run folder '%s'", out);
+
+    LRSchedule sched = {parse_choice(o.schedule, schedule_names, SCHED_COUNT), o.lr, o.warmup, o.steps, o.min_lr_frac, o.decay_frac};
+    size_t tokens_per_step = (size_t)B * T * o.grad_accum;
+
+    // ---- the config table
+    size_t act_bytes = gpt_activation_bytes(&config, B, T);
+    size_t param_bytes = model.params_floats * sizeof(float);
+    printf("+----------------------+--------------------------------------------+\n");
+#define ROW(k, ...) do { char v_[512]; snprintf(v_, sizeof(v_), __VA_ARGS__); printf("| %-20s | %-42s |\n", k, v_); } while (0)
+    ROW("model", "%s", ckpt ? ckpt : o.model);
+    ROW("attention", "%s", attn_names[config.attn]);
+    if (config.attn != ATTN_SOFTMAX) ROW("ssmax s0", "%.6f%s", config.ssmax_s0, config.attn == ATTN_SSMAX_FIXED ? " (fixed)" : "");
+    ROW("layers / heads / width", "%d / %d / %d (head size %d)", config.num_layers, config.num_heads, config.channels, config.channels / config.num_heads);
+    ROW("mlp", "%s, hidden %d", mlp_names[config.mlp], config.ffn);
+    ROW("norm / positions", "%s / %s", norm_names[config.norm], pos_names[config.pos]);
+    if (config.pos == POS_ROPE) ROW("rope theta", "%g", config.rope_theta);
+    ROW("embeddings", "%s, biases %s", config.tie ? "tied" : "untied", config.bias ? "on" : "off");
+    ROW("vocab (padded)", "%d (%d), %s tokenizer", config.vocab_size, config.padded_vocab_size, tokenizer_names[config.tokenizer]);
+    ROW("parameters", "%zu (%.2fM)", model.num_parameters, model.num_parameters / 1e6);
+    ROW("memory", "params+grads+adam %.1f MiB, acts %.1f MiB", 4 * param_bytes / 1048576.0, act_bytes / 1048576.0);
+    ROW("train data", "%s (%zu windows)", o.train, train.nwindows);
+    if (have_val) ROW("val data", "%s (%zu windows)", o.val, val.nwindows);
+    ROW("batch", "B=%d T=%d accum=%d: %zu tok/step", B, T, o.grad_accum, tokens_per_step);
+    ROW("steps", "%d%s", o.steps, o.resume ? " (resumed)" : "");
+    if (o.resume) ROW("resume from", "step %d", start_step);
+    ROW("lr schedule", "%s, peak %g, warmup %d", o.schedule, o.lr, o.warmup);
+    ROW("adamw", "betas %g/%g eps %g wd %g", o.beta1, o.beta2, o.eps, o.wd);
+    ROW("grad clip", "%g", o.clip);
+    ROW("seed / threads", "%d / %d", o.seed, threads);
+    ROW("output", "%s", out);
+#undef ROW
+    printf("+----------------------+--------------------------------------------+\n");
+    fflush(stdout);
+
+    // ---- logs: a resumed run drops rows after its checkpoint, so its files equal an uninterrupted run's
+    char path[4096];
+    if (o.resume) {
+        snprintf(path, sizeof(path), "%s/log.csv", out); truncate_csv(path, start_step);
+        snprintf(path, sizeof(path), "%s/ssmax.csv", out); truncate_csv(path, start_step);
+    }
+    FILE *logf = open_csv(out, "log.csv", "step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s", o.resume != NULL);
+    FILE *ssf = config.attn != ATTN_SOFTMAX ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o.resume != NULL) : NULL;
+    if (!o.resume) log_ssmax(ssf, &model, 0);
+
+    // ---- training
+    double run_t0 = now_seconds(), time_in_steps = 0, last_loss = NAN;
+    for (int step = start_step + 1; step <= o.steps; step++) {
+        double t0 = now_seconds();
+        gpt_zero_grad(&model);
+        double loss = 0;
+        for (int micro = 0; micro < o.grad_accum; micro++) {
+            dataloader_next_batch(&train);
+            gpt_forward(&model, train.inputs, train.targets, B, T);
+            if (!isfinite(model.mean_loss))
+                die("step %d: the loss is %f (tensor: loss); training stopped, the last good checkpoint is kept in %s\n"
+                    "HINT: lower --lr or raise --warmup", step, model.mean_loss, out);
+            loss += model.mean_loss;
+            gpt_backward(&model);
+        }
+        loss /= o.grad_accum;
+        last_loss = loss;
+        if (o.grad_accum > 1) { // gradients summed over micro-batches: make them the mean
+            float inv = 1.0f / o.grad_accum;
+            for (size_t i = 0; i < model.params_floats; i++) model.grads_memory[i] *= inv;
+        }
+        const char *bad = NULL;
+        double norm = gpt_grad_norm(&model, &bad);
+        if (!isfinite(norm))
+            die("step %d: gradient of tensor %s is not finite; training stopped, the last good checkpoint is kept in %s\n"
+                "HINT: lower --lr or raise --warmup", step, bad ? bad : "?", out);
+        float scale = o.clip > 0 && norm > o.clip ? (float)(o.clip / (norm + 1e-6)) : 1.0f;
+        float lr = lr_at(&sched, step - 1);
+        adamw_update(&model, lr, o.beta1, o.beta2, o.eps, o.wd, scale, step);
+        double ms = (now_seconds() - t0) * 1000;
+        time_in_steps += ms / 1000;
+
+        float val_loss = NAN;
+        if (have_val && (step % o.val_every == 0 || step == o.steps)) {
+            val_loss = evaluate(&model, &val, o.val_batches);
+            log_ssmax(ssf, &model, step);
+        }
+        double tps = tokens_per_step / (ms / 1000);
+        fprintf(logf, "%d,%zu,%.6f,", step, (size_t)step * tokens_per_step, loss);
+        if (!isnan(val_loss)) fprintf(logf, "%.6f", val_loss);
+        fprintf(logf, ",%.6e,%.6f,%.3f,%.1f\n", lr, norm, ms, tps);
+        fflush(logf);
+        if (step % o.log_every == 0 || step == o.steps || !isnan(val_loss)) {
+            char eta[32];
+            double per_step = time_in_steps / (step - start_step);
+            format_eta(eta, sizeof(eta), per_step * (o.steps - step));
+            printf("step %*d/%d | loss %.4f", (int)log10(o.steps) + 1, step, o.steps, loss);
+            if (!isnan(val_loss)) printf(" | val %.4f", val_loss);
+            printf(" | norm %.3f | lr %.2e | %.1f ms | %.0f tok/s | ETA %s\n", norm, lr, ms, tps, eta);
+            fflush(stdout);
+        }
+        if (can_sample && o.sample_every > 0 && step % o.sample_every == 0)
+            sample(&model, &tok, o.sample_len, T, o.temperature, &rng);
+        if ((o.ckpt_every > 0 && step % o.ckpt_every == 0) || step == o.steps) {
+            TrainState s = {step, rng, train.epoch, train.pos, o.seed, B, T, o.grad_accum};
+            snprintf(path, sizeof(path), "%s/ckpt_%08d.bin", out, step);
+            checkpoint_save(&model, path, &s, 1);
+            prune_checkpoints(out, o.keep_ckpts);
+        }
+    }
+    fclose(logf);
+    if (ssf) fclose(ssf);
+    printf("done: %d steps in %.1fs, final train loss %.4f, peak RSS %ld MiB, checkpoint %s\n",
+           o.steps - start_step, now_seconds() - run_t0, last_loss, peak_rss_mb(), path);
+    gpt_free(&model);
+    dataloader_free(&train);
+    if (have_val) dataloader_free(&val);
+    return 0;
+}
