@@ -24,7 +24,8 @@ else
   endif
 endif
 ifeq ($(NO_OMP),1)
-  $(info build: OpenMP disabled by NO_OMP=1: one thread)
+  CFLAGS += -fopenmp-simd
+  $(info build: OpenMP disabled by NO_OMP=1: one thread (omp simd still vectorises))
 else
   ifeq ($(shell echo '#include <omp.h>\nint main(void){return omp_get_max_threads();}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo ok),ok)
     CFLAGS += -fopenmp

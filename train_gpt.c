@@ -19,23 +19,6 @@
 #endif
 
 // ----------------------------------------------------------------------------
-// presets: the architecture of a named model; V = 0 takes the vocabulary from the data
-
-typedef struct {
-    const char *name, *about;
-    int L, NH, C, F, T, V, pos, norm, mlp, tie, bias;
-} Preset;
-
-static const Preset presets[] = {
-    {"tiny", "2 x 64, T=64: tests and smoke runs", 2, 2, 64, 176, 64, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
-    {"small", "4 x 128, T=128: the default CPU experiment", 4, 4, 128, 352, 128, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
-    {"medium", "6 x 256, T=256: longer CPU experiments", 6, 4, 256, 704, 256, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
-    {"gpt2-124m", "llm.c's GPT-2 small", 12, 12, 768, 3072, 1024, 50257, POS_LEARNED, NORM_LAYERNORM, MLP_GELU, 1, 1},
-    {"paper-162m", "the SSMax paper's model", 12, 12, 768, 2048, 1024, 50257, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
-};
-#define NUM_PRESETS (int)(sizeof(presets) / sizeof(presets[0]))
-
-// ----------------------------------------------------------------------------
 // options: -1 (or NULL) marks "not given", so a preset or checkpoint can fill it
 
 typedef struct {
@@ -43,7 +26,7 @@ typedef struct {
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
     float rope_theta, ssmax_s0;
     int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
-    int ckpt_every, keep_ckpts, threads, log_every;
+    int ckpt_every, keep_ckpts, threads, log_every, dry_run;
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
 } Options;
 
@@ -66,7 +49,7 @@ static void usage(void) {
     Options d = default_options();
     printf("usage: train_gpt [options]\n\nmodel (a preset, then any field overridden):\n");
     printf("  -m, --model NAME        preset (default: %s):\n", d.model);
-    for (int i = 0; i < NUM_PRESETS; i++)
+    for (int i = 0; i < num_presets; i++)
         printf("                            %-11s L=%-2d NH=%-2d C=%-3d F=%-4d T=%-4d %s, %s, %s, %s: %s\n", presets[i].name,
                presets[i].L, presets[i].NH, presets[i].C, presets[i].F, presets[i].T, pos_names[presets[i].pos],
                norm_names[presets[i].norm], mlp_names[presets[i].mlp], presets[i].tie ? "tied" : "untied", presets[i].about);
@@ -80,7 +63,7 @@ static void usage(void) {
            "      --tie 0|1           tie input and output embeddings (default: preset)\n"
            "      --bias 0|1          biases in linear layers (default: preset)\n"
            "      --layers N, --heads N, --width N   depth, heads, channels (default: preset)\n"
-           "      --max-seq N         learned-position table length (default: -t)\n"
+           "      --max-seq N         learned-position table length (default: the larger of preset T and -t)\n"
            "      --init-from FILE    start from a checkpoint or an llm.c GPT-2 model file (fp32, v3)\n", ATTN_DEFAULT);
     printf("\ndata:\n"
            "  -i, --train GLOB        training shards (default: %s)\n"
@@ -114,6 +97,7 @@ static void usage(void) {
            "      --resume DIR        continue the run in DIR from its newest checkpoint\n"
            "      --log-every N       progress line every N steps (default: %d)\n"
            "      --threads N         OpenMP threads (default: all cores)\n"
+           "      --dry-run           print the config table (parameters, memory) and exit\n"
            "  -h, --help              this help\n",
            d.val_every, d.val_batches, d.sample_every, d.sample_len, d.temperature, d.ckpt_every, d.keep_ckpts, d.log_every);
 }
@@ -149,7 +133,7 @@ static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_ATTN = 256, O_S0, O_POS, O_THETA, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP, O_SEED,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -169,7 +153,8 @@ static Options parse_args(int argc, char **argv) {
         {"sample-every", required_argument, 0, O_SAMPLE}, {"sample-len", required_argument, 0, O_SLEN},
         {"temperature", required_argument, 0, O_TEMP}, {"ckpt-every", required_argument, 0, O_CKPT},
         {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
-        {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS}, {0, 0, 0, 0}};
+        {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS},
+        {"dry-run", no_argument, 0, O_DRY}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
@@ -218,6 +203,7 @@ static Options parse_args(int argc, char **argv) {
         case O_RESUME: o.resume = optarg; break;
         case O_LOGEVERY: o.log_every = parse_int(optarg, "--log-every", 1, 1 << 30); break;
         case O_THREADS: o.threads = parse_int(optarg, "--threads", 1, 4096); break;
+        case O_DRY: o.dry_run = 1; break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see train_gpt --help", optopt);
             die("unknown option '%s'\nHINT: see train_gpt --help", argv[optind - 1]);
@@ -233,13 +219,12 @@ static Options parse_args(int argc, char **argv) {
 // the model config: preset, then checkpoint, then explicit flags
 
 static const Preset *find_preset(const char *name) {
-    for (int i = 0; i < NUM_PRESETS; i++) if (strcmp(presets[i].name, name) == 0) return &presets[i];
+    const Preset *p = gpt_preset(name);
+    if (p) return p;
     char list[256] = "";
-    for (int i = 0; i < NUM_PRESETS; i++) { strcat(list, presets[i].name); if (i + 1 < NUM_PRESETS) strcat(list, " | "); }
+    for (int i = 0; i < num_presets; i++) { strcat(list, presets[i].name); if (i + 1 < num_presets) strcat(list, " | "); }
     die("unknown model preset '%s'\nHINT: use one of %s", name, list);
 }
-
-static int padded(int V) { return (V + 63) / 64 * 64; }
 
 // an explicit flag that disagrees with a checkpoint's architecture is an error, not a silent choice
 static void check_same(const char *what, int given, int have, const char *path) {
@@ -279,7 +264,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_voc
     c.tie = o->tie >= 0 ? o->tie : p->tie;
     c.bias = o->bias >= 0 ? o->bias : p->bias;
     c.attn = parse_choice(o->attn ? o->attn : ATTN_DEFAULT, attn_names, ATTN_COUNT);
-    c.max_seq_len = o->max_seq > 0 ? o->max_seq : T;
+    c.max_seq_len = o->max_seq > 0 ? o->max_seq : T > p->T ? T : p->T; // the learned table: the preset's block size
     if (p->V) {
         c.vocab_size = p->V;
         c.tokenizer = TOKENIZER_GPT2;
@@ -287,7 +272,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_voc
         c.vocab_size = data_vocab ? data_vocab : 50257;
         c.tokenizer = data_tokenizer ? data_tokenizer : TOKENIZER_GPT2;
     }
-    c.padded_vocab_size = padded(c.vocab_size);
+    c.padded_vocab_size = gpt_padded_vocab(c.vocab_size);
     c.rope_theta = o->rope_theta > 0 ? o->rope_theta : 10000.0f;
     c.ssmax_s0 = !isnan(o->ssmax_s0) ? o->ssmax_s0 : c.attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(T);
     char why[256];
@@ -414,6 +399,40 @@ static void sample(GPT *model, const Tokenizer *tok, int len, int T, float tempe
     free(ids);
 }
 
+static void print_config(const Options *o, const GPTConfig *c, const char *ckpt, int B, int T, const DataLoader *train,
+                         const DataLoader *val, int threads, int start_step, const char *out) {
+    size_t sizes[NUM_PARAM_TENSORS], nparams = 0;
+    gpt_param_sizes(sizes, c);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) nparams += sizes[i];
+    size_t act_bytes = gpt_activation_bytes(c, B, T);
+    printf("+------------------------+------------------------------------------------+\n");
+#define ROW(k, ...) do { char v_[512]; snprintf(v_, sizeof(v_), __VA_ARGS__); printf("| %-22s | %-46s |\n", k, v_); } while (0)
+    ROW("model", "%s", ckpt ? ckpt : o->model);
+    ROW("attention", "%s", attn_names[c->attn]);
+    if (c->attn != ATTN_SOFTMAX) ROW("ssmax s0", "%.6f%s", c->ssmax_s0, c->attn == ATTN_SSMAX_FIXED ? " (fixed)" : "");
+    ROW("layers / heads / width", "%d / %d / %d (head size %d)", c->num_layers, c->num_heads, c->channels, c->channels / c->num_heads);
+    ROW("mlp", "%s, hidden %d", mlp_names[c->mlp], c->ffn);
+    ROW("norm / positions", "%s / %s", norm_names[c->norm], pos_names[c->pos]);
+    if (c->pos == POS_ROPE) ROW("rope theta", "%g", c->rope_theta);
+    ROW("embeddings", "%s, biases %s", c->tie ? "tied" : "untied", c->bias ? "on" : "off");
+    ROW("vocab (padded)", "%d (%d), %s tokenizer", c->vocab_size, c->padded_vocab_size, tokenizer_names[c->tokenizer]);
+    ROW("parameters", "%zu (%.2fM)", nparams, nparams / 1e6);
+    ROW("memory", "params+grads+adam %.1f MiB, acts %.1f MiB", 16.0 * nparams / 1048576.0, act_bytes / 1048576.0);
+    if (train) ROW("train data", "%s (%zu windows)", o->train, train->nwindows);
+    if (val) ROW("val data", "%s (%zu windows)", o->val, val->nwindows);
+    ROW("batch", "B=%d T=%d accum=%d: %zu tok/step", B, T, o->grad_accum, (size_t)B * T * o->grad_accum);
+    ROW("steps", "%d%s", o->steps, o->resume ? " (resumed)" : "");
+    if (o->resume) ROW("resume from", "step %d", start_step);
+    ROW("lr schedule", "%s, peak %g, warmup %d", o->schedule, o->lr, o->warmup);
+    ROW("adamw", "betas %g/%g eps %g wd %g", o->beta1, o->beta2, o->eps, o->wd);
+    ROW("grad clip", "%g", o->clip);
+    ROW("seed / threads", "%d / %d", o->seed, threads);
+    ROW("output", "%s", out);
+#undef ROW
+    printf("+------------------------+------------------------------------------------+\n");
+    fflush(stdout);
+}
+
 static void format_eta(char *buf, size_t n, double seconds) {
     int s = (int)(seconds + 0.5);
     if (s >= 3600) snprintf(buf, n, "%dh%02dm", s / 3600, s / 60 % 60);
@@ -461,9 +480,19 @@ int main(int argc, char **argv) {
     int B = o.batch;
 
     DataLoader train, val;
+    int preset_fixes_vocab = ckpt || find_preset(o.model)->V > 0;
+    if (o.dry_run && preset_fixes_vocab) { // the table needs no data
+        GPTConfig config = resolve_config(&o, ckpt, 0, 0, T);
+        print_config(&o, &config, ckpt, B, T, NULL, NULL, threads, 0, "-");
+        return 0;
+    }
     dataloader_init(&train, o.train, B, T, 1, (uint64_t)o.seed);
     GPTConfig config = resolve_config(&o, ckpt, dataloader_vocab_size(&train), train.tokenizer, T);
     dataloader_check_vocab(&train, config.vocab_size, config.tokenizer);
+    if (o.dry_run) {
+        print_config(&o, &config, ckpt, B, T, &train, NULL, threads, 0, "-");
+        return 0;
+    }
     int have_val = o.val_every > 0;
     if (have_val) {
         dataloader_init(&val, o.val, B, T, 0, 0);
@@ -502,35 +531,7 @@ int main(int argc, char **argv) {
     LRSchedule sched = {parse_choice(o.schedule, schedule_names, SCHED_COUNT), o.lr, o.warmup, o.steps, o.min_lr_frac, o.decay_frac};
     size_t tokens_per_step = (size_t)B * T * o.grad_accum;
 
-    // ---- the config table
-    size_t act_bytes = gpt_activation_bytes(&config, B, T);
-    size_t param_bytes = model.params_floats * sizeof(float);
-    printf("+----------------------+--------------------------------------------+\n");
-#define ROW(k, ...) do { char v_[512]; snprintf(v_, sizeof(v_), __VA_ARGS__); printf("| %-20s | %-42s |\n", k, v_); } while (0)
-    ROW("model", "%s", ckpt ? ckpt : o.model);
-    ROW("attention", "%s", attn_names[config.attn]);
-    if (config.attn != ATTN_SOFTMAX) ROW("ssmax s0", "%.6f%s", config.ssmax_s0, config.attn == ATTN_SSMAX_FIXED ? " (fixed)" : "");
-    ROW("layers / heads / width", "%d / %d / %d (head size %d)", config.num_layers, config.num_heads, config.channels, config.channels / config.num_heads);
-    ROW("mlp", "%s, hidden %d", mlp_names[config.mlp], config.ffn);
-    ROW("norm / positions", "%s / %s", norm_names[config.norm], pos_names[config.pos]);
-    if (config.pos == POS_ROPE) ROW("rope theta", "%g", config.rope_theta);
-    ROW("embeddings", "%s, biases %s", config.tie ? "tied" : "untied", config.bias ? "on" : "off");
-    ROW("vocab (padded)", "%d (%d), %s tokenizer", config.vocab_size, config.padded_vocab_size, tokenizer_names[config.tokenizer]);
-    ROW("parameters", "%zu (%.2fM)", model.num_parameters, model.num_parameters / 1e6);
-    ROW("memory", "params+grads+adam %.1f MiB, acts %.1f MiB", 4 * param_bytes / 1048576.0, act_bytes / 1048576.0);
-    ROW("train data", "%s (%zu windows)", o.train, train.nwindows);
-    if (have_val) ROW("val data", "%s (%zu windows)", o.val, val.nwindows);
-    ROW("batch", "B=%d T=%d accum=%d: %zu tok/step", B, T, o.grad_accum, tokens_per_step);
-    ROW("steps", "%d%s", o.steps, o.resume ? " (resumed)" : "");
-    if (o.resume) ROW("resume from", "step %d", start_step);
-    ROW("lr schedule", "%s, peak %g, warmup %d", o.schedule, o.lr, o.warmup);
-    ROW("adamw", "betas %g/%g eps %g wd %g", o.beta1, o.beta2, o.eps, o.wd);
-    ROW("grad clip", "%g", o.clip);
-    ROW("seed / threads", "%d / %d", o.seed, threads);
-    ROW("output", "%s", out);
-#undef ROW
-    printf("+----------------------+--------------------------------------------+\n");
-    fflush(stdout);
+    print_config(&o, &config, ckpt, B, T, &train, have_val ? &val : NULL, threads, start_step, out);
 
     // ---- logs: a resumed run drops rows after its checkpoint, so its files equal an uninterrupted run's
     char path[4096];

@@ -18,6 +18,22 @@ const char *param_names[NUM_PARAM_TENSORS] = {
     "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
     "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "ssmax_s", "ssmax_b"};
 
+const Preset presets[] = {
+    {"tiny", "2 x 64, T=64: tests and smoke runs", 2, 2, 64, 176, 64, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"small", "4 x 128, T=128: the default CPU experiment", 4, 4, 128, 352, 128, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"medium", "6 x 256, T=256: longer CPU experiments", 6, 4, 256, 704, 256, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"gpt2-124m", "llm.c's GPT-2 small", 12, 12, 768, 3072, 1024, 50257, POS_LEARNED, NORM_LAYERNORM, MLP_GELU, 1, 1},
+    {"paper-162m", "the SSMax paper's model", 12, 12, 768, 2048, 1024, 50257, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+};
+const int num_presets = sizeof(presets) / sizeof(presets[0]);
+
+const Preset *gpt_preset(const char *name) {
+    for (int i = 0; i < num_presets; i++) if (strcmp(presets[i].name, name) == 0) return &presets[i];
+    return NULL;
+}
+
+int gpt_padded_vocab(int V) { return (V + 63) / 64 * 64; }
+
 int parse_choice(const char *value, const char **names, int n) {
     for (int i = 0; i < n; i++) if (strcmp(value, names[i]) == 0) return i;
     return -1;
@@ -84,8 +100,9 @@ int gpt_param_decays(int i) {
     return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12 || i == 16;
 }
 
-static void point_tensors(float **ptrs[], size_t *offsets, float *memory, int n) {
-    for (int i = 0; i < n; i++) *(ptrs[i]) = memory + offsets[i];
+// tensors of size 0 (not in this config) get NULL, so a stray use fails loudly instead of reading a neighbour
+static void point_tensors(float **ptrs[], const size_t *offsets, const size_t *sizes, float *memory, int n) {
+    for (int i = 0; i < n; i++) *(ptrs[i]) = sizes[i] ? memory + offsets[i] : NULL;
 }
 
 static void param_pointers(ParameterTensors *p, float ***ptrs) {
@@ -119,9 +136,9 @@ void gpt_build(GPT *model, const GPTConfig *config) {
     model->v_memory = malloc_check(bytes);
     float **ptrs[NUM_PARAM_TENSORS];
     param_pointers(&model->params, ptrs);
-    point_tensors(ptrs, model->param_offsets, model->params_memory, NUM_PARAM_TENSORS);
+    point_tensors(ptrs, model->param_offsets, model->param_sizes, model->params_memory, NUM_PARAM_TENSORS);
     param_pointers(&model->grads, ptrs);
-    point_tensors(ptrs, model->param_offsets, model->grads_memory, NUM_PARAM_TENSORS);
+    point_tensors(ptrs, model->param_offsets, model->param_sizes, model->grads_memory, NUM_PARAM_TENSORS);
     model->mean_loss = -1.0f;
 }
 
@@ -214,12 +231,12 @@ static void alloc_activations(GPT *model, int B, int T) {
     model->acts_memory = malloc_check(n * sizeof(float));
     model->num_activations = n;
     act_pointers(&model->acts, ptrs);
-    point_tensors(ptrs, off, model->acts_memory, NUM_ACTIVATION_TENSORS);
+    point_tensors(ptrs, off, model->act_sizes, model->acts_memory, NUM_ACTIVATION_TENSORS);
     act_sizes(gsizes, &model->config, B, T, 1);
     size_t gn = layout(off, gsizes, NUM_ACTIVATION_TENSORS);
     model->grads_acts_memory = malloc_check(gn * sizeof(float));
     act_pointers(&model->grads_acts, ptrs);
-    point_tensors(ptrs, off, model->grads_acts_memory, NUM_ACTIVATION_TENSORS);
+    point_tensors(ptrs, off, gsizes, model->grads_acts_memory, NUM_ACTIVATION_TENSORS);
     if (model->config.pos != POS_ROPE) { // without RoPE attention reads qkv directly
         model->acts.qkvr = model->acts.qkv;
         model->grads_acts.qkvr = model->grads_acts.qkv;
@@ -239,6 +256,7 @@ typedef struct { // one layer's slices of the parameters and activations
 } LayerView;
 
 static float *slice(float *base, size_t size, int l) { return size ? base + size * l : NULL; }
+static float *at(float *base, size_t offset) { return base ? base + offset : NULL; } // absent tensors stay NULL
 
 static LayerView layer_view(const GPT *m, const ParameterTensors *p, const ActivationTensors *a, int l) {
     const GPTConfig *c = &m->config;
@@ -253,13 +271,13 @@ static LayerView layer_view(const GPT *m, const ParameterTensors *p, const Activ
     v.fcw = slice(p->fcw, ps[10] / L, l);      v.fcb = slice(p->fcb, ps[11] / L, l);
     v.fcprojw = slice(p->fcprojw, ps[12] / L, l); v.fcprojb = slice(p->fcprojb, ps[13] / L, l);
     v.s = slice(p->ssmax_s, ps[17] / L, l);    v.b = slice(p->ssmax_b, ps[18] / L, l);
-    v.ln1 = a->ln1 + l * BT * C;   v.ln1_mean = a->ln1_mean + l * BT; v.ln1_rstd = a->ln1_rstd + l * BT;
-    v.qkv = a->qkv + l * BT * 3 * C; v.qkvr = a->qkvr + l * BT * 3 * C;
-    v.atty = a->atty + l * BT * C; v.att_lse = a->att_lse + l * BT * c->num_heads;
-    v.attproj = a->attproj + l * BT * C; v.residual2 = a->residual2 + l * BT * C;
-    v.ln2 = a->ln2 + l * BT * C;   v.ln2_mean = a->ln2_mean + l * BT; v.ln2_rstd = a->ln2_rstd + l * BT;
-    v.fch = a->fch + l * BT * Fin; v.fch_act = a->fch_act + l * BT * F;
-    v.fcproj = a->fcproj + l * BT * C; v.residual3 = a->residual3 + l * BT * C;
+    v.ln1 = at(a->ln1, l * BT * C);     v.ln1_mean = at(a->ln1_mean, l * BT); v.ln1_rstd = at(a->ln1_rstd, l * BT);
+    v.qkv = at(a->qkv, l * BT * 3 * C); v.qkvr = at(a->qkvr, l * BT * 3 * C);
+    v.atty = at(a->atty, l * BT * C);   v.att_lse = at(a->att_lse, l * BT * c->num_heads);
+    v.attproj = at(a->attproj, l * BT * C); v.residual2 = at(a->residual2, l * BT * C);
+    v.ln2 = at(a->ln2, l * BT * C);     v.ln2_mean = at(a->ln2_mean, l * BT); v.ln2_rstd = at(a->ln2_rstd, l * BT);
+    v.fch = at(a->fch, l * BT * Fin);   v.fch_act = at(a->fch_act, l * BT * F);
+    v.fcproj = at(a->fcproj, l * BT * C); v.residual3 = at(a->residual3, l * BT * C);
     return v;
 }
 

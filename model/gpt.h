@@ -118,6 +118,16 @@ typedef struct {
     size_t loss_count;      // positions that carried a loss
 } GPT;
 
+// presets: the architecture of a named model; V = 0 takes the vocabulary from the data
+typedef struct {
+    const char *name, *about;
+    int L, NH, C, F, T, V, pos, norm, mlp, tie, bias;
+} Preset;
+extern const Preset presets[];
+extern const int num_presets;
+const Preset *gpt_preset(const char *name); // NULL if unknown
+int gpt_padded_vocab(int V);                // V rounded up to a multiple of 64
+
 int parse_choice(const char *value, const char **names, int n); // index of value in names, or -1
 int gpt_config_check(const GPTConfig *c, char *why, size_t whylen); // 0 if valid, else fills why
 float ssmax_default_s0(int T);

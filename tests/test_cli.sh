@@ -39,6 +39,9 @@ done
 [ -z "$missing" ] && ok || bad "--help does not list:$missing"
 grep -q "default: small" $W/help.txt && ok || bad "--help does not show defaults"
 
+./train_gpt --model gpt2-124m --dry-run >$W/dry.txt 2>&1 && grep -q '124475904' $W/dry.txt && ok || bad "--dry-run of gpt2-124m does not print 124475904 parameters"
+$T -n 2 --sample-every 2 --sample-len 40 --val-every 0 -o $W/runS >$W/sample.txt 2>&1 && grep -q -- '---- sample' $W/sample.txt && ok || bad "no sample printed"
+
 # nonsense flag values
 expect_error "lr not a number" "--lr" $T --lr abc
 expect_error "batch zero" "--batch" $T -b 0

@@ -244,6 +244,24 @@ static void test_schedules(void) {
     check(fabsf(ssmax_default_s0(1024) - 0.1684f) < 1e-3f, "s0(1024) = %g, expected ~0.168", ssmax_default_s0(1024));
 }
 
+// parameter counts of the named presets: llm.c's GPT-2 small and the paper's 162M model
+static size_t preset_params(const char *name) {
+    const Preset *p = gpt_preset(name);
+    GPTConfig c = {p->T, p->V, gpt_padded_vocab(p->V), p->L, p->NH, p->C, p->F, ATTN_SSMAX, p->pos, p->norm, p->mlp,
+                   p->tie, p->bias, TOKENIZER_GPT2, 10000.0f, 0.17f};
+    size_t s[NUM_PARAM_TENSORS], n = 0;
+    gpt_param_sizes(s, &c);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) n += s[i];
+    return n - s[17]; // without the 144 SSMax scales
+}
+
+static void test_presets(void) {
+    check(preset_params("gpt2-124m") == 124475904, "gpt2-124m has %zu parameters, llm.c's has 124475904", preset_params("gpt2-124m"));
+    size_t paper = preset_params("paper-162m");
+    check(paper > 162000000 && paper < 162400000, "paper-162m has %zu parameters, the paper says 162M", paper);
+    check(gpt_padded_vocab(50257) == 50304 && gpt_padded_vocab(257) == 320, "vocab padding wrong");
+}
+
 int main(void) {
     printf("model against the PyTorch reference (tests/ref)\n");
     const char *configs[] = {"gpt2-softmax", "gpt2-ssmax", "llama-softmax", "llama-ssmax", "llama-ssmax-fixed", "llama-ssmax-bias"};
@@ -253,5 +271,6 @@ int main(void) {
     test_softmax_to_ssmax();
     test_determinism();
     test_schedules();
+    test_presets();
     return test_summary();
 }
