@@ -81,7 +81,7 @@ $(BUILD)/test_%: $(BUILD)/tests/test_%.o $(OBJ)
 
 # ---- setup: what a fresh Debian machine lacks
 APT_BUILD = gcc make libc6-dev
-APT_PLOT = python3-numpy python3-matplotlib
+APT_PLOT = python3-numpy python3-matplotlib curl ca-certificates
 APT_TORCH = python3-torch python3-numpy
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -106,11 +106,11 @@ data/tinyshakespeare/train_000000.bin: | prepare_data
 	./prepare_data --input "$$src" --tokenizer byte --out data/tinyshakespeare --val-frac 0.1
 
 # ---- the main job: Softmax and SSMax side by side on tinyshakespeare
-RUN_FLAGS ?= --model small -b 16 -t 128 -n 600 --lr 2e-3 --warmup 50 --schedule cosine --val-every 50 --val-batches 16 --ckpt-every 0
+RUN_FLAGS ?= --model small -b 16 -t 128 -n 600 --lr 2e-3 --warmup 50 --schedule cosine --val-every 50 --val-batches 16 --ckpt-every 0 --log-every 20
 run: setup all data
 	./train_gpt $(RUN_FLAGS) --attn softmax -o runs/compare/softmax
 	./train_gpt $(RUN_FLAGS) --attn ssmax -o runs/compare/ssmax
-	$(PYTHON) scripts/plot_loss.py --out runs/compare/loss.png softmax=runs/compare/softmax ssmax=runs/compare/ssmax
+	$(PYTHON) scripts/plot_loss.py --out runs/compare/loss.png --shard data/tinyshakespeare/train_000000.bin softmax=runs/compare/softmax ssmax=runs/compare/ssmax
 
 # ---- tests
 test: all

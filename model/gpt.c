@@ -19,9 +19,9 @@ const char *param_names[NUM_PARAM_TENSORS] = {
     "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "ssmax_s", "ssmax_b"};
 
 const Preset presets[] = {
-    {"tiny", "2 x 64, T=64: tests and smoke runs", 2, 2, 64, 176, 64, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
-    {"small", "4 x 128, T=128: the default CPU experiment", 4, 4, 128, 352, 128, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
-    {"medium", "6 x 256, T=256: longer CPU experiments", 6, 4, 256, 704, 256, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"tiny", "tests and smoke runs", 2, 2, 64, 176, 64, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"small", "the default CPU experiment", 4, 4, 128, 352, 128, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"medium", "longer CPU experiments", 6, 4, 256, 704, 256, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
     {"gpt2-124m", "llm.c's GPT-2 small", 12, 12, 768, 3072, 1024, 50257, POS_LEARNED, NORM_LAYERNORM, MLP_GELU, 1, 1},
     {"paper-162m", "the SSMax paper's model", 12, 12, 768, 2048, 1024, 50257, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
 };
@@ -355,13 +355,9 @@ void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T
     model->backward_ready = count > 0;
 }
 
+// parameter gradients accumulate over the micro-batches of a step: zeroed once per step
 void gpt_zero_grad(GPT *model) {
     memset(model->grads_memory, 0, model->params_floats * sizeof(float));
-    if (model->grads_acts_memory) {
-        size_t off[NUM_ACTIVATION_TENSORS], gs[NUM_ACTIVATION_TENSORS];
-        act_sizes(gs, &model->config, 1, model->acts_BT, 1);
-        memset(model->grads_acts_memory, 0, layout(off, gs, NUM_ACTIVATION_TENSORS) * sizeof(float));
-    }
 }
 
 void gpt_backward(GPT *model) {
@@ -373,6 +369,10 @@ void gpt_backward(GPT *model) {
     ParameterTensors *p = &model->params, *g = &model->grads;
     ActivationTensors *a = &model->acts, *ga = &model->grads_acts;
     int learn_s = c->attn == ATTN_SSMAX || c->attn == ATTN_SSMAX_BIAS; // ssmax-fixed keeps s as it is
+    // activation gradients belong to this pass alone: zeroed every backward pass
+    size_t off[NUM_ACTIVATION_TENSORS], gs[NUM_ACTIVATION_TENSORS];
+    act_sizes(gs, c, 1, model->acts_BT, 1);
+    memset(model->grads_acts_memory, 0, layout(off, gs, NUM_ACTIVATION_TENSORS) * sizeof(float));
 
     crossentropy_backward(a->logits, model->targets, 1.0f / model->loss_count, BT, V, Vp);
     float *dlogits = a->logits;

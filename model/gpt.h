@@ -138,7 +138,7 @@ void gpt_build(GPT *model, const GPTConfig *config); // allocates parameters, do
 void gpt_init_random(GPT *model, uint64_t seed);
 void gpt_free(GPT *model);
 void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T);
-void gpt_zero_grad(GPT *model);
+void gpt_zero_grad(GPT *model);  // parameter gradients, once per optimizer step
 void gpt_backward(GPT *model);
 size_t gpt_activation_bytes(const GPTConfig *c, int B, int T);
 

@@ -106,6 +106,11 @@ $T -n 12 --attn ssmax --val-every 3 --seed 7 -o $W/runD >/dev/null 2>&1
 cut -d, -f1-6 $W/runD/log.csv >$W/d.csv
 cmp -s $W/a.csv $W/d.csv && bad "another seed gave the same log" || ok
 
+# gradient accumulation: 2 micro-batches of 2 see the same windows as one batch of 4, so the same losses
+$T -n 5 -b 4 -a 1 --val-every 0 -o $W/acc1 >/dev/null 2>&1; $T -n 5 -b 2 -a 2 --val-every 0 -o $W/acc2 >/dev/null 2>&1
+paste -d, $W/acc1/log.csv $W/acc2/log.csv | tail -n +2 | awk -F, '{d=$3-$11; if (d<0) d=-d; if (d>m) m=d} END{exit !(NR==5 && m<1e-4)}' \
+  && ok || bad "grad accumulation 2x2 differs from batch 4: $(paste -d, $W/acc1/log.csv $W/acc2/log.csv | cut -d, -f3,11 | tail -3 | tr '\n' ' ')"
+
 # every attention variant trains, and the loss goes down
 for attn in softmax ssmax ssmax-fixed ssmax-bias; do
   $T -n 30 --attn $attn --lr 3e-3 --warmup 5 --val-every 30 -o $W/run_$attn >$W/v.txt 2>&1 || { bad "--attn $attn run failed: $(tail -2 $W/v.txt)"; continue; }

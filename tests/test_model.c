@@ -244,6 +244,29 @@ static void test_schedules(void) {
     check(fabsf(ssmax_default_s0(1024) - 0.1684f) < 1e-3f, "s0(1024) = %g, expected ~0.168", ssmax_default_s0(1024));
 }
 
+// gradient accumulation: two forward/backward passes of one batch without zeroing = twice the gradient
+static void test_accumulation(void) {
+    Reference r;
+    if (!load_reference(&r, "tests/ref/llama-ssmax-bias.ref")) return;
+    GPT m;
+    load_model(&m, "tests/ref/llama-ssmax-bias.ckpt");
+    int *inp = malloc_check((size_t)r.B * r.T * sizeof(int)), *tgt = malloc_check((size_t)r.B * r.T * sizeof(int));
+    split_tokens(&r, 0, inp, tgt);
+    gpt_zero_grad(&m);
+    gpt_forward(&m, inp, tgt, r.B, r.T);
+    gpt_backward(&m);
+    float *once = malloc_check(m.params_floats * sizeof(float));
+    memcpy(once, m.grads_memory, m.params_floats * sizeof(float));
+    gpt_forward(&m, inp, tgt, r.B, r.T);
+    gpt_backward(&m);
+    double err = 0;
+    for (size_t i = 0; i < m.params_floats; i++) err = fmax(err, fabs(m.grads_memory[i] - 2 * once[i]));
+    check(err < 1e-6 * max_abs(once, m.params_floats), "two accumulated passes are not twice one pass (error %.3g)", err);
+    free(once); free(inp); free(tgt);
+    gpt_free(&m);
+    free_reference(&r);
+}
+
 // parameter counts of the named presets: llm.c's GPT-2 small and the paper's 162M model
 static size_t preset_params(const char *name) {
     const Preset *p = gpt_preset(name);
@@ -272,5 +295,6 @@ int main(void) {
     test_determinism();
     test_schedules();
     test_presets();
+    test_accumulation();
     return test_summary();
 }
