@@ -3,11 +3,9 @@ CC ?= gcc
 PYTHON ?= /usr/bin/python3
 ATTN ?= softmax
 SHARED ?= ../shared
-DATA_TEXT ?= $(SHARED)/data/tinyshakespeare.txt
-TINYSHAKESPEARE_URL = https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
 CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -DATTN_DEFAULT=\"$(ATTN)\"
-LDLIBS = -lm
+LDLIBS = -lpcre2-8 -lm
 
 # ---- compiler probes: say what was found, fail loudly where it matters
 ifeq ($(DEBUG),1)
@@ -38,21 +36,24 @@ endif
 $(info build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
 
 MODEL_SRC = model/layers.c model/gpt.c model/optim.c model/checkpoint.c
-DATA_SRC = data/dataloader.c data/tokenizer.c
+DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c
 HEADERS = $(wildcard model/*.h data/*.h tests/*.h)
 BUILD = build
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
-TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_model $(BUILD)/test_data
+TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: all help setup setup-python data run test reference clean
-all: train_gpt prepare_data $(TESTS)
+.PHONY: all build help setup setup-build setup-python data run test reference gpt2-vectors clean
+all: setup-build
+	@$(MAKE) --no-print-directory build
+build: train_gpt prepare_data $(TESTS)
 
 help:
 	@echo "make            build train_gpt, prepare_data and the tests"
 	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
 	@echo "make test       build and run every test"
-	@echo "make data       prepare tinyshakespeare shards (byte tokenizer) in data/tinyshakespeare"
+	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
 	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
+	@echo "make gpt2-vectors  regenerate tests/ref/gpt2_vectors.tsv with js-tiktoken (npm)"
 	@echo "make setup      install missing Debian packages (apt-get as root, else print the command)"
 	@echo "options: ATTN=softmax|ssmax|... DEBUG=1 NO_OMP=1 PYTHON=/usr/bin/python3"
 
@@ -80,7 +81,7 @@ $(BUILD)/test_%: $(BUILD)/tests/test_%.o $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # ---- setup: what a fresh Debian machine lacks
-APT_BUILD = gcc make libc6-dev
+APT_BUILD = gcc make libc6-dev libpcre2-dev libstb-dev
 APT_PLOT = python3-numpy python3-matplotlib curl ca-certificates
 APT_TORCH = python3-torch python3-numpy
 define apt_install
@@ -91,26 +92,26 @@ define apt_install
 	  else echo "setup: missing packages:$$missing"; echo "run: sudo apt-get install -y$$missing"; exit 1; fi; \
 	fi
 endef
-setup:
-	$(call apt_install,$(APT_BUILD) $(APT_PLOT))
+setup: setup-build
+	$(call apt_install,$(APT_PLOT))
+setup-build:
+	$(call apt_install,$(APT_BUILD))
 setup-python:
 	$(call apt_install,$(APT_TORCH))
 
-# ---- data: tinyshakespeare from ../shared/data, else the canonical public copy
-data: data/tinyshakespeare/train_000000.bin
-data/tinyshakespeare/train_000000.bin: | prepare_data
-	@src="$(DATA_TEXT)"; \
-	if [ ! -f "$$src" ]; then src=data/raw/tinyshakespeare.txt; mkdir -p data/raw; \
-	  [ -f $$src ] || { echo "data: $(DATA_TEXT) not found, downloading $(TINYSHAKESPEARE_URL)"; \
-	    curl -fsSL -o $$src.part $(TINYSHAKESPEARE_URL) && mv $$src.part $$src; } || exit 1; fi; \
-	./prepare_data --input "$$src" --tokenizer byte --out data/tinyshakespeare --val-frac 0.1
+# ---- data: DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2 -> data/DATASET-TOKENIZER/
+DATASET ?= tinyshakespeare
+TOKENIZER ?= byte
+data: all
+	@scripts/prepare.sh $(DATASET) $(TOKENIZER)
 
 # ---- the main job: Softmax and SSMax side by side on tinyshakespeare
 RUN_FLAGS ?= --model small -b 16 -t 128 -n 600 --lr 2e-3 --warmup 50 --schedule cosine --val-every 50 --val-batches 16 --ckpt-every 0 --log-every 20
-run: setup all data
+run: setup all
+	@scripts/prepare.sh tinyshakespeare byte
 	./train_gpt $(RUN_FLAGS) --attn softmax -o runs/compare/softmax
 	./train_gpt $(RUN_FLAGS) --attn ssmax -o runs/compare/ssmax
-	$(PYTHON) scripts/plot_loss.py --out runs/compare/loss.png --shard data/tinyshakespeare/train_000000.bin softmax=runs/compare/softmax ssmax=runs/compare/ssmax
+	$(PYTHON) scripts/plot_loss.py --out runs/compare/loss.png --shard data/tinyshakespeare-byte/train_000000.bin softmax=runs/compare/softmax ssmax=runs/compare/ssmax
 
 # ---- tests
 test: all
@@ -118,6 +119,13 @@ test: all
 
 reference: setup-python all
 	$(PYTHON) scripts/reference.py --out tests/ref
+
+# GPT-2 token-id vectors from js-tiktoken (npm), committed so that `make test` needs no npm
+JS_TIKTOKEN = js-tiktoken@1.0.21
+gpt2-vectors:
+	@command -v npm >/dev/null || { echo "gpt2-vectors needs node and npm: apt-get install -y nodejs npm"; exit 1; }
+	@mkdir -p $(BUILD)/node && cd $(BUILD)/node && [ -d node_modules/js-tiktoken ] || npm install --silent --prefix . $(JS_TIKTOKEN)
+	cp scripts/gpt2_vectors.mjs $(BUILD)/node/ && node $(BUILD)/node/gpt2_vectors.mjs tests/ref/gpt2_vectors.tsv $(SHARED)/data
 
 clean:
 	rm -rf $(BUILD) train_gpt prepare_data

@@ -22,7 +22,7 @@
 // options: -1 (or NULL) marks "not given", so a preset or checkpoint can fill it
 
 typedef struct {
-    const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule;
+    const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule, *gpt2_dir;
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
     float rope_theta, ssmax_s0;
     int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
@@ -33,7 +33,7 @@ typedef struct {
 static Options default_options(void) {
     Options o;
     memset(&o, 0, sizeof(o));
-    o.model = "small"; o.train = "data/tinyshakespeare/train_*.bin"; o.val = "data/tinyshakespeare/val_*.bin";
+    o.model = "small"; o.train = "data/tinyshakespeare-byte/train_*.bin"; o.val = "data/tinyshakespeare-byte/val_*.bin";
     o.out = NULL; o.attn = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant";
     o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = -1;
     o.rope_theta = -1; o.ssmax_s0 = NAN;
@@ -92,6 +92,7 @@ static void usage(void) {
            "      --sample-every N    print a sample every N steps, 0 = never (default: %d)\n"
            "      --sample-len N      sampled tokens (default: %d)\n"
            "      --temperature X     sampling temperature (default: %g)\n"
+           "      --gpt2-dir DIR      encoder.json and vocab.bpe for gpt2 samples (default: ../shared/data/gpt2 or data/gpt2)\n"
            "      --ckpt-every N      checkpoint every N steps and at the end, 0 = end only (default: %d)\n"
            "      --keep-ckpts N      newest checkpoints kept (default: %d)\n"
            "      --resume DIR        continue the run in DIR from its newest checkpoint\n"
@@ -133,7 +134,7 @@ static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_ATTN = 256, O_S0, O_POS, O_THETA, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP, O_SEED,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2 };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -154,7 +155,7 @@ static Options parse_args(int argc, char **argv) {
         {"temperature", required_argument, 0, O_TEMP}, {"ckpt-every", required_argument, 0, O_CKPT},
         {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
         {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS},
-        {"dry-run", no_argument, 0, O_DRY}, {0, 0, 0, 0}};
+        {"dry-run", no_argument, 0, O_DRY}, {"gpt2-dir", required_argument, 0, O_GPT2}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
@@ -204,6 +205,7 @@ static Options parse_args(int argc, char **argv) {
         case O_LOGEVERY: o.log_every = parse_int(optarg, "--log-every", 1, 1 << 30); break;
         case O_THREADS: o.threads = parse_int(optarg, "--threads", 1, 4096); break;
         case O_DRY: o.dry_run = 1; break;
+        case O_GPT2: o.gpt2_dir = optarg; break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see train_gpt --help", optopt);
             die("unknown option '%s'\nHINT: see train_gpt --help", argv[optind - 1]);
@@ -501,8 +503,8 @@ int main(int argc, char **argv) {
     if (config.pos == POS_LEARNED && T > config.max_seq_len)
         die("-t %d exceeds the model's %d learned positions\nHINT: use -t <= %d", T, config.max_seq_len, config.max_seq_len);
     Tokenizer tok;
-    int can_sample = config.tokenizer == TOKENIZER_BYTE;
-    if (can_sample) tokenizer_init_kind(&tok, config.tokenizer);
+    int can_sample = o.sample_every > 0 && (config.tokenizer == TOKENIZER_BYTE || config.tokenizer == TOKENIZER_GPT2);
+    if (can_sample) tokenizer_init_kind(&tok, config.tokenizer, o.gpt2_dir);
 
     GPT model;
     gpt_build(&model, &config);

@@ -12,7 +12,7 @@
 void shard_open(Shard *s, const char *path) {
     memset(s, 0, sizeof(*s));
     int fd = open(path, O_RDONLY);
-    if (fd < 0) die("cannot open shard '%s'\nHINT: run `make data` or data/prepare_data to make shards", path);
+    if (fd < 0) die("cannot open shard '%s'\nHINT: run `make data` or ./prepare_data to make shards", path);
     struct stat st;
     if (fstat(fd, &st) != 0) die("cannot stat shard '%s'", path);
     size_t size = (size_t)st.st_size;
@@ -76,7 +76,7 @@ void dataloader_init(DataLoader *dl, const char *pattern, int B, int T, int shuf
     memset(dl, 0, sizeof(*dl));
     glob_t g;
     if (glob(pattern, 0, NULL, &g) != 0 || g.gl_pathc == 0)
-        die("no shards match '%s'\nHINT: run `make data` (tinyshakespeare) or data/prepare_data, or fix the path", pattern);
+        die("no shards match '%s'\nHINT: run `make data` (tinyshakespeare) or ./prepare_data, or fix the path", pattern);
     dl->nshards = (int)g.gl_pathc;
     dl->shards = malloc_check(dl->nshards * sizeof(Shard));
     dl->first_window = malloc_check((dl->nshards + 1) * sizeof(size_t));

@@ -1,8 +1,12 @@
 /*
  * prepare_data.c: text in, token shards out (and shards back to text).
  *
- *   prepare_data --input FILE|DIR --tokenizer byte --out DIR [--val-frac 0.1] [--shard-size N]
+ *   prepare_data --input FILE|DIR --tokenizer byte|gpt2 --out DIR [--val-frac 0.1] [--shard-size N]
  *   prepare_data --decode SHARD [--offset N] [--count N]
+ *
+ * Documents are cut into ~1 MB chunks at points where the GPT-2 pattern splits anyway (after a
+ * newline that follows a non-space and precedes a letter or digit), and the chunks are tokenized
+ * on all cores; the result is the same as tokenizing each document whole.
  *
  * Every document starts with the end-of-text token. A single file is one document whose last
  * val-frac of tokens becomes the validation split. A folder's *.txt files are documents, taken in
@@ -13,6 +17,7 @@
 #include <getopt.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <ctype.h>
 #include "../model/common.h"
 #include "../model/gpt.h"
 #include "dataloader.h"
@@ -63,14 +68,28 @@ static char **list_documents(const char *input, int *count) {
     return docs;
 }
 
-typedef struct { uint16_t *tok; size_t n, cap; } TokenBuf;
+// ----------------------------------------------------------------------------
+// chunks that tokenize independently
 
-static void buf_reserve(TokenBuf *b, size_t extra) {
-    if (b->n + extra <= b->cap) return;
-    size_t cap = (b->n + extra) * 2;
-    b->tok = realloc(b->tok, cap * sizeof(uint16_t));
-    if (!b->tok) die("out of memory holding %zu tokens", cap);
-    b->cap = cap;
+typedef struct { int doc; size_t start, len; TokenBuf out; } Chunk;
+
+static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+// cuts [0, len) into pieces of about `target` bytes at safe points
+static Chunk *make_chunks(Chunk *chunks, int *n, int doc, const unsigned char *text, size_t len, size_t target) {
+    size_t start = 0;
+    while (start < len) {
+        size_t cut = len;
+        if (len - start > 2 * target) {
+            for (size_t i = start + target; i + 1 < len && i < start + 2 * target; i++)
+                if (text[i - 1] == '\n' && i >= 2 && !is_space(text[i - 2]) && text[i] < 0x80 && isalnum(text[i])) { cut = i; break; }
+        }
+        chunks = realloc(chunks, (*n + 1) * sizeof(Chunk));
+        chunks[*n] = (Chunk){doc, start, cut - start, {0}};
+        (*n)++;
+        start = cut;
+    }
+    return chunks;
 }
 
 static void write_split(const char *out, const char *split, const TokenBuf *b, size_t shard_size, const Tokenizer *tok) {
@@ -91,12 +110,11 @@ static void write_split(const char *out, const char *split, const TokenBuf *b, s
     }
 }
 
-static void decode_shard(const char *path, size_t offset, size_t count) {
+static void decode_shard(const char *path, size_t offset, size_t count, const char *gpt2_dir) {
     Shard s;
     shard_open(&s, path);
     Tokenizer tok;
-    if (s.tokenizer == 0) die("shard '%s' does not say which tokenizer made it\nHINT: llm.c shards are GPT-2 tokens; decoding them needs the gpt2 tokenizer", path);
-    tokenizer_init_kind(&tok, s.tokenizer);
+    tokenizer_init_kind(&tok, s.tokenizer ? s.tokenizer : TOKENIZER_GPT2, gpt2_dir); // llm.c shards do not say: GPT-2
     if (offset > s.ntok) offset = s.ntok;
     if (count > s.ntok - offset) count = s.ntok - offset;
     int *ids = malloc_check((count + 1) * sizeof(int));
@@ -113,6 +131,7 @@ static void usage(void) {
            "  -i, --input PATH       text file, or folder of .txt documents (required to encode)\n"
            "  -o, --out DIR          output folder (default: data/out)\n"
            "  -k, --tokenizer NAME   byte | gpt2 (default: byte)\n"
+           "  -g, --gpt2-dir DIR     folder of encoder.json and vocab.bpe (default: ../shared/data/gpt2 if present, else data/gpt2)\n"
            "  -v, --val-frac F       fraction held out for validation, 0 < F < 1 (default: 0.1)\n"
            "  -s, --shard-size N     tokens per shard (default: 100000000)\n"
            "  -d, --decode SHARD     print the text of a shard\n"
@@ -130,16 +149,16 @@ static double parse_double(const char *s, const char *flag) {
 }
 
 int main(int argc, char **argv) {
-    const char *input = NULL, *out = "data/out", *tokname = "byte", *decode = NULL;
+    const char *input = NULL, *out = "data/out", *tokname = "byte", *decode = NULL, *gpt2_dir = NULL;
     double val_frac = 0.1, shard_size = 1e8, offset = 0, count = 1000;
     static struct option opts[] = {
         {"input", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
         {"tokenizer", required_argument, 0, 'k'}, {"val-frac", required_argument, 0, 'v'},
         {"shard-size", required_argument, 0, 's'}, {"decode", required_argument, 0, 'd'},
-        {"offset", required_argument, 0, 1}, {"count", required_argument, 0, 2},
+        {"offset", required_argument, 0, 1}, {"count", required_argument, 0, 2}, {"gpt2-dir", required_argument, 0, 'g'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "i:o:k:v:s:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:k:v:s:d:g:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': input = optarg; break;
         case 'o': out = optarg; break;
@@ -147,6 +166,7 @@ int main(int argc, char **argv) {
         case 'v': val_frac = parse_double(optarg, "--val-frac"); break;
         case 's': shard_size = parse_double(optarg, "--shard-size"); break;
         case 'd': decode = optarg; break;
+        case 'g': gpt2_dir = optarg; break;
         case 1: offset = parse_double(optarg, "--offset"); break;
         case 2: count = parse_double(optarg, "--count"); break;
         case 'h': usage(); return 0;
@@ -156,14 +176,14 @@ int main(int argc, char **argv) {
     if (optind < argc) die("unexpected argument '%s'\nHINT: see prepare_data --help", argv[optind]);
     if (decode) {
         if (offset < 0 || count < 0) die("--offset and --count must be >= 0");
-        decode_shard(decode, (size_t)offset, (size_t)count);
+        decode_shard(decode, (size_t)offset, (size_t)count, gpt2_dir);
         return 0;
     }
     if (!input) die("no input given\nHINT: prepare_data --input FILE|DIR --out DIR (see --help)");
     if (!(val_frac > 0 && val_frac < 1)) die("--val-frac must be between 0 and 1, got %g", val_frac);
     if (!(shard_size >= 1 && shard_size <= INT32_MAX)) die("--shard-size must be between 1 and %d, got %g", INT32_MAX, shard_size);
     Tokenizer tok;
-    tokenizer_init(&tok, tokname);
+    tokenizer_init(&tok, tokname, gpt2_dir);
     if (mkdir(out, 0755) != 0 && errno != EEXIST) die("cannot create output folder '%s'", out);
 
     int ndocs;
@@ -171,24 +191,48 @@ int main(int argc, char **argv) {
     int nval_docs = ndocs >= 2 ? (int)(val_frac * ndocs + 0.5) : 0;
     if (ndocs >= 2 && nval_docs < 1) nval_docs = 1;
     if (nval_docs >= ndocs) nval_docs = ndocs - 1;
-    TokenBuf train = {0}, val = {0};
+    // read every document, cut it into chunks, tokenize the chunks in parallel
+    unsigned char **texts = malloc_check(ndocs * sizeof(unsigned char *));
     size_t bytes = 0;
-    double t0 = now_seconds();
+    Chunk *chunks = NULL;
+    int nchunks = 0;
     for (int i = 0; i < ndocs; i++) {
         size_t len;
-        unsigned char *text = read_file(docs[i], &len);
-        TokenBuf *dst = i >= ndocs - nval_docs ? &val : &train;
-        buf_reserve(dst, len + 1);
-        dst->tok[dst->n++] = (uint16_t)tok.eot;
-        dst->n += tokenizer_encode(&tok, text, len, dst->tok + dst->n);
+        texts[i] = read_file(docs[i], &len);
+        chunks = make_chunks(chunks, &nchunks, i, texts[i], len, 1 << 20);
+        if (len == 0) { chunks = realloc(chunks, (nchunks + 1) * sizeof(Chunk)); chunks[nchunks++] = (Chunk){i, 0, 0, {0}}; }
         bytes += len;
-        free(text);
-        fprintf(stderr, "\rtokenized %d/%d documents, %.1f MB", i + 1, ndocs, bytes / 1e6);
+    }
+    double t0 = now_seconds();
+    int done = 0;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < nchunks; c++) {
+        tokenizer_encode(&tok, texts[chunks[c].doc] + chunks[c].start, chunks[c].len, &chunks[c].out);
+        int d;
+        #pragma omp atomic capture
+        d = ++done;
+        if (d % 8 == 0 || d == nchunks) {
+            #pragma omp critical
+            fprintf(stderr, "\rtokenizing (%s, %d threads): %d/%d chunks, %.1f MB/s   ", tokname, omp_get_max_threads(), d, nchunks,
+                    bytes * ((double)d / nchunks) / 1e6 / (now_seconds() - t0 + 1e-9));
+        }
     }
     fprintf(stderr, "\n");
+    // assemble in document order; each document starts with end-of-text
+    TokenBuf train = {0}, val = {0};
+    for (int c = 0; c < nchunks; c++) {
+        TokenBuf *dst = chunks[c].doc >= ndocs - nval_docs ? &val : &train;
+        if (c == 0 || chunks[c - 1].doc != chunks[c].doc) tokenbuf_push(dst, (uint16_t)tok.eot);
+        tokenbuf_reserve(dst, chunks[c].out.n);
+        memcpy(dst->tok + dst->n, chunks[c].out.tok, chunks[c].out.n * sizeof(uint16_t));
+        dst->n += chunks[c].out.n;
+        free(chunks[c].out.tok);
+    }
+    for (int i = 0; i < ndocs; i++) free(texts[i]);
+    free(texts); free(chunks);
     if (ndocs == 1) { // one document: its tail is the validation split
         size_t nv = (size_t)(train.n * val_frac);
-        buf_reserve(&val, nv);
+        tokenbuf_reserve(&val, nv);
         memcpy(val.tok, train.tok + train.n - nv, nv * sizeof(uint16_t));
         val.n = nv;
         train.n -= nv;
@@ -197,6 +241,11 @@ int main(int argc, char **argv) {
     write_split(out, "val", &val, (size_t)shard_size, &tok);
     printf("%s: %d documents (%d held out), %.1f MB -> %zu train + %zu val tokens (%s tokenizer, vocab %d) in %.1fs\n",
            input, ndocs, nval_docs, bytes / 1e6, train.n, val.n, tokname, tok.vocab_size, now_seconds() - t0);
+    if (nval_docs > 0) {
+        printf("held out for validation:");
+        for (int i = ndocs - nval_docs; i < ndocs; i++) printf(" %s", strrchr(docs[i], '/') ? strrchr(docs[i], '/') + 1 : docs[i]);
+        printf("\n");
+    }
     for (int i = 0; i < ndocs; i++) free(docs[i]);
     free(docs); free(train.tok); free(val.tok);
     return 0;

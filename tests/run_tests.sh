@@ -17,6 +17,7 @@ run() {
 run build/test_gradcheck
 run build/test_model
 run build/test_data
+run build/test_bpe
 run tests/test_cli.sh
 [ -n "$broken" ] && echo "suites that crashed or printed no count:$broken"
 echo "== all suites"

@@ -123,6 +123,22 @@ s0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_ssmax-fixed/ssmax.csv);
 s0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_ssmax/ssmax.csv); s1=$(awk -F, '$1==30 && $2==0 && $3==0 {print $4}' $W/run_ssmax/ssmax.csv)
 [ -n "$s0" ] && [ "$s0" != "$s1" ] && ok || bad "ssmax: s did not move ($s0 -> $s1)"
 
+# the GPT-2 tokenizer end to end (needs the original files from ../shared/data/gpt2)
+G=../shared/data/gpt2
+if [ -f $G/encoder.json ]; then
+  ./prepare_data --input $W/docs --tokenizer gpt2 --gpt2-dir $G --out $W/gdata --val-frac 0.2 >$W/gprep.txt 2>&1 && ok || bad "prepare_data --tokenizer gpt2 failed: $(tail -2 $W/gprep.txt)"
+  grep -q 'vocab 50257' $W/gprep.txt && ok || bad "gpt2 shards do not report vocab 50257"
+  ./prepare_data --decode $W/gdata/val_000000.bin --count 300 --gpt2-dir $G >$W/gdec.txt 2>&1 && grep -q '#include' $W/gdec.txt && ok || bad "decoding gpt2 shards failed"
+  ./train_gpt --model tiny -i "$W/gdata/train_*.bin" -j "$W/gdata/val_*.bin" -b 2 -t 32 -n 2 --val-every 2 --val-batches 1 \
+    --sample-every 2 --sample-len 20 --gpt2-dir $G -o $W/grun >$W/grun.txt 2>&1 && grep -q -- '---- sample' $W/grun.txt && ok || bad "training on gpt2 shards failed: $(tail -2 $W/grun.txt)"
+  expect_error "byte model on gpt2 shards" "vocab" $T --init-from $W/runA/ckpt_00000012.bin -i "$W/gdata/train_*.bin" -j "$W/gdata/val_*.bin"
+  expect_error "missing gpt2 files" "encoder" ./prepare_data --input $W/docs --tokenizer gpt2 --gpt2-dir $W/nowhere --out $W/x
+  mkdir -p $W/badgpt2 && head -c 5000 $G/encoder.json >$W/badgpt2/encoder.json && cp $G/vocab.bpe $W/badgpt2/
+  expect_error "truncated encoder.json" "encoder.json" ./prepare_data --input $W/docs --tokenizer gpt2 --gpt2-dir $W/badgpt2 --out $W/x
+else
+  echo "skipped: GPT-2 tokenizer CLI tests ($G not found)"
+fi
+
 # a diverging run stops at the first non-finite loss and leaves its last checkpoint loadable
 expect_error "NaN loss" "not finite\|loss is" $T -n 10 --lr 1e30 --warmup 0 --ckpt-every 1 --val-every 0 -o $W/runN
 ls $W/runN/ckpt_*.bin >/dev/null 2>&1 && ./prepare_data --help >/dev/null && ok || bad "no checkpoint kept after NaN stop"
