@@ -4,7 +4,7 @@ PYTHON ?= /usr/bin/python3
 ATTN ?= softmax
 SHARED ?= ../shared
 
-CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -DATTN_DEFAULT=\"$(ATTN)\"
+CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -DATTN_DEFAULT=\"$(ATTN)\"
 LDLIBS = -lpcre2-8 -lm
 
 # ---- compiler probes: say what was found, fail loudly where it matters
@@ -35,22 +35,23 @@ else
 endif
 $(info build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
 
-MODEL_SRC = model/layers.c model/gpt.c model/optim.c model/checkpoint.c
+MODEL_SRC = model/layers.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
 DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c
 HEADERS = $(wildcard model/*.h data/*.h tests/*.h)
 BUILD = build
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
-TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
+TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: all build help setup setup-build setup-python data run test reference gpt2-vectors clean
+.PHONY: all build help setup setup-build setup-python data run test bench reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
-build: train_gpt prepare_data $(TESTS)
+build: train_gpt prepare_data $(TESTS) $(BUILD)/bench_gpt
 
 help:
 	@echo "make            build train_gpt, prepare_data and the tests"
 	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
 	@echo "make test       build and run every test"
+	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
 	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
 	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
 	@echo "make gpt2-vectors  regenerate tests/ref/gpt2_vectors.tsv with js-tiktoken (npm)"
@@ -75,7 +76,10 @@ prepare_data: $(BUILD)/data/prepare_data.o $(OBJ)
 
 # the gradient check compiles the layers in double precision
 $(BUILD)/test_gradcheck: tests/test_gradcheck.c model/layers.c $(HEADERS) $(BUILD)/flags
-	$(CC) $(CFLAGS) -DREAL=double tests/test_gradcheck.c model/layers.c -o $@ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -DREAL=double -DREAL_IS_DOUBLE tests/test_gradcheck.c model/layers.c -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench_gpt: $(BUILD)/bench/bench_gpt.o $(OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/test_%: $(BUILD)/tests/test_%.o $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -112,6 +116,11 @@ run: setup all
 	./train_gpt $(RUN_FLAGS) --attn softmax -o runs/compare/softmax
 	./train_gpt $(RUN_FLAGS) --attn ssmax -o runs/compare/ssmax
 	$(PYTHON) scripts/plot_loss.py --out runs/compare/loss.png --shard data/tinyshakespeare-byte/train_000000.bin softmax=runs/compare/softmax ssmax=runs/compare/ssmax
+
+# ---- benchmarks: speed figures live here, never in tests
+BENCH_FLAGS ?=
+bench: all
+	$(BUILD)/bench_gpt $(BENCH_FLAGS)
 
 # ---- tests
 test: all

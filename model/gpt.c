@@ -7,6 +7,7 @@
 #include "common.h"
 #include "layers.h"
 #include "gpt.h"
+#include "matmul.h"
 
 const char *attn_names[ATTN_COUNT] = {"softmax", "ssmax", "ssmax-fixed", "ssmax-bias"};
 const char *pos_names[POS_COUNT] = {"learned", "rope"};

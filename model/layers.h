@@ -26,8 +26,8 @@ void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight,
 void rmsnorm_backward(real *dinp, real *dweight, const real *dout, const real *inp, const real *weight,
                       const real *rstd, size_t N, int C);
 
-void matmul_forward(real *out, const real *inp, const real *weight, const real *bias, size_t N, int C, int OC);
-void matmul_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
+void matmul_forward_ref(real *out, const real *inp, const real *weight, const real *bias, size_t N, int C, int OC);
+void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                      const real *weight, size_t N, int C, int OC);
 
 void rope_table(real *cos_t, real *sin_t, int T, int hs, float theta);

@@ -38,7 +38,8 @@ double gpt_grad_norm(const GPT *model, const char **bad) {
     #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < chunks; k++) {
         size_t end = (k + 1) * NORM_CHUNK < n ? (k + 1) * NORM_CHUNK : n;
-        double acc = 0;
+        double acc = 0; // vector lanes in a fixed order: the same bits on any thread count
+        #pragma omp simd reduction(+:acc)
         for (size_t i = k * NORM_CHUNK; i < end; i++) acc += (double)g[i] * g[i];
         partial[k] = acc;
     }
@@ -58,7 +59,7 @@ double gpt_grad_norm(const GPT *model, const char **bad) {
 
 void adamw_update(GPT *model, float lr, float beta1, float beta2, float eps, float weight_decay,
                   float grad_scale, int t) {
-    float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
+    float inv_bc1 = 1.0f / (1.0f - powf(beta1, (float)t)), inv_bc2 = 1.0f / (1.0f - powf(beta2, (float)t));
     for (int k = 0; k < NUM_PARAM_TENSORS; k++) {
         size_t off = model->param_offsets[k], n = model->param_sizes[k];
         float *p = model->params_memory + off, *g = model->grads_memory + off;
@@ -69,7 +70,7 @@ void adamw_update(GPT *model, float lr, float beta1, float beta2, float eps, flo
             float grad = g[i] * grad_scale;
             m[i] = beta1 * m[i] + (1.0f - beta1) * grad;
             v[i] = beta2 * v[i] + (1.0f - beta2) * grad * grad;
-            float mhat = m[i] / bc1, vhat = v[i] / bc2;
+            float mhat = m[i] * inv_bc1, vhat = v[i] * inv_bc2;
             p[i] -= lr * (wd * p[i] + mhat / (sqrtf(vhat) + eps));
         }
     }

@@ -15,6 +15,7 @@ run() {
   [ $rc -ne 0 ] && [ "$(echo "$line" | cut -d' ' -f3)" = 0 ] && { broken="$broken $1"; total_fail=$((total_fail + 1)); }
 }
 run build/test_gradcheck
+run build/test_matmul
 run build/test_model
 run build/test_data
 run build/test_bpe

@@ -62,8 +62,8 @@ static void run_backward(Layer *ly, real **grads, size_t *sizes, int ng) {
 // matmul
 
 typedef struct { real *out, *dout, *inp, *w, *bias, *dinp, *dw, *dbias; int N, C, OC; } MatmulCtx;
-static void mm_f(void *p) { MatmulCtx *c = p; matmul_forward(c->out, c->inp, c->w, c->bias, c->N, c->C, c->OC); }
-static void mm_b(void *p) { MatmulCtx *c = p; matmul_backward(c->dinp, c->dw, c->dbias, c->dout, c->inp, c->w, c->N, c->C, c->OC); }
+static void mm_f(void *p) { MatmulCtx *c = p; matmul_forward_ref(c->out, c->inp, c->w, c->bias, c->N, c->C, c->OC); }
+static void mm_b(void *p) { MatmulCtx *c = p; matmul_backward_ref(c->dinp, c->dw, c->dbias, c->dout, c->inp, c->w, c->N, c->C, c->OC); }
 
 static void test_matmul(int N, int C, int OC, int with_bias) {
     MatmulCtx c = {zeros((size_t)N * OC), randn((size_t)N * OC, 1), randn((size_t)N * C, 1), randn((size_t)OC * C, 1),

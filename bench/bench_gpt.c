@@ -1,0 +1,206 @@
+/*
+ * bench_gpt.c: times whole training steps (forward, backward, gradient norm, AdamW) on random tokens
+ * after warm-up, and prints a table: ms/step (median), tok/s, achieved GFLOP/s, % of this machine's
+ * FMA peak measured in the same run, SSMax overhead, and peak RSS. Each config runs in its own
+ * process, so peak RSS is per config.
+ *
+ *   bench_gpt [--steps N] [--warmup N] [--threads N] [--only NAME]
+ *
+ * FLOPs per step = 3 x forward FLOPs (backward = 2 x forward), with forward FLOPs =
+ *   2 x B*T x (matmul weights: L*(3C*C + C*C + Fin*C + F*C) + Vp*C)  +  4 x L*B*NH*hs*T*(T+1)/2
+ * (the attention term counts q.k and p.v over the causal half). Fin = F, or 2F for SwiGLU.
+ */
+#include <getopt.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#include "../model/common.h"
+#include "../model/gpt.h"
+#include "../model/optim.h"
+#include "../model/matmul.h"
+
+typedef struct { const char *name, *preset; int B, T, V, L, NH, C, F, pos, norm, mlp, tie, bias; } BenchConfig;
+
+static const BenchConfig configs[] = {
+    // name, preset (or NULL: the fields after V), B, T, V (0: the preset's)
+    {"gpt2-124m B=4 T=64", "gpt2-124m", 4, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"6x384 V=50304 B=8 T=256", NULL, 8, 256, 50304, 6, 6, 384, 1536, POS_LEARNED, NORM_LAYERNORM, MLP_GELU, 1, 1},
+    {"paper-162m B=1 T=1024", "paper-162m", 1, 1024, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"small B=16 T=128 V=257", "small", 16, 128, 257, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+#define NUM_CONFIGS (int)(sizeof(configs) / sizeof(configs[0]))
+
+static GPTConfig make_config(const BenchConfig *b, int attn) {
+    GPTConfig c = {0};
+    const Preset *p = b->preset ? gpt_preset(b->preset) : NULL;
+    c.num_layers = p ? p->L : b->L; c.num_heads = p ? p->NH : b->NH; c.channels = p ? p->C : b->C;
+    c.ffn = p ? p->F : b->F; c.pos = p ? p->pos : b->pos; c.norm = p ? p->norm : b->norm; c.mlp = p ? p->mlp : b->mlp;
+    c.tie = p ? p->tie : b->tie; c.bias = p ? p->bias : b->bias;
+    c.vocab_size = b->V ? b->V : p->V;
+    c.padded_vocab_size = gpt_padded_vocab(c.vocab_size);
+    c.max_seq_len = p && p->T > b->T ? p->T : b->T;
+    c.attn = attn; c.rope_theta = 10000.0f; c.ssmax_s0 = ssmax_default_s0(b->T); c.tokenizer = TOKENIZER_UNKNOWN;
+    return c;
+}
+
+static double step_flops(const GPTConfig *c, int B, int T) {
+    double C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F, hs = C / c->num_heads;
+    double weights = c->num_layers * (3 * C * C + C * C + Fin * C + F * C) + (double)c->padded_vocab_size * C;
+    double fwd = 2.0 * B * T * weights + 4.0 * c->num_layers * B * c->num_heads * hs * T * (T + 1) / 2.0;
+    return 3 * fwd;
+}
+
+static int cmp_double(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+
+// ms per step (median) of one config; runs in a child process
+static double time_steps(const BenchConfig *b, int attn, int warmup, int steps) {
+    GPTConfig c = make_config(b, attn);
+    GPT m;
+    gpt_build(&m, &c);
+    gpt_init_random(&m, 1);
+    size_t n = (size_t)b->B * b->T;
+    int *inp = malloc_check(n * sizeof(int)), *tgt = malloc_check(n * sizeof(int));
+    uint64_t rng = 5;
+    for (size_t i = 0; i < n; i++) { inp[i] = random_u32(&rng) % c.vocab_size; tgt[i] = random_u32(&rng) % c.vocab_size; }
+    double *ms = malloc_check(steps * sizeof(double));
+    for (int s = 0; s < warmup + steps; s++) {
+        double t0 = now_seconds();
+        gpt_zero_grad(&m);
+        gpt_forward(&m, inp, tgt, b->B, b->T);
+        gpt_backward(&m);
+        double norm = gpt_grad_norm(&m, NULL);
+        adamw_update(&m, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, norm > 1 ? (float)(1 / norm) : 1.0f, s + 1);
+        if (s >= warmup) ms[s - warmup] = (now_seconds() - t0) * 1000;
+    }
+    qsort(ms, steps, sizeof(double), cmp_double);
+    return ms[steps / 2];
+}
+
+// a register-resident FMA loop on all threads: the machine's practical fp32 peak
+static double fma_peak_gflops(void) {
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        long iters = 20000000;
+        double t0 = now_seconds();
+        float sink = 0;
+        #pragma omp parallel reduction(+:sink)
+        {
+#if defined(__AVX512F__)
+            __m512 a[10], x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+            for (int i = 0; i < 10; i++) a[i] = _mm512_set1_ps((float)i);
+            for (long k = 0; k < iters; k++)
+                for (int i = 0; i < 10; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
+            for (int i = 0; i < 10; i++) sink += _mm512_reduce_add_ps(a[i]);
+#define FLOPS_PER_ITER (10 * 32)
+#elif defined(__AVX2__) && defined(__FMA__)
+            __m256 a[10], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+            for (int i = 0; i < 10; i++) a[i] = _mm256_set1_ps((float)i);
+            for (long k = 0; k < iters; k++)
+                for (int i = 0; i < 10; i++) a[i] = _mm256_fmadd_ps(a[i], x, y);
+            float t[8];
+            for (int i = 0; i < 10; i++) { _mm256_storeu_ps(t, a[i]); sink += t[0]; }
+#define FLOPS_PER_ITER (10 * 16)
+#else
+            float a[16] = {0};
+            for (long k = 0; k < iters / 8; k++)
+                for (int i = 0; i < 16; i++) a[i] = a[i] * 0.999999f + 1e-7f;
+            for (int i = 0; i < 16; i++) sink += a[i];
+#define FLOPS_PER_ITER (2 * 16 / 8)
+#endif
+        }
+        double dt = now_seconds() - t0;
+        double g = (double)iters * FLOPS_PER_ITER * omp_get_max_threads() / dt / 1e9;
+        if (g > best && sink != 12345.0f) best = g;
+    }
+    return best;
+}
+
+// runs fn(arg) in a child process and returns its two result numbers (OpenMP's threads do not survive a
+// fork, so the parent never starts them)
+static void in_child(void (*fn)(const void *, double *), const void *arg, double out[2], const char *what) {
+    int fd[2];
+    if (pipe(fd) != 0) die("pipe failed");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        double res[2];
+        fn(arg, res);
+        if (write(fd[1], res, sizeof(res)) != sizeof(res)) _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    ssize_t r = read(fd[0], out, 2 * sizeof(double));
+    close(fd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (r != 2 * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status)) die("benchmark of %s failed", what);
+}
+
+typedef struct { const BenchConfig *cfg; int attn, warmup, steps; } Job;
+static int nthreads_wanted = 0;
+
+static void job_peak(const void *arg, double *res) {
+    (void)arg;
+    if (nthreads_wanted) omp_set_num_threads(nthreads_wanted);
+    res[0] = fma_peak_gflops();
+    res[1] = omp_get_max_threads();
+}
+
+static void job_steps(const void *arg, double *res) {
+    const Job *j = arg;
+    if (nthreads_wanted) omp_set_num_threads(nthreads_wanted);
+    res[0] = time_steps(j->cfg, j->attn, j->warmup, j->steps);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    res[1] = (double)ru.ru_maxrss;
+}
+
+int main(int argc, char **argv) {
+    int steps = 5, warmup = 2;
+    const char *only = NULL;
+    static struct option opts[] = {{"steps", required_argument, 0, 's'}, {"warmup", required_argument, 0, 'w'},
+                                   {"threads", required_argument, 0, 't'}, {"only", required_argument, 0, 'o'},
+                                   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "s:w:t:o:h", opts, NULL)) != -1) {
+        if (c == 's') steps = atoi(optarg);
+        else if (c == 'w') warmup = atoi(optarg);
+        else if (c == 't') nthreads_wanted = atoi(optarg);
+        else if (c == 'o') only = optarg;
+        else { printf("usage: bench_gpt [--steps N (5)] [--warmup N (2)] [--threads N (all)] [--only SUBSTRING]\n"); return c == 'h' ? 0 : 1; }
+    }
+    if (steps < 1 || warmup < 0) die("--steps must be >= 1 and --warmup >= 0");
+    double pk[2];
+    in_child(job_peak, NULL, pk, "the FMA peak");
+    double peak = pk[0];
+    printf("threads %d, matmul kernel %s, FMA peak measured now: %.0f GFLOP/s; median of %d steps after %d warm-up\n",
+           (int)pk[1], gemm_kernel_name(), peak, steps, warmup);
+    printf("| config | attn | ms/step | tok/s | GFLOP/s | %% of FMA peak | SSMax overhead | peak RSS MiB |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    fflush(stdout);
+    for (int i = 0; i < NUM_CONFIGS; i++) {
+        if (only && !strstr(configs[i].name, only)) continue;
+        double ms[2];
+        long rss[2];
+        for (int a = 0; a < 2; a++) {
+            int attn = a ? ATTN_SSMAX : ATTN_SOFTMAX;
+            Job job = {&configs[i], attn, warmup, steps};
+            double got[2];
+            in_child(job_steps, &job, got, configs[i].name);
+            ms[a] = got[0];
+            rss[a] = (long)(got[1] / 1024);
+            GPTConfig cfg = make_config(&configs[i], attn);
+            double gflops = step_flops(&cfg, configs[i].B, configs[i].T) / (ms[a] / 1000) / 1e9;
+            char over[32] = "";
+            if (a) snprintf(over, sizeof(over), "%+.1f%%", 100 * (ms[1] / ms[0] - 1));
+            printf("| %s | %s | %.0f | %.0f | %.0f | %.0f%% | %s | %ld |\n", configs[i].name, attn_names[attn], ms[a],
+                   configs[i].B * configs[i].T / (ms[a] / 1000), gflops, 100 * gflops / peak, over, rss[a]);
+            fflush(stdout);
+        }
+    }
+    return 0;
+}

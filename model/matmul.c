@@ -1,0 +1,227 @@
+/*
+ * matmul.c: the fast matmuls of the linear layers: a packed, cache-blocked SGEMM with a
+ * register-tiled micro-kernel (AVX-512 8x32, AVX2 6x16, or portable 4x16 that the compiler
+ * vectorises), chosen at build time by what -march allows.
+ *
+ * Blocking follows Goto/BLIS: a KC x NC block of B is packed into NR-wide micro-panels (shared by
+ * all threads), an MC x KC block of A into MR-tall micro-panels; the threads split the NR panels,
+ * and each micro-kernel call keeps an MR x NR tile of C in registers for KC steps. Every element
+ * of C is computed by one thread in a fixed order, so results do not depend on the thread count.
+ * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include "common.h"
+#include "matmul.h"
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX512F__)
+#define MR 8
+#define NR 32
+#define KERNEL_NAME "avx512 8x32"
+#elif defined(__AVX2__) && defined(__FMA__)
+#define MR 6
+#define NR 16
+#define KERNEL_NAME "avx2 6x16"
+#else
+#define MR 4
+#define NR 16
+#define KERNEL_NAME "portable 4x16"
+#endif
+#define KC 256  // B micro-panel KC x NR fits L1, A block MC x KC fits L2
+#define MC 128
+#define NC 4096 // B block KC x NC fits L3
+
+const char *gemm_kernel_name(void) { return KERNEL_NAME; }
+
+// ----------------------------------------------------------------------------
+// micro-kernels: C[0:mr, 0:nr] (row stride ldc) = beta * C + Ap^T Bp over kc steps, where Ap holds kc
+// columns of MR values and Bp kc rows of NR values. beta is 0 (C is not read) or 1.
+
+#if defined(__AVX512F__)
+static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, float *C, size_t ldc, int mr, int nr, int beta) {
+    __m512 c[MR][2];
+    for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(Bp + k * NR), b1 = _mm512_load_ps(Bp + k * NR + 16);
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(Ap[k * MR + r]);
+            c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
+        }
+    }
+    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    for (int r = 0; r < mr; r++) {
+        float *row = C + r * ldc;
+        if (beta) {
+            c[r][0] = _mm512_add_ps(c[r][0], _mm512_maskz_loadu_ps(m0, row));
+            c[r][1] = _mm512_add_ps(c[r][1], _mm512_maskz_loadu_ps(m1, row + 16));
+        }
+        _mm512_mask_storeu_ps(row, m0, c[r][0]);
+        _mm512_mask_storeu_ps(row + 16, m1, c[r][1]);
+    }
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, float *C, size_t ldc, int mr, int nr, int beta) {
+    __m256 c[MR][2];
+    for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(Bp + k * NR), b1 = _mm256_load_ps(Bp + k * NR + 8);
+        for (int r = 0; r < MR; r++) {
+            __m256 a = _mm256_broadcast_ss(Ap + k * MR + r);
+            c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+            c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+        }
+    }
+    float tile[MR][NR] __attribute__((aligned(64)));
+    for (int r = 0; r < MR; r++) { _mm256_store_ps(tile[r], c[r][0]); _mm256_store_ps(tile[r] + 8, c[r][1]); }
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nr; j++) C[r * ldc + j] = (beta ? C[r * ldc + j] : 0.0f) + tile[r][j];
+}
+#else
+static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, float *C, size_t ldc, int mr, int nr, int beta) {
+    float tile[MR][NR] __attribute__((aligned(64))) = {{0}};
+    for (int k = 0; k < kc; k++)
+        for (int r = 0; r < MR; r++) {
+            float a = Ap[k * MR + r];
+            #pragma omp simd
+            for (int j = 0; j < NR; j++) tile[r][j] += a * Bp[k * NR + j];
+        }
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nr; j++) C[r * ldc + j] = (beta ? C[r * ldc + j] : 0.0f) + tile[r][j];
+}
+#endif
+
+// ----------------------------------------------------------------------------
+// packing, zero-padded to whole micro-panels
+
+// A' (m x k block at (i0, p0)) into MR-row panels: Ap[panel][k][r]
+static void pack_a(float *Ap, const float *A, size_t lda, int transA, size_t i0, size_t p0, int mc, int kc, int panel) {
+    float *dst = Ap + (size_t)panel * MR * kc;
+    int rows = mc - panel * MR < MR ? mc - panel * MR : MR;
+    size_t i = i0 + (size_t)panel * MR;
+    if (!transA) { // A'(i,k) = A[i*lda + k]
+        for (int k = 0; k < kc; k++) {
+            for (int r = 0; r < rows; r++) dst[k * MR + r] = A[(i + r) * lda + p0 + k];
+            for (int r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
+        }
+    } else {       // A'(i,k) = A[k*lda + i]
+        for (int k = 0; k < kc; k++) {
+            const float *src = A + (p0 + k) * lda + i;
+            for (int r = 0; r < rows; r++) dst[k * MR + r] = src[r];
+            for (int r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
+        }
+    }
+}
+
+// B' (k x n block at (p0, j0)) into NR-column panels: Bp[panel][k][j]
+static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0, size_t j0, int kc, int nc, int panel) {
+    float *dst = Bp + (size_t)panel * NR * kc;
+    int cols = nc - panel * NR < NR ? nc - panel * NR : NR;
+    size_t j = j0 + (size_t)panel * NR;
+    if (!transB) { // B'(k,j) = B[k*ldb + j]
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + (p0 + k) * ldb + j;
+            for (int c = 0; c < cols; c++) dst[k * NR + c] = src[c];
+            for (int c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+        }
+    } else {       // B'(k,j) = B[j*ldb + k]: read each weight row once, contiguously
+        for (int c = 0; c < cols; c++) {
+            const float *src = B + (j + c) * ldb + p0;
+            for (int k = 0; k < kc; k++) dst[k * NR + c] = src[k];
+        }
+        for (int c = cols; c < NR; c++) for (int k = 0; k < kc; k++) dst[k * NR + c] = 0.0f;
+    }
+}
+
+// ----------------------------------------------------------------------------
+
+static float *pack_buffer(size_t floats) {
+    // allocated once, huge pages requested, pre-touched: first touches of fresh pages are slow here
+    float *p = malloc_check(floats * sizeof(float));
+#ifdef MADV_HUGEPAGE
+    madvise(p, floats * sizeof(float), MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+           float beta, float *C, size_t ldc) {
+    static float *Bp = NULL, **Ap_threads = NULL;
+    static int nthreads_alloc = 0;
+    if (M == 0 || N == 0) return;
+    if (K == 0) { // C = beta * C
+        for (size_t i = 0; i < M; i++) for (size_t j = 0; j < N; j++) C[i * ldc + j] = beta ? C[i * ldc + j] : 0.0f;
+        return;
+    }
+    int nthreads = omp_get_max_threads();
+    // whole micro-panels: the last one is zero-padded past MC or NC when MR or NR does not divide it
+    if (!Bp) Bp = pack_buffer((size_t)KC * ((NC + NR - 1) / NR * NR));
+    if (nthreads > nthreads_alloc) {
+        Ap_threads = realloc(Ap_threads, nthreads * sizeof(float *));
+        for (int t = nthreads_alloc; t < nthreads; t++) Ap_threads[t] = pack_buffer((size_t)KC * ((MC + MR - 1) / MR * MR));
+        nthreads_alloc = nthreads;
+    }
+    #pragma omp parallel
+    {
+        for (size_t j0 = 0; j0 < N; j0 += NC) {
+            int nc = N - j0 < NC ? (int)(N - j0) : NC;
+            int npanels = (nc + NR - 1) / NR;
+            for (size_t p0 = 0; p0 < K; p0 += KC) {
+                int kc = K - p0 < KC ? (int)(K - p0) : KC;
+                int first = p0 == 0 ? beta != 0.0f : 1; // later k-blocks add to what the first wrote
+                #pragma omp for schedule(static)
+                for (int q = 0; q < npanels; q++) pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q);
+                for (size_t i0 = 0; i0 < M; i0 += MC) {
+                    int mc = M - i0 < MC ? (int)(M - i0) : MC;
+                    int mpanels = (mc + MR - 1) / MR;
+                    // each thread packs the whole A block for itself: cheap next to the kernel, and no barrier
+                    float *Ap = Ap_threads[omp_get_thread_num()];
+                    int packed = 0;
+                    #pragma omp for schedule(static) nowait
+                    for (int q = 0; q < npanels; q++) {
+                        if (!packed) { for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p); packed = 1; }
+                        int nr = nc - q * NR < NR ? nc - q * NR : NR;
+                        for (int p = 0; p < mpanels; p++) {
+                            int mr = mc - p * MR < MR ? mc - p * MR : MR;
+                            kernel(kc, Ap + (size_t)p * MR * kc, Bp + (size_t)q * NR * kc,
+                                   C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR, ldc, mr, nr, first);
+                        }
+                    }
+                }
+                #pragma omp barrier // Bp is repacked next
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the linear layer on top of sgemm
+
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, size_t N, int C, int OC) {
+    // out (N,OC) = inp (N,C) @ weight^T (weight is (OC,C)) + bias
+    sgemm(0, 1, N, (size_t)OC, (size_t)C, inp, (size_t)C, weight, (size_t)C, 0.0f, out, (size_t)OC);
+    if (bias) {
+        #pragma omp parallel for schedule(static)
+        for (size_t n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) out[n * OC + o] += bias[o];
+    }
+}
+
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight,
+                     size_t N, int C, int OC) {
+    // dinp (N,C) += dout (N,OC) @ weight (OC,C);  dweight (OC,C) += dout^T @ inp (N,C);  dbias += column sums
+    if (dinp) sgemm(0, 0, N, (size_t)C, (size_t)OC, dout, (size_t)OC, weight, (size_t)C, 1.0f, dinp, (size_t)C);
+    sgemm(1, 0, (size_t)OC, (size_t)C, N, dout, (size_t)OC, inp, (size_t)C, 1.0f, dweight, (size_t)C);
+    if (dbias) {
+        #pragma omp parallel for schedule(static)
+        for (int o0 = 0; o0 < OC; o0 += 64) {
+            int o1 = o0 + 64 < OC ? o0 + 64 : OC;
+            for (size_t n = 0; n < N; n++)
+                for (int o = o0; o < o1; o++) dbias[o] += dout[n * OC + o];
+        }
+    }
+}

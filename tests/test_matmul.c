@@ -1,0 +1,87 @@
+/*
+ * test_matmul.c: the packed SGEMM and the fast linear layer against the plain reference loops, for
+ * every transpose combination, beta 0 and 1, and shapes that exercise every edge (sizes that are not
+ * multiples of the micro-tile, of the cache blocks, and K larger than one block).
+ */
+#include <math.h>
+#include "../model/common.h"
+#include "../model/layers.h"
+#include "../model/matmul.h"
+#include "test.h"
+
+static uint64_t rng = 7;
+static float *randn(size_t n) {
+    float *x = malloc_check(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = random_normal(&rng);
+    return x;
+}
+
+// C = beta*C + op(A) op(B) in double, the obvious way
+static void gemm_naive(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                       float beta, double *C, size_t ldc) {
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (size_t k = 0; k < K; k++) acc += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+            C[i * ldc + j] = beta * C[i * ldc + j] + acc;
+        }
+}
+
+static void test_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float beta) {
+    size_t lda = ta ? M + 3 : K + 5, ldb = tb ? K + 1 : N + 2, ldc = N + 7; // padded strides
+    float *A = randn((ta ? K : M) * lda), *B = randn((tb ? N : K) * ldb), *C = randn(M * ldc);
+    double *ref = malloc_check(M * ldc * sizeof(double));
+    for (size_t i = 0; i < M * ldc; i++) ref[i] = C[i];
+    if (beta == 0) for (size_t i = 0; i < M; i++) for (size_t j = 0; j < N; j++) C[i * ldc + j] = NAN; // must not be read
+    sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    gemm_naive(ta, tb, M, N, K, A, lda, B, ldb, beta, ref, ldc);
+    double worst = 0;
+    int outside = 1;
+    for (size_t i = 0; i < M; i++) {
+        for (size_t j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - ref[i * ldc + j]) / (1 + fabs(ref[i * ldc + j])));
+        for (size_t j = N; j < ldc; j++) outside &= C[i * ldc + j] == (float)ref[i * ldc + j]; // padding untouched
+    }
+    double tol = 1e-6 * sqrt((double)K) + 1e-6;
+    check(worst < tol && !isnan(worst), "sgemm ta=%d tb=%d M=%zu N=%zu K=%zu beta=%g: error %.3g (tol %.3g)", ta, tb, M, N, K, beta, worst, tol);
+    check(outside, "sgemm ta=%d tb=%d M=%zu N=%zu K=%zu wrote outside its columns", ta, tb, M, N, K);
+    free(A); free(B); free(C); free(ref);
+}
+
+static double rel_err(const float *a, const float *b, size_t n) {
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) { worst = fmax(worst, fabs(a[i] - b[i])); scale = fmax(scale, fabs(b[i])); }
+    return worst / (scale + 1e-30);
+}
+
+static void test_linear(size_t N, int C, int OC) {
+    float *inp = randn(N * C), *w = randn((size_t)OC * C), *bias = randn(OC), *dout = randn(N * OC);
+    float *out = malloc_check(N * OC * 4), *out_ref = malloc_check(N * OC * 4);
+    float *dinp = randn(N * C), *dw = randn((size_t)OC * C), *db = randn(OC); // backward accumulates: start non-zero
+    float *dinp_ref = malloc_check(N * C * 4), *dw_ref = malloc_check((size_t)OC * C * 4), *db_ref = malloc_check(OC * 4);
+    memcpy(dinp_ref, dinp, N * C * 4); memcpy(dw_ref, dw, (size_t)OC * C * 4); memcpy(db_ref, db, OC * 4);
+    matmul_forward(out, inp, w, bias, N, C, OC);
+    matmul_forward_ref(out_ref, inp, w, bias, N, C, OC);
+    matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC);
+    matmul_backward_ref(dinp_ref, dw_ref, db_ref, dout, inp, w, N, C, OC);
+    double e1 = rel_err(out, out_ref, N * OC), e2 = rel_err(dinp, dinp_ref, N * C), e3 = rel_err(dw, dw_ref, (size_t)OC * C),
+           e4 = rel_err(db, db_ref, OC);
+    check(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5 && e4 < 1e-5, "linear N=%zu C=%d OC=%d: out %.2g dinp %.2g dweight %.2g dbias %.2g",
+          N, C, OC, e1, e2, e3, e4);
+    free(inp); free(w); free(bias); free(dout); free(out); free(out_ref); free(dinp); free(dw); free(db);
+    free(dinp_ref); free(dw_ref); free(db_ref);
+}
+
+int main(void) {
+    printf("packed SGEMM (%s kernel) against the reference loops\n", gemm_kernel_name());
+    size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {8, 32, 16}, {9, 33, 17}, {64, 96, 128}, {130, 70, 300},
+                          {257, 31, 513}, {17, 4100, 40}, {200, 129, 1}};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+                for (int beta = 0; beta < 2; beta++) test_sgemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], (float)beta);
+    test_linear(64, 128, 384);
+    test_linear(37, 72, 50);
+    test_linear(256, 768, 2304);
+    test_linear(5, 300, 4100);
+    return test_summary();
+}
