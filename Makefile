@@ -33,6 +33,12 @@ else
     $(error OpenMP not found for $(CC): install libgomp (apt-get install gcc) or build single-threaded with NO_OMP=1)
   endif
 endif
+ifeq ($(BLAS),1)
+  CFLAGS += -DUSE_CBLAS
+  LDLIBS += -lopenblas
+  APT_BLAS = libopenblas-dev
+  $(info build: BLAS=1, matmuls on OpenBLAS cblas_sgemm)
+endif
 $(info build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
 
 MODEL_SRC = model/layers.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
@@ -42,7 +48,7 @@ BUILD = build
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: all build help setup setup-build setup-python data run test bench reference gpt2-vectors clean
+.PHONY: all build help setup setup-build setup-python data run test bench bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
 build: train_gpt prepare_data $(TESTS) $(BUILD)/bench_gpt
@@ -52,11 +58,12 @@ help:
 	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
 	@echo "make test       build and run every test"
 	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
+	@echo "make bench-torch  the same configs in the PyTorch reference (tuned), with C speed-ups"
 	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
 	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
 	@echo "make gpt2-vectors  regenerate tests/ref/gpt2_vectors.tsv with js-tiktoken (npm)"
 	@echo "make setup      install missing Debian packages (apt-get as root, else print the command)"
-	@echo "options: ATTN=softmax|ssmax|... DEBUG=1 NO_OMP=1 PYTHON=/usr/bin/python3"
+	@echo "options: ATTN=softmax|ssmax|... DEBUG=1 NO_OMP=1 BLAS=1 PYTHON=/usr/bin/python3"
 
 # the build stamps its flags, so changing ATTN or DEBUG rebuilds everything
 $(BUILD)/flags: FORCE
@@ -99,7 +106,7 @@ endef
 setup: setup-build
 	$(call apt_install,$(APT_PLOT))
 setup-build:
-	$(call apt_install,$(APT_BUILD))
+	$(call apt_install,$(APT_BUILD) $(APT_BLAS))
 setup-python:
 	$(call apt_install,$(APT_TORCH))
 
@@ -110,7 +117,7 @@ data: all
 	@scripts/prepare.sh $(DATASET) $(TOKENIZER)
 
 # ---- the main job: Softmax and SSMax side by side on tinyshakespeare
-RUN_FLAGS ?= --model small -b 16 -t 128 -n 600 --lr 2e-3 --warmup 50 --schedule cosine --val-every 50 --val-batches 16 --ckpt-every 0 --log-every 20
+RUN_FLAGS ?= --model small -b 16 -t 128 -n 1200 --lr 2e-3 --warmup 100 --schedule cosine --val-every 100 --val-batches 16 --ckpt-every 0 --log-every 50
 run: setup all
 	@scripts/prepare.sh tinyshakespeare byte
 	./train_gpt $(RUN_FLAGS) --attn softmax -o runs/compare/softmax
@@ -120,7 +127,13 @@ run: setup all
 # ---- benchmarks: speed figures live here, never in tests
 BENCH_FLAGS ?=
 bench: all
-	$(BUILD)/bench_gpt $(BENCH_FLAGS)
+	$(BUILD)/bench_gpt $(BENCH_FLAGS) | tee $(BUILD)/bench.md
+
+# the PyTorch reference on the same configs, tuned: OpenBLAS on its own kernels, jemalloc, 2 threads
+JEMALLOC = /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+bench-torch: setup-python
+	$(call apt_install,libjemalloc2)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE LD_PRELOAD=$(JEMALLOC) $(PYTHON) scripts/bench_torch.py --c-table $(BUILD)/bench.md $(BENCH_FLAGS)
 
 # ---- tests
 test: all

@@ -203,7 +203,7 @@ static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, int for
     s[19] = g ? BT : 0;                              // lnf_rstd
     s[20] = g ? BT * Vp : 0;                         // logits (dlogits are written in place)
     s[21] = g ? BT : 0;                              // losses
-    s[22] = g ? attention_scratch_size((int)B, (int)T, (int)NH) : 0; // scratch
+    s[22] = g ? attention_scratch_size((int)B, (int)T, (int)C, (int)NH) : 0; // scratch
 }
 
 static void act_pointers(ActivationTensors *a, float ***ptrs) {

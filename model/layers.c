@@ -284,15 +284,36 @@ void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *
 //     SSMax + bias:   c_t = s_h * ln(t+1) + b_h        (s != NULL, b != NULL)
 // i.e. p_j = n^(s z_j) / sum_i n^(s z_i). "ssmax-fixed" passes s but asks for no ds.
 
-size_t attention_scratch_size(int B, int T, int NH) {
-    // one score row per (b, h), plus the per-(b, h) partial sums of ds and db
-    return (size_t)B * NH * T + 2 * (size_t)B * NH;
+size_t attention_scratch_size(int B, int T, int C, int NH) {
+    // per (b, h): K and V transposed (hs x T each) and two score rows (T each); then the per-(b, h)
+    // partial sums of ds and db
+    size_t hs = (size_t)C / NH;
+    return (size_t)B * NH * T * (2 * hs + 2) + 2 * (size_t)B * NH;
 }
 
 static inline real attention_coef(const real *s, const real *b, int h, int t) {
     if (s == NULL) return 1;
     real c = s[h] * (real)log((double)(t + 1));
     return b ? c + b[h] : c;
+}
+
+// the transposed copy of part (1: k, 2: v) of head h in batch row bb: dst[i*T + j] = x_j[i]
+static void transpose_head(real *dst, const real *base, int part, int h, int T, int C, int hs) {
+    for (int j = 0; j < T; j++) {
+        const real *x = base + (size_t)j * 3 * C + part * C + h * hs;
+        for (int i = 0; i < hs; i++) dst[(size_t)i * T + j] = x[i];
+    }
+}
+
+// s[j] = q . k_j for j = 0..n-1, vectorised across keys (no horizontal sums)
+static inline void attention_dots(real *restrict s, const real *q, const real *restrict kt, int n, int T, int hs) {
+    for (int j = 0; j < n; j++) s[j] = 0;
+    for (int i = 0; i < hs; i++) {
+        real qi = q[i];
+        const real *row = kt + (size_t)i * T;
+        #pragma omp simd
+        for (int j = 0; j < n; j++) s[j] += qi * row[j];
+    }
 }
 
 void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const real *s, const real *b,
@@ -303,23 +324,18 @@ void attention_forward(real *out, real *lse, real *scratch, const real *qkv, con
     #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++) {
         for (int h = 0; h < NH; h++) {
-            real *z = scratch + ((size_t)bb * NH + h) * T;
+            real *kt = scratch + ((size_t)bb * NH + h) * T * (2 * hs + 2), *z = kt + (size_t)2 * hs * T;
             const real *base = qkv + (size_t)bb * T * 3 * C;
+            transpose_head(kt, base, 1, h, T, C, hs);
             for (int t = 0; t < T; t++) {
                 const real *q = base + (size_t)t * 3 * C + h * hs;
-                real c = attention_coef(s, b, h, t);
+                real cs = attention_coef(s, b, h, t) * scale;
+                attention_dots(z, q, kt, t + 1, T, hs); // raw q.k_j
                 real maxu = -INFINITY;
-                for (int j = 0; j <= t; j++) {
-                    const real *k = base + (size_t)j * 3 * C + C + h * hs;
-                    real dot = 0;
-                    #pragma omp simd reduction(+:dot)
-                    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
-                    z[j] = c * dot * scale; // holds u_j = c_t z_j for now
-                    if (z[j] > maxu) maxu = z[j];
-                }
+                for (int j = 0; j <= t; j++) { z[j] *= cs; maxu = z[j] > maxu ? z[j] : maxu; } // u_j = c_t z_j
                 real sum = 0;
                 #pragma omp simd reduction(+:sum)
-        for (int j = 0; j <= t; j++) { z[j] = vexp(z[j] - maxu); sum += z[j]; }
+                for (int j = 0; j <= t; j++) { z[j] = vexp(z[j] - maxu); sum += z[j]; }
                 real inv = 1 / sum;
                 real *o = out + ((size_t)bb * T + t) * C + h * hs;
                 for (int i = 0; i < hs; i++) o[i] = 0;
@@ -340,36 +356,41 @@ void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const rea
     // dqkv is (B,T,3C); ds, db are (NH) or NULL (no gradient wanted); the rest as in the forward pass
     int hs = C / NH;
     real scale = 1 / sqrt((real)hs);
-    real *partial = scratch + (size_t)B * NH * T; // (B,NH,2): this (b,h)'s share of ds and db
+    real *partial = scratch + (size_t)B * NH * T * (2 * hs + 2); // (B,NH,2): this (b,h)'s share of ds and db
     #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++) {
         for (int h = 0; h < NH; h++) {
+            real *kt = scratch + ((size_t)bb * NH + h) * T * (2 * hs + 2), *vt = kt + (size_t)hs * T;
+            real *zrow = vt + (size_t)hs * T, *dprow = zrow + T;
             const real *base = qkv + (size_t)bb * T * 3 * C;
             real *dbase = dqkv + (size_t)bb * T * 3 * C;
+            transpose_head(kt, base, 1, h, T, C, hs);
+            transpose_head(vt, base, 2, h, T, C, hs);
             real dsum = 0, dbsum = 0;
             for (int t = 0; t < T; t++) {
                 const real *q = base + (size_t)t * 3 * C + h * hs;
                 real *dq = dbase + (size_t)t * 3 * C + h * hs;
                 const real *go = dout + ((size_t)bb * T + t) * C + h * hs;
                 const real *o = out + ((size_t)bb * T + t) * C + h * hs;
-                real c = attention_coef(s, b, h, t);
+                real c = attention_coef(s, b, h, t), cs = c * scale;
                 real l = lse[((size_t)bb * NH + h) * T + t];
                 real D = 0; // sum_j p_j (go . v_j) = go . out
                 for (int i = 0; i < hs; i++) D += go[i] * o[i];
+                attention_dots(zrow, q, kt, t + 1, T, hs);  // raw q.k_j, as in the forward pass
+                attention_dots(dprow, go, vt, t + 1, T, hs); // go.v_j
                 real dc = 0; // dL/dc_t = sum_j du_j z_j
                 for (int j = 0; j <= t; j++) {
+                    real p = vexp(zrow[j] * cs - l);
+                    real du = p * (dprow[j] - D);
+                    dc += du * zrow[j] * scale;
+                    zrow[j] = du * cs; // gradient w.r.t. the raw dot product q.k_j
+                    dprow[j] = p;
+                }
+                for (int j = 0; j <= t; j++) {
                     const real *k = base + (size_t)j * 3 * C + C + h * hs;
-                    const real *v = base + (size_t)j * 3 * C + 2 * C + h * hs;
                     real *dk = dbase + (size_t)j * 3 * C + C + h * hs;
                     real *dv = dbase + (size_t)j * 3 * C + 2 * C + h * hs;
-                    real qk = 0, dp = 0;
-                    #pragma omp simd reduction(+:qk, dp)
-                    for (int i = 0; i < hs; i++) { qk += q[i] * k[i]; dp += go[i] * v[i]; }
-                    real z = qk * scale;
-                    real p = vexp(c * z - l);
-                    real du = p * (dp - D);
-                    real dz = c * du * scale; // gradient w.r.t. the raw dot product q.k_j
-                    dc += du * z;
+                    real dz = zrow[j], p = dprow[j];
                     #pragma omp simd
                     for (int i = 0; i < hs; i++) {
                         dq[i] += dz * k[i];

@@ -34,7 +34,7 @@ void rope_table(real *cos_t, real *sin_t, int T, int hs, float theta);
 void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin_t, int B, int T, int C, int NH);
 void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *sin_t, int B, int T, int C, int NH);
 
-size_t attention_scratch_size(int B, int T, int NH);
+size_t attention_scratch_size(int B, int T, int C, int NH);
 void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const real *s, const real *b,
                        int B, int T, int C, int NH);
 void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const real *dout, const real *qkv,

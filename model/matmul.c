@@ -34,6 +34,22 @@
 #define MC 128
 #define NC 4096 // B block KC x NC fits L3
 
+#ifdef USE_CBLAS
+// make BLAS=1: the same entry point on OpenBLAS, to compare the hand-written kernels against
+#include <cblas.h>
+void openblas_set_num_threads(int num_threads);
+
+const char *gemm_kernel_name(void) { return "OpenBLAS cblas_sgemm"; }
+
+void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+           float beta, float *C, size_t ldc) {
+    static int threads = 0;
+    if (threads != omp_get_max_threads()) { threads = omp_get_max_threads(); openblas_set_num_threads(threads); }
+    if (M == 0 || N == 0) return;
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+                1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+#else
 const char *gemm_kernel_name(void) { return KERNEL_NAME; }
 
 // ----------------------------------------------------------------------------
@@ -197,6 +213,8 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
         }
     }
 }
+
+#endif // USE_CBLAS
 
 // ----------------------------------------------------------------------------
 // the linear layer on top of sgemm

@@ -47,9 +47,19 @@ VP = (V + 63) // 64 * 64
 HP = dict(lr=3e-3, beta1=0.9, beta2=0.95, eps=1e-8, wd=0.1, clip=1.0)
 
 
-def shapes(cfg):
+class Dims:
+    """model sizes; the defaults are the small reference configs (F: 4C for gelu, as llm.c files require)"""
+    def __init__(self, L=L, NH=NH, C=C, T=T, V=V, F=None, mlp="gelu"):
+        self.L, self.NH, self.C, self.T, self.V = L, NH, C, T, V
+        self.VP = (V + 63) // 64 * 64
+        self.F = F if F is not None else (4 * C if mlp == "gelu" else 24)
+
+
+def shapes(cfg, d=None):
     attn, pos, norm, mlp, tie, bias = cfg
-    Fh = 4 * C if mlp == "gelu" else 24  # hidden width (4C for GPT-2, as llm.c files require)
+    d = d or Dims(mlp=mlp)
+    L, NH, C, T, VP = d.L, d.NH, d.C, d.T, d.VP
+    Fh = d.F
     Fin = 2 * Fh if mlp == "swiglu" else Fh
     ln = norm == "layernorm"
     s = {
@@ -68,9 +78,10 @@ def shapes(cfg):
     return s, Fh
 
 
-def init_params(cfg, gen):
+def init_params(cfg, gen, d=None, dtype=torch.float64):
     """float32 random values (then held in float64), large enough that attention is far from uniform"""
-    s, _ = shapes(cfg)
+    d = d or Dims(mlp=cfg[3])
+    s, _ = shapes(cfg, d)
     P = {}
     for name in NAMES:
         if s[name] is None:
@@ -86,8 +97,8 @@ def init_params(cfg, gen):
         else:
             x = 0.1 * torch.randn(s[name], generator=gen)
         if name in ("wte", "lmw"):
-            x[V:] = 0  # padded vocabulary rows
-        P[name] = x.float().double()
+            x[d.V:] = 0  # padded vocabulary rows
+        P[name] = x.float().to(dtype)
     return P
 
 
@@ -96,7 +107,7 @@ def rope(x, theta):
     Tn, hs = x.shape[2], x.shape[3]
     i = torch.arange(hs // 2, dtype=torch.float64)
     ang = torch.arange(Tn, dtype=torch.float64)[:, None] * theta ** (-2.0 * i / hs)[None, :]
-    cos, sin = torch.cos(ang), torch.sin(ang)
+    cos, sin = torch.cos(ang).to(x.dtype), torch.sin(ang).to(x.dtype)
     x0, x1 = x[..., 0::2], x[..., 1::2]
     out = torch.empty_like(x)
     out[..., 0::2] = x0 * cos - x1 * sin
@@ -110,16 +121,19 @@ def norm_fn(x, w, b, kind):
     return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-5) * w
 
 
-def forward(P, cfg, idx):
+def forward(P, cfg, idx, d=None):
     attn, pos, norm, mlp, tie, bias = cfg
-    _, Fh = shapes(cfg)
+    d = d or Dims(mlp=mlp)
+    L, NH, C = d.L, d.NH, d.C
+    Fh = d.F
     Bn, Tn = idx.shape
     hs = C // NH
+    dt = P["wte"].dtype
     g = lambda n, l=None: None if n not in P else (P[n] if l is None else P[n][l])
     x = P["wte"][idx]
     if pos == "learned":
         x = x + P["wpe"][:Tn]
-    n = torch.arange(1, Tn + 1, dtype=torch.float64)  # keys visible to each query
+    n = torch.arange(1, Tn + 1, dtype=dt)  # keys visible to each query
     mask = torch.tril(torch.ones(Tn, Tn, dtype=torch.bool))
     for l in range(L):
         h = norm_fn(x, g("ln1w", l), g("ln1b", l), norm)
@@ -148,8 +162,8 @@ def forward(P, cfg, idx):
     return x @ (P["wte"] if tie else P["lmw"]).T  # (B, T, Vp)
 
 
-def loss_of(logits, targets):
-    return F.cross_entropy(logits[..., :V].reshape(-1, V), targets.reshape(-1))
+def loss_of(logits, targets, vocab=V):
+    return F.cross_entropy(logits[..., :vocab].reshape(-1, vocab), targets.reshape(-1))
 
 
 def header(values):

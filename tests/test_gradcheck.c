@@ -173,7 +173,7 @@ static void test_attention(const char *name, int variant, int rope) {
     AttCtx c = {0};
     c.B = B; c.T = T; c.C = C; c.NH = NH; c.rope = rope; c.learn_s = variant == 1 || variant == 3;
     c.out = zeros((size_t)B * T * C); c.dout = randn((size_t)B * T * C, 1); c.lse = zeros((size_t)B * NH * T);
-    c.scratch = zeros(attention_scratch_size(B, T, NH));
+    c.scratch = zeros(attention_scratch_size(B, T, C, NH));
     c.qkv = randn(nqkv, 1); c.qkvr = zeros(nqkv); c.dqkv = zeros(nqkv); c.dqkvr = zeros(nqkv);
     if (variant) { c.s = randn(NH, 0.5); for (int h = 0; h < NH; h++) c.s[h] += 0.8; c.ds = zeros(NH); }
     if (variant == 3) { c.b = randn(NH, 0.3); c.db = zeros(NH); }
@@ -201,7 +201,7 @@ static void test_attention(const char *name, int variant, int rope) {
 static void test_ssmax_definition(void) {
     int B = 1, T = 9, C = 8, NH = 2, hs = C / NH;
     real *qkv = randn((size_t)B * T * 3 * C, 1), *out = zeros((size_t)T * C), *lse = zeros((size_t)NH * T);
-    real *scratch = zeros(attention_scratch_size(B, T, NH)), s[2] = {0.7, 1.3};
+    real *scratch = zeros(attention_scratch_size(B, T, C, NH)), s[2] = {0.7, 1.3};
     attention_forward(out, lse, scratch, qkv, s, NULL, B, T, C, NH);
     double worst = 0;
     for (int h = 0; h < NH; h++) for (int t = 0; t < T; t++) {

@@ -228,7 +228,11 @@ static void test_determinism(void) {
     run_for_determinism(c, n, 1);
     omp_set_num_threads(threads);
     check(same_floats(a, b, n), "two identical runs gave different parameters");
+#ifdef USE_CBLAS
+    printf("  (BLAS build: OpenBLAS may split sums by thread count; 1 vs %d threads not compared)\n", threads);
+#else
     check(same_floats(a, c, n), "1 thread and %d threads gave different parameters", threads);
+#endif
     free(a); free(b); free(c);
 }
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""
+bench_torch.py: the project's PyTorch reference model (scripts/reference.py, in float32) timed on
+the same configs and in the same way as bench/bench_gpt.c: whole training steps (forward,
+backward, gradient clipping, AdamW) on random tokens, median of several after warm-up.
+
+    make bench-torch      (2 threads, OPENBLAS_CORETYPE unset, jemalloc preloaded: "tuned")
+
+With --c-table FILE (the table `make bench` wrote), it prints the C/PyTorch speed ratio per row.
+"""
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import Dims, init_params, forward, loss_of, DECAY  # noqa: E402
+
+# name: (attn-independent cfg tuple without attn, dims, B, T) -- the same as bench/bench_gpt.c
+CONFIGS = [
+    ("gpt2-124m B=4 T=64", ("learned", "layernorm", "gelu", 1, 1), dict(L=12, NH=12, C=768, T=1024, V=50257, F=3072), 4, 64),
+    ("6x384 V=50304 B=8 T=256", ("learned", "layernorm", "gelu", 1, 1), dict(L=6, NH=6, C=384, T=256, V=50304, F=1536), 8, 256),
+    ("paper-162m B=1 T=1024", ("rope", "rmsnorm", "swiglu", 0, 0), dict(L=12, NH=12, C=768, T=1024, V=50257, F=2048), 1, 1024),
+    ("small B=16 T=128 V=257", ("rope", "rmsnorm", "swiglu", 0, 0), dict(L=4, NH=4, C=128, T=128, V=257, F=352), 16, 128),
+]
+
+
+def time_config(cfg, d, B, T, steps, warmup):
+    gen = torch.Generator().manual_seed(1)
+    P = init_params(cfg, gen, d, dtype=torch.float32)
+    if "ssmax_s" in P:
+        P["ssmax_s"].fill_(0.17)
+    # per-layer leaf tensors, as an nn.Module would hold them: selecting a layer from a stacked (L, ...)
+    # leaf makes autograd build a full-size gradient per layer, which is fine for the tiny correctness
+    # configs but not a fair speed test. forward() indexes a list of layers the same way.
+    stacked = {"ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb",
+               "ssmax_s", "ssmax_b"}
+    params, leaves = {}, {}
+    for n, p in P.items():
+        if n in stacked:
+            params[n] = [t.clone().requires_grad_() for t in p]
+            leaves[n] = params[n]
+        else:
+            params[n] = p.requires_grad_()
+            leaves[n] = [params[n]]
+    groups = [{"params": [t for n in leaves if n in DECAY for t in leaves[n]], "weight_decay": 0.1},
+              {"params": [t for n in leaves if n not in DECAY for t in leaves[n]], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, foreach=True)
+    all_params = [t for ts in leaves.values() for t in ts]
+    idx = torch.randint(0, d.V, (B, T + 1), generator=gen)
+    ms = []
+    for s in range(warmup + steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=False)
+        loss = loss_of(forward(params, cfg, idx[:, :-1], d), idx[:, 1:], d.V)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(all_params, 1.0)
+        opt.step()
+        if s >= warmup:
+            ms.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(ms)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
+    ap.add_argument("--warmup", type=int, default=2, help="warm-up steps (default: 2)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    ap.add_argument("--only", default=None, help="run configs whose name contains this")
+    ap.add_argument("--c-table", default=None, help="table written by make bench, for ratios")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    c_ms = {}
+    if args.c_table and os.path.exists(args.c_table):
+        for line in open(args.c_table):
+            m = re.match(r"\| (.+?) \| (\S+) \| (\d+) \|", line)
+            if m:
+                c_ms[(m.group(1), m.group(2))] = float(m.group(3))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '(none)')}; median of {args.steps} steps after {args.warmup} warm-up")
+    print("| config | attn | PyTorch ms/step | tok/s | C ms/step | C speed-up |")
+    print("|---|---|---|---|---|---|")
+    for name, rest, dims, B, T in CONFIGS:
+        if args.only and args.only not in name:
+            continue
+        for attn in ("softmax", "ssmax"):
+            cfg = (attn,) + rest
+            d = Dims(mlp=rest[2], **dims)
+            ms = time_config(cfg, d, B, T, args.steps, args.warmup)
+            c = c_ms.get((name, attn))
+            ratio = f"{ms / c:.2f}x" if c else "-"
+            print(f"| {name} | {attn} | {ms:.0f} | {B * T / ms * 1000:.0f} | {c if c else '-'} | {ratio} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
