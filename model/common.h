@@ -12,6 +12,7 @@
 #include <string.h>
 #include <math.h>
 #include <time.h>
+#include <sys/mman.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -59,11 +60,17 @@ static inline void fclose_check_(FILE *f, const char *file, int line) {
 }
 #define fclose_check(f) fclose_check_(f, __FILE__, __LINE__)
 
-// 64-byte aligned, zeroed; sizes are bytes
+// 64-byte aligned, zeroed (which also pre-touches every page); sizes are bytes. Buffers of 4 MiB and
+// more are 2 MiB aligned and ask for transparent huge pages: the first touch of a 4 KiB page costs
+// ~11 us on this machine kind, so 2 GB of fresh small pages take seconds, and huge pages also spare TLB misses.
 static inline void *malloc_check_(size_t size, const char *file, int line) {
-    size_t rounded = (size + 63) / 64 * 64;
+    size_t align = size >= ((size_t)4 << 20) ? ((size_t)2 << 20) : 64;
+    size_t rounded = (size + align - 1) / align * align;
     if (rounded == 0) rounded = 64;
-    void *p = aligned_alloc(64, rounded);
+    void *p = aligned_alloc(align, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p && align > 64) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
     if (p == NULL) {
         fprintf(stderr, "error: out of memory allocating %.1f MiB at %s:%d\nHINT: use a smaller batch (-b) or sequence length (-t)\n",
                 size / 1048576.0, file, line);

@@ -285,10 +285,10 @@ void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *
 // i.e. p_j = n^(s z_j) / sum_i n^(s z_i). "ssmax-fixed" passes s but asks for no ds.
 
 size_t attention_scratch_size(int B, int T, int C, int NH) {
-    // per (b, h): K and V transposed (hs x T each) and two score rows (T each); then the per-(b, h)
-    // partial sums of ds and db
+    // per (b, h): K, V, dK, dV transposed (hs x T each) and two score rows (T each); then the
+    // per-(b, h) partial sums of ds and db
     size_t hs = (size_t)C / NH;
-    return (size_t)B * NH * T * (2 * hs + 2) + 2 * (size_t)B * NH;
+    return (size_t)B * NH * T * (4 * hs + 2) + 2 * (size_t)B * NH;
 }
 
 static inline real attention_coef(const real *s, const real *b, int h, int t) {
@@ -316,6 +316,17 @@ static inline void attention_dots(real *restrict s, const real *q, const real *r
     }
 }
 
+// o[i] (+)= scale * sum_j w[j] xt[i][j] for i = 0..hs-1: a weighted sum of keys or values
+static inline void attention_mix(real *o, const real *restrict w, const real *restrict xt, int n, int T, int hs, real scale, int add) {
+    for (int i = 0; i < hs; i++) {
+        const real *row = xt + (size_t)i * T;
+        real acc = 0;
+        #pragma omp simd reduction(+:acc)
+        for (int j = 0; j < n; j++) acc += w[j] * row[j];
+        o[i] = (add ? o[i] : 0) + scale * acc;
+    }
+}
+
 void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const real *s, const real *b,
                        int B, int T, int C, int NH) {
     // out is (B,T,C), lse is (B,NH,T), qkv is (B,T,3C), s and b are (NH) or NULL
@@ -324,9 +335,11 @@ void attention_forward(real *out, real *lse, real *scratch, const real *qkv, con
     #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++) {
         for (int h = 0; h < NH; h++) {
-            real *kt = scratch + ((size_t)bb * NH + h) * T * (2 * hs + 2), *z = kt + (size_t)2 * hs * T;
+            real *kt = scratch + ((size_t)bb * NH + h) * T * (4 * hs + 2), *vt = kt + (size_t)hs * T;
+            real *z = kt + (size_t)4 * hs * T;
             const real *base = qkv + (size_t)bb * T * 3 * C;
             transpose_head(kt, base, 1, h, T, C, hs);
+            transpose_head(vt, base, 2, h, T, C, hs);
             for (int t = 0; t < T; t++) {
                 const real *q = base + (size_t)t * 3 * C + h * hs;
                 real cs = attention_coef(s, b, h, t) * scale;
@@ -336,15 +349,7 @@ void attention_forward(real *out, real *lse, real *scratch, const real *qkv, con
                 real sum = 0;
                 #pragma omp simd reduction(+:sum)
                 for (int j = 0; j <= t; j++) { z[j] = vexp(z[j] - maxu); sum += z[j]; }
-                real inv = 1 / sum;
-                real *o = out + ((size_t)bb * T + t) * C + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0;
-                for (int j = 0; j <= t; j++) {
-                    const real *v = base + (size_t)j * 3 * C + 2 * C + h * hs;
-                    real p = z[j] * inv;
-                    #pragma omp simd
-                    for (int i = 0; i < hs; i++) o[i] += p * v[i];
-                }
+                attention_mix(out + ((size_t)bb * T + t) * C + h * hs, z, vt, t + 1, T, hs, 1 / sum, 0);
                 lse[((size_t)bb * NH + h) * T + t] = maxu + log(sum);
             }
         }
@@ -356,16 +361,18 @@ void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const rea
     // dqkv is (B,T,3C); ds, db are (NH) or NULL (no gradient wanted); the rest as in the forward pass
     int hs = C / NH;
     real scale = 1 / sqrt((real)hs);
-    real *partial = scratch + (size_t)B * NH * T * (2 * hs + 2); // (B,NH,2): this (b,h)'s share of ds and db
+    real *partial = scratch + (size_t)B * NH * T * (4 * hs + 2); // (B,NH,2): this (b,h)'s share of ds and db
     #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++) {
         for (int h = 0; h < NH; h++) {
-            real *kt = scratch + ((size_t)bb * NH + h) * T * (2 * hs + 2), *vt = kt + (size_t)hs * T;
-            real *zrow = vt + (size_t)hs * T, *dprow = zrow + T;
+            real *kt = scratch + ((size_t)bb * NH + h) * T * (4 * hs + 2), *vt = kt + (size_t)hs * T;
+            real *dkt = vt + (size_t)hs * T, *dvt = dkt + (size_t)hs * T; // dK, dV accumulate here, transposed
+            real *zrow = dvt + (size_t)hs * T, *dprow = zrow + T;
             const real *base = qkv + (size_t)bb * T * 3 * C;
             real *dbase = dqkv + (size_t)bb * T * 3 * C;
             transpose_head(kt, base, 1, h, T, C, hs);
             transpose_head(vt, base, 2, h, T, C, hs);
+            memset(dkt, 0, (size_t)2 * hs * T * sizeof(real));
             real dsum = 0, dbsum = 0;
             for (int t = 0; t < T; t++) {
                 const real *q = base + (size_t)t * 3 * C + h * hs;
@@ -386,20 +393,19 @@ void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const rea
                     zrow[j] = du * cs; // gradient w.r.t. the raw dot product q.k_j
                     dprow[j] = p;
                 }
-                for (int j = 0; j <= t; j++) {
-                    const real *k = base + (size_t)j * 3 * C + C + h * hs;
-                    real *dk = dbase + (size_t)j * 3 * C + C + h * hs;
-                    real *dv = dbase + (size_t)j * 3 * C + 2 * C + h * hs;
-                    real dz = zrow[j], p = dprow[j];
+                attention_mix(dq, zrow, kt, t + 1, T, hs, 1, 1); // dq += sum_j dz_j k_j
+                for (int i = 0; i < hs; i++) {                   // dk_j += dz_j q, dv_j += p_j go
+                    real qi = q[i], gi = go[i];
+                    real *dkrow = dkt + (size_t)i * T, *dvrow = dvt + (size_t)i * T;
                     #pragma omp simd
-                    for (int i = 0; i < hs; i++) {
-                        dq[i] += dz * k[i];
-                        dk[i] += dz * q[i];
-                        dv[i] += p * go[i];
-                    }
+                    for (int j = 0; j <= t; j++) { dkrow[j] += zrow[j] * qi; dvrow[j] += dprow[j] * gi; }
                 }
                 dsum += (real)log((double)(t + 1)) * dc;
                 dbsum += dc;
+            }
+            for (int j = 0; j < T; j++) { // transpose dK, dV back into dqkv
+                real *dk = dbase + (size_t)j * 3 * C + C + h * hs, *dv = dk + C;
+                for (int i = 0; i < hs; i++) { dk[i] += dkt[(size_t)i * T + j]; dv[i] += dvt[(size_t)i * T + j]; }
             }
             partial[((size_t)bb * NH + h) * 2] = dsum;
             partial[((size_t)bb * NH + h) * 2 + 1] = dbsum;

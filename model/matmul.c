@@ -10,7 +10,6 @@
  * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.
  */
 #include <string.h>
-#include <sys/mman.h>
 #include "common.h"
 #include "matmul.h"
 #if defined(__AVX512F__) || defined(__AVX2__)
@@ -156,12 +155,7 @@ static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0,
 // ----------------------------------------------------------------------------
 
 static float *pack_buffer(size_t floats) {
-    // allocated once, huge pages requested, pre-touched: first touches of fresh pages are slow here
-    float *p = malloc_check(floats * sizeof(float));
-#ifdef MADV_HUGEPAGE
-    madvise(p, floats * sizeof(float), MADV_HUGEPAGE);
-#endif
-    return p;
+    return malloc_check(floats * sizeof(float)); // allocated once, pre-touched, huge pages when large
 }
 
 void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
