@@ -4,8 +4,9 @@
  * vectorises), chosen at build time by what -march allows.
  *
  * Blocking follows Goto/BLIS: a KC x NC block of B is packed into NR-wide micro-panels (shared by
- * all threads), an MC x KC block of A into MR-tall micro-panels; the threads split the NR panels,
- * and each micro-kernel call keeps an MR x NR tile of C in registers for KC steps. Every element
+ * all threads), an MC x KC block of A into MR-tall micro-panels; the threads split the NR panels
+ * (or, when C is narrow, the A blocks), and each micro-kernel call keeps an MR x NR tile of C in
+ * registers for KC steps. Every element
  * of C is computed by one thread in a fixed order, so results do not depend on the thread count.
  * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.
  */
@@ -118,11 +119,12 @@ static void pack_a(float *Ap, const float *A, size_t lda, int transA, size_t i0,
     float *dst = Ap + (size_t)panel * MR * kc;
     int rows = mc - panel * MR < MR ? mc - panel * MR : MR;
     size_t i = i0 + (size_t)panel * MR;
-    if (!transA) { // A'(i,k) = A[i*lda + k]
-        for (int k = 0; k < kc; k++) {
-            for (int r = 0; r < rows; r++) dst[k * MR + r] = A[(i + r) * lda + p0 + k];
-            for (int r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
+    if (!transA) { // A'(i,k) = A[i*lda + k]: read each row contiguously
+        for (int r = 0; r < rows; r++) {
+            const float *src = A + (i + r) * lda + p0;
+            for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
         }
+        for (int r = rows; r < MR; r++) for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
     } else {       // A'(i,k) = A[k*lda + i]
         for (int k = 0; k < kc; k++) {
             const float *src = A + (p0 + k) * lda + i;
@@ -185,20 +187,42 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                 int first = p0 == 0 ? beta != 0.0f : 1; // later k-blocks add to what the first wrote
                 #pragma omp for schedule(static)
                 for (int q = 0; q < npanels; q++) pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q);
-                for (size_t i0 = 0; i0 < M; i0 += MC) {
-                    int mc = M - i0 < MC ? (int)(M - i0) : MC;
-                    int mpanels = (mc + MR - 1) / MR;
-                    // each thread packs the whole A block for itself: cheap next to the kernel, and no barrier
+                if (npanels >= 4 * nthreads) {
+                    // wide C: every thread takes a share of the NR panels of each A block
+                    for (size_t i0 = 0; i0 < M; i0 += MC) {
+                        int mc = M - i0 < MC ? (int)(M - i0) : MC;
+                        int mpanels = (mc + MR - 1) / MR;
+                        // each thread packs the whole A block for itself: cheap next to the kernel, and no barrier
+                        float *Ap = Ap_threads[omp_get_thread_num()];
+                        int packed = 0;
+                        #pragma omp for schedule(static) nowait
+                        for (int q = 0; q < npanels; q++) {
+                            if (!packed) { for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p); packed = 1; }
+                            int nr = nc - q * NR < NR ? nc - q * NR : NR;
+                            for (int p = 0; p < mpanels; p++) {
+                                int mr = mc - p * MR < MR ? mc - p * MR : MR;
+                                kernel(kc, Ap + (size_t)p * MR * kc, Bp + (size_t)q * NR * kc,
+                                       C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR, ldc, mr, nr, first);
+                            }
+                        }
+                    }
+                } else {
+                    // narrow C: the threads split the A blocks, each packing only its own
                     float *Ap = Ap_threads[omp_get_thread_num()];
-                    int packed = 0;
+                    int mblocks = (int)((M + MC - 1) / MC);
                     #pragma omp for schedule(static) nowait
-                    for (int q = 0; q < npanels; q++) {
-                        if (!packed) { for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p); packed = 1; }
-                        int nr = nc - q * NR < NR ? nc - q * NR : NR;
-                        for (int p = 0; p < mpanels; p++) {
-                            int mr = mc - p * MR < MR ? mc - p * MR : MR;
-                            kernel(kc, Ap + (size_t)p * MR * kc, Bp + (size_t)q * NR * kc,
-                                   C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR, ldc, mr, nr, first);
+                    for (int ib = 0; ib < mblocks; ib++) {
+                        size_t i0 = (size_t)ib * MC;
+                        int mc = M - i0 < MC ? (int)(M - i0) : MC;
+                        int mpanels = (mc + MR - 1) / MR;
+                        for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p);
+                        for (int q = 0; q < npanels; q++) {
+                            int nr = nc - q * NR < NR ? nc - q * NR : NR;
+                            for (int p = 0; p < mpanels; p++) {
+                                int mr = mc - p * MR < MR ? mc - p * MR : MR;
+                                kernel(kc, Ap + (size_t)p * MR * kc, Bp + (size_t)q * NR * kc,
+                                       C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR, ldc, mr, nr, first);
+                            }
                         }
                     }
                 }
