@@ -156,6 +156,17 @@ static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0,
 
 // ----------------------------------------------------------------------------
 
+// the micro-kernels of one B micro-panel q against every A micro-panel of the block at row i0
+static void panel_times_block(const float *Ap, const float *Bp, float *C, size_t ldc, size_t i0, size_t j0, int mc, int nc,
+                              int kc, int q, int first) {
+    int nr = nc - q * NR < NR ? nc - q * NR : NR;
+    for (int p = 0; p * MR < mc; p++) {
+        int mr = mc - p * MR < MR ? mc - p * MR : MR;
+        kernel(kc, Ap + (size_t)p * MR * kc, Bp + (size_t)q * NR * kc, C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR,
+               ldc, mr, nr, first);
+    }
+}
+
 static float *pack_buffer(size_t floats) {
     return malloc_check(floats * sizeof(float)); // allocated once, pre-touched, huge pages when large
 }
@@ -198,12 +209,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         #pragma omp for schedule(static) nowait
                         for (int q = 0; q < npanels; q++) {
                             if (!packed) { for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p); packed = 1; }
-                            int nr = nc - q * NR < NR ? nc - q * NR : NR;
-                            for (int p = 0; p < mpanels; p++) {
-                                int mr = mc - p * MR < MR ? mc - p * MR : MR;
-                                kernel(kc, Ap + (size_t)p * MR * kc, Bp + (size_t)q * NR * kc,
-                                       C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR, ldc, mr, nr, first);
-                            }
+                            panel_times_block(Ap, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                         }
                     }
                 } else {
@@ -216,14 +222,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         int mc = M - i0 < MC ? (int)(M - i0) : MC;
                         int mpanels = (mc + MR - 1) / MR;
                         for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p);
-                        for (int q = 0; q < npanels; q++) {
-                            int nr = nc - q * NR < NR ? nc - q * NR : NR;
-                            for (int p = 0; p < mpanels; p++) {
-                                int mr = mc - p * MR < MR ? mc - p * MR : MR;
-                                kernel(kc, Ap + (size_t)p * MR * kc, Bp + (size_t)q * NR * kc,
-                                       C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR, ldc, mr, nr, first);
-                            }
-                        }
+                        for (int q = 0; q < npanels; q++) panel_times_block(Ap, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 }
                 #pragma omp barrier // Bp is repacked next
