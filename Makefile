@@ -7,28 +7,29 @@ SHARED ?= ../shared
 CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -DATTN_DEFAULT=\"$(ATTN)\"
 LDLIBS = -lpcre2-8 -lm
 
-# ---- compiler probes: say what was found, fail loudly where it matters
+# ---- compiler probes: say what was found (once: `all` re-runs make for the build), fail loudly where it matters
+say = $(if $(filter 0,$(MAKELEVEL)),$(info $(1)))
 ifeq ($(DEBUG),1)
   CFLAGS += -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=address,undefined
-  $(info build: DEBUG=1, -O0 -g with address and undefined-behaviour sanitizers)
+  $(call say,build: DEBUG=1: -O0 -g with address and undefined-behaviour sanitizers)
 else
   CFLAGS += -O3
   ifeq ($(shell echo 'int main(void){return 0;}' | $(CC) -march=native -x c - -o /dev/null 2>/dev/null && echo ok),ok)
     CFLAGS += -march=native
-    $(info build: -O3 -march=native)
+    $(call say,build: -O3 -march=native)
   else
-    $(info build: -O3 (the compiler rejects -march=native))
+    $(call say,build: -O3 (the compiler rejects -march=native))
   endif
 endif
 ifeq ($(NO_OMP),1)
   CFLAGS += -fopenmp-simd
-  $(info build: OpenMP disabled by NO_OMP=1: one thread (omp simd still vectorises))
+  $(call say,build: OpenMP disabled by NO_OMP=1: one thread (omp simd still vectorises))
 else
   ifeq ($(shell echo '#include <omp.h>\nint main(void){return omp_get_max_threads();}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo ok),ok)
     CFLAGS += -fopenmp
     LDFLAGS += -fopenmp
-    $(info build: OpenMP on)
+    $(call say,build: OpenMP on)
   else
     $(error OpenMP not found for $(CC): install libgomp (apt-get install gcc) or build single-threaded with NO_OMP=1)
   endif
@@ -37,9 +38,9 @@ ifeq ($(BLAS),1)
   CFLAGS += -DUSE_CBLAS
   LDLIBS += -lopenblas
   APT_BLAS = libopenblas-dev
-  $(info build: BLAS=1, matmuls on OpenBLAS cblas_sgemm)
+  $(call say,build: BLAS=1: matmuls on OpenBLAS cblas_sgemm)
 endif
-$(info build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
+$(call say,build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
 
 MODEL_SRC = model/layers.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
 DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c

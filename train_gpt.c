@@ -233,8 +233,8 @@ static void check_same(const char *what, int given, int have, const char *path) 
     if (given >= 0 && given != have)
         die("--%s %d disagrees with '%s', which has %d\nHINT: drop --%s to use the checkpoint's value", what, given, path, have, what);
 }
-static void check_same_name(const char *what, const char *given, const char **names, int have, const char *path) {
-    if (given && parse_choice(given, names, 8) != have)
+static void check_same_name(const char *what, const char *given, const char **names, int n, int have, const char *path) {
+    if (given && parse_choice(given, names, n) != have)
         die("--%s %s disagrees with '%s', which has %s\nHINT: drop --%s to use the checkpoint's value", what, given, path, names[have], what);
 }
 
@@ -246,37 +246,32 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_voc
         check_same("layers", o->layers, c.num_layers, ckpt); check_same("heads", o->heads, c.num_heads, ckpt);
         check_same("width", o->width, c.channels, ckpt); check_same("ffn", o->ffn, c.ffn, ckpt);
         check_same("tie", o->tie, c.tie, ckpt); check_same("bias", o->bias, c.bias, ckpt);
-        check_same_name("pos", o->pos, pos_names, c.pos, ckpt); check_same_name("norm", o->norm, norm_names, c.norm, ckpt);
-        check_same_name("mlp", o->mlp, mlp_names, c.mlp, ckpt);
+        check_same_name("pos", o->pos, pos_names, POS_COUNT, c.pos, ckpt);
+        check_same_name("norm", o->norm, norm_names, NORM_COUNT, c.norm, ckpt);
+        check_same_name("mlp", o->mlp, mlp_names, MLP_COUNT, c.mlp, ckpt);
         if (c.pos == POS_LEARNED) check_same("max-seq", o->max_seq, c.max_seq_len, ckpt);
-        if (o->resume) check_same_name("attn", o->attn, attn_names, c.attn, ckpt);
+        if (o->resume) check_same_name("attn", o->attn, attn_names, ATTN_COUNT, c.attn, ckpt);
         else if (o->attn) c.attn = parse_choice(o->attn, attn_names, ATTN_COUNT); // e.g. Softmax -> SSMax
         if (o->rope_theta > 0) c.rope_theta = o->rope_theta;
         if (!isnan(o->ssmax_s0)) c.ssmax_s0 = o->ssmax_s0;
         return c;
     }
     const Preset *p = find_preset(o->model);
-    c.num_layers = o->layers > 0 ? o->layers : p->L;
-    c.num_heads = o->heads > 0 ? o->heads : p->NH;
-    c.channels = o->width > 0 ? o->width : p->C;
-    c.ffn = o->ffn > 0 ? o->ffn : p->F;
-    c.pos = o->pos ? parse_choice(o->pos, pos_names, POS_COUNT) : p->pos;
-    c.norm = o->norm ? parse_choice(o->norm, norm_names, NORM_COUNT) : p->norm;
-    c.mlp = o->mlp ? parse_choice(o->mlp, mlp_names, MLP_COUNT) : p->mlp;
-    c.tie = o->tie >= 0 ? o->tie : p->tie;
-    c.bias = o->bias >= 0 ? o->bias : p->bias;
-    c.attn = parse_choice(o->attn ? o->attn : ATTN_DEFAULT, attn_names, ATTN_COUNT);
-    c.max_seq_len = o->max_seq > 0 ? o->max_seq : T > p->T ? T : p->T; // the learned table: the preset's block size
-    if (p->V) {
-        c.vocab_size = p->V;
-        c.tokenizer = TOKENIZER_GPT2;
-    } else { // from the data; llm.c shards do not say, and are GPT-2
-        c.vocab_size = data_vocab ? data_vocab : 50257;
-        c.tokenizer = data_tokenizer ? data_tokenizer : TOKENIZER_GPT2;
-    }
-    c.padded_vocab_size = gpt_padded_vocab(c.vocab_size);
-    c.rope_theta = o->rope_theta > 0 ? o->rope_theta : 10000.0f;
-    c.ssmax_s0 = !isnan(o->ssmax_s0) ? o->ssmax_s0 : c.attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(T);
+    int attn = parse_choice(o->attn ? o->attn : ATTN_DEFAULT, attn_names, ATTN_COUNT);
+    c = gpt_preset_config(p, data_vocab ? data_vocab : 50257, T, attn); // llm.c shards do not say: GPT-2
+    if (!p->V) c.tokenizer = data_tokenizer ? data_tokenizer : TOKENIZER_GPT2;
+    if (o->layers > 0) c.num_layers = o->layers;
+    if (o->heads > 0) c.num_heads = o->heads;
+    if (o->width > 0) c.channels = o->width;
+    if (o->ffn > 0) c.ffn = o->ffn;
+    if (o->pos) c.pos = parse_choice(o->pos, pos_names, POS_COUNT);
+    if (o->norm) c.norm = parse_choice(o->norm, norm_names, NORM_COUNT);
+    if (o->mlp) c.mlp = parse_choice(o->mlp, mlp_names, MLP_COUNT);
+    if (o->tie >= 0) c.tie = o->tie;
+    if (o->bias >= 0) c.bias = o->bias;
+    if (o->max_seq > 0) c.max_seq_len = o->max_seq;
+    if (o->rope_theta > 0) c.rope_theta = o->rope_theta;
+    if (!isnan(o->ssmax_s0)) c.ssmax_s0 = o->ssmax_s0;
     char why[256];
     if (gpt_config_check(&c, why, sizeof(why))) die("invalid model: %s\nHINT: see train_gpt --help", why);
     return c;
@@ -383,22 +378,24 @@ static void sample(GPT *model, const Tokenizer *tok, int len, int T, float tempe
     int *ids = malloc_check((size_t)(len + 1) * sizeof(int));
     ids[0] = tok->eot;
     int V = model->config.vocab_size, Vp = model->config.padded_vocab_size;
+    double *weights = malloc_check((size_t)V * sizeof(double));
     for (int i = 1; i <= len; i++) {
         int start = i > T ? i - T : 0, n = i - start; // the last T tokens fit the context
         gpt_forward(model, ids + start, NULL, 1, n);
         const float *probs = model->acts.logits + (size_t)(n - 1) * Vp;
         // sample from p^(1/temperature), renormalised
         double total = 0;
-        for (int v = 0; v < V; v++) total += pow(probs[v], 1.0 / temperature);
+        for (int v = 0; v < V; v++) total += (weights[v] = temperature == 1.0f ? probs[v] : pow(probs[v], 1.0 / temperature));
         double r = random_f32(rng) * total, acc = 0;
         int next = V - 1;
-        for (int v = 0; v < V; v++) { acc += pow(probs[v], 1.0 / temperature); if (acc > r) { next = v; break; } }
+        for (int v = 0; v < V; v++) { acc += weights[v]; if (acc > r) { next = v; break; } }
         ids[i] = next;
     }
     printf("---- sample ----\n");
     tokenizer_decode(tok, ids + 1, len, stdout);
     printf("\n----------------\n");
     free(ids);
+    free(weights);
 }
 
 static void print_config(const Options *o, const GPTConfig *c, const char *ckpt, int B, int T, const DataLoader *train,
@@ -471,12 +468,10 @@ int main(int argc, char **argv) {
     if (o.resume && !has_opt) die("'%s' has no optimizer state to resume from\nHINT: use --init-from to start a new run from its weights", ckpt);
     if (o.resume) { // the run's own shape, unless the user asks otherwise
         if (o.seq < 0) o.seq = st.T;
-        if (o.batch != st.B || o.grad_accum != st.grad_accum || o.seed != st.seed) {
-            Options d = default_options();
-            if (o.batch == d.batch) o.batch = st.B;
-            if (o.grad_accum == d.grad_accum) o.grad_accum = st.grad_accum;
-            if (o.seed == d.seed) o.seed = st.seed;
-        }
+        Options d = default_options();
+        if (o.batch == d.batch) o.batch = st.B;
+        if (o.grad_accum == d.grad_accum) o.grad_accum = st.grad_accum;
+        if (o.seed == d.seed) o.seed = st.seed;
     }
     int T = o.seq > 0 ? o.seq : ckpt ? from_file.max_seq_len : find_preset(o.model)->T;
     int B = o.batch;

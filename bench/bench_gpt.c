@@ -23,28 +23,22 @@
 #include "../model/optim.h"
 #include "../model/matmul.h"
 
-typedef struct { const char *name, *preset; int B, T, V, L, NH, C, F, pos, norm, mlp, tie, bias; } BenchConfig;
+typedef struct { const char *name, *preset; int B, T, V; } BenchConfig;
+
+// the 6-layer GPT-2-style config, which is not a preset
+static const Preset gpt2_6x384 = {"6x384", "", 6, 6, 384, 1536, 256, 50304, POS_LEARNED, NORM_LAYERNORM, MLP_GELU, 1, 1};
 
 static const BenchConfig configs[] = {
-    // name, preset (or NULL: the fields after V), B, T, V (0: the preset's)
-    {"gpt2-124m B=4 T=64", "gpt2-124m", 4, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"6x384 V=50304 B=8 T=256", NULL, 8, 256, 50304, 6, 6, 384, 1536, POS_LEARNED, NORM_LAYERNORM, MLP_GELU, 1, 1},
-    {"paper-162m B=1 T=1024", "paper-162m", 1, 1024, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"small B=16 T=128 V=257", "small", 16, 128, 257, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    // name, preset (NULL: gpt2_6x384), B, T, V (where the preset takes it from the data)
+    {"gpt2-124m B=4 T=64", "gpt2-124m", 4, 64, 0},
+    {"6x384 V=50304 B=8 T=256", NULL, 8, 256, 0},
+    {"paper-162m B=1 T=1024", "paper-162m", 1, 1024, 0},
+    {"small B=16 T=128 V=257", "small", 16, 128, 257},
 };
 #define NUM_CONFIGS (int)(sizeof(configs) / sizeof(configs[0]))
 
 static GPTConfig make_config(const BenchConfig *b, int attn) {
-    GPTConfig c = {0};
-    const Preset *p = b->preset ? gpt_preset(b->preset) : NULL;
-    c.num_layers = p ? p->L : b->L; c.num_heads = p ? p->NH : b->NH; c.channels = p ? p->C : b->C;
-    c.ffn = p ? p->F : b->F; c.pos = p ? p->pos : b->pos; c.norm = p ? p->norm : b->norm; c.mlp = p ? p->mlp : b->mlp;
-    c.tie = p ? p->tie : b->tie; c.bias = p ? p->bias : b->bias;
-    c.vocab_size = b->V ? b->V : p->V;
-    c.padded_vocab_size = gpt_padded_vocab(c.vocab_size);
-    c.max_seq_len = p && p->T > b->T ? p->T : b->T;
-    c.attn = attn; c.rope_theta = 10000.0f; c.ssmax_s0 = ssmax_default_s0(b->T); c.tokenizer = TOKENIZER_UNKNOWN;
-    return c;
+    return gpt_preset_config(b->preset ? gpt_preset(b->preset) : &gpt2_6x384, b->V, b->T, attn);
 }
 
 static double step_flops(const GPTConfig *c, int B, int T) {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include "../model/common.h"
+#include "../model/gpt.h"
 #include "dataloader.h"
 
 void shard_open(Shard *s, const char *path) {
@@ -105,14 +106,13 @@ void dataloader_init(DataLoader *dl, const char *pattern, int B, int T, int shuf
 int dataloader_vocab_size(const DataLoader *dl) { return dl->shards[0].vocab_size; }
 
 void dataloader_check_vocab(DataLoader *dl, int vocab_size, int tokenizer) {
-    static const char *names[] = {"unknown", "byte", "gpt2"};
     const Shard *s = &dl->shards[0];
-    int known = s->tokenizer >= 0 && s->tokenizer <= 2;
+    int known = s->tokenizer >= 0 && s->tokenizer < TOKENIZER_COUNT;
     if ((s->vocab_size && s->vocab_size != vocab_size) || (s->tokenizer && tokenizer && s->tokenizer != tokenizer))
         die("shard '%s' holds %s tokens (vocab %d) but the model expects %s tokens (vocab %d)\n"
             "HINT: prepare the data with the model's tokenizer, or train a model for this data",
-            s->path, known ? names[s->tokenizer] : "unknown", s->vocab_size,
-            tokenizer >= 0 && tokenizer <= 2 ? names[tokenizer] : "unknown", vocab_size);
+            s->path, known ? tokenizer_names[s->tokenizer] : "unknown", s->vocab_size,
+            tokenizer >= 0 && tokenizer < TOKENIZER_COUNT ? tokenizer_names[tokenizer] : "unknown", vocab_size);
     dl->vocab_size = vocab_size;
 }
 

@@ -35,6 +35,21 @@ const Preset *gpt_preset(const char *name) {
 
 int gpt_padded_vocab(int V) { return (V + 63) / 64 * 64; }
 
+GPTConfig gpt_preset_config(const Preset *p, int V, int T, int attn) {
+    GPTConfig c;
+    memset(&c, 0, sizeof(c));
+    c.num_layers = p->L; c.num_heads = p->NH; c.channels = p->C; c.ffn = p->F;
+    c.pos = p->pos; c.norm = p->norm; c.mlp = p->mlp; c.tie = p->tie; c.bias = p->bias;
+    c.vocab_size = p->V ? p->V : V;
+    c.padded_vocab_size = gpt_padded_vocab(c.vocab_size);
+    c.tokenizer = p->V ? TOKENIZER_GPT2 : TOKENIZER_UNKNOWN;
+    c.max_seq_len = T > p->T ? T : p->T;
+    c.attn = attn;
+    c.rope_theta = 10000.0f;
+    c.ssmax_s0 = attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(T);
+    return c;
+}
+
 int parse_choice(const char *value, const char **names, int n) {
     for (int i = 0; i < n; i++) if (strcmp(value, names[i]) == 0) return i;
     return -1;

@@ -126,6 +126,9 @@ typedef struct {
 extern const Preset presets[];
 extern const int num_presets;
 const Preset *gpt_preset(const char *name); // NULL if unknown
+// a preset's model for training length T: its vocabulary, or V where the preset takes it from the data;
+// the learned position table covers max(preset T, T); s0 is the default for the attention chosen
+GPTConfig gpt_preset_config(const Preset *p, int V, int T, int attn);
 int gpt_padded_vocab(int V);                // V rounded up to a multiple of 64
 
 int parse_choice(const char *value, const char **names, int n); // index of value in names, or -1

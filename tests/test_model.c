@@ -274,8 +274,7 @@ static void test_accumulation(void) {
 // parameter counts of the named presets: llm.c's GPT-2 small and the paper's 162M model
 static size_t preset_params(const char *name) {
     const Preset *p = gpt_preset(name);
-    GPTConfig c = {p->T, p->V, gpt_padded_vocab(p->V), p->L, p->NH, p->C, p->F, ATTN_SSMAX, p->pos, p->norm, p->mlp,
-                   p->tie, p->bias, TOKENIZER_GPT2, 10000.0f, 0.17f};
+    GPTConfig c = gpt_preset_config(p, 0, p->T, ATTN_SSMAX);
     size_t s[NUM_PARAM_TENSORS], n = 0;
     gpt_param_sizes(s, &c);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) n += s[i];
