@@ -30,7 +30,7 @@
 #define NR 16
 #define KERNEL_NAME "portable 4x16"
 #endif
-#define KC 256  // B micro-panel KC x NR fits L1, A block MC x KC fits L2
+#define KC 384  // B micro-panel KC x NR fits L1 (48 KiB), A block MC x KC fits L2; one block for C = 384
 #define MC 128
 #define NC 4096 // B block KC x NC fits L3
 
