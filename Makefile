@@ -43,7 +43,7 @@ endif
 $(call say,build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
 
 MODEL_SRC = model/layers.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
-DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c
+DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c
 HEADERS = $(wildcard model/*.h data/*.h tests/*.h)
 BUILD = build
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
@@ -52,10 +52,10 @@ TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD
 .PHONY: all build help setup setup-build setup-python data run test bench bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
-build: train_gpt prepare_data $(TESTS) $(BUILD)/bench_gpt
+build: train_gpt eval_gpt prepare_data $(TESTS) $(BUILD)/bench_gpt
 
 help:
-	@echo "make            build train_gpt, prepare_data and the tests"
+	@echo "make            build train_gpt, eval_gpt, prepare_data and the tests"
 	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
 	@echo "make test       build and run every test"
 	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
@@ -77,6 +77,9 @@ $(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/flags
 	$(CC) $(CFLAGS) -c $< -o $@
 
 train_gpt: $(BUILD)/train_gpt.o $(OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+eval_gpt: $(BUILD)/eval_gpt.o $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 prepare_data: $(BUILD)/data/prepare_data.o $(OBJ)

@@ -13,6 +13,7 @@
 #include "model/checkpoint.h"
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
+#include "data/needle.h"
 
 #ifndef ATTN_DEFAULT
 #define ATTN_DEFAULT "softmax"
@@ -22,11 +23,11 @@
 // options: -1 (or NULL) marks "not given", so a preset or checkpoint can fill it
 
 typedef struct {
-    const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule, *gpt2_dir;
+    const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule, *gpt2_dir, *task;
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
     float rope_theta, ssmax_s0;
     int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
-    int ckpt_every, keep_ckpts, threads, log_every, dry_run;
+    int ckpt_every, keep_ckpts, threads, log_every, dry_run, attn_switch_step;
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
 } Options;
 
@@ -34,7 +35,7 @@ static Options default_options(void) {
     Options o;
     memset(&o, 0, sizeof(o));
     o.model = "small"; o.train = "data/tinyshakespeare-byte/train_*.bin"; o.val = "data/tinyshakespeare-byte/val_*.bin";
-    o.out = NULL; o.attn = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant";
+    o.out = NULL; o.attn = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant"; o.task = "lm";
     o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = -1;
     o.rope_theta = -1; o.ssmax_s0 = NAN;
     o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100; o.seed = 1337;
@@ -64,12 +65,17 @@ static void usage(void) {
            "      --bias 0|1          biases in linear layers (default: preset)\n"
            "      --layers N, --heads N, --width N   depth, heads, channels (default: preset)\n"
            "      --max-seq N         learned-position table length (default: the larger of preset T and -t)\n"
-           "      --init-from FILE    start from a checkpoint or an llm.c GPT-2 model file (fp32, v3)\n", ATTN_DEFAULT);
+           "      --attn-switch-step K  train with softmax until step K, then with --attn (config (f)); s starts at\n"
+           "                          --ssmax-s0, the new parameters' AdamW moments at zero (default: 0, off)\n"
+           "      --init-from FILE    start from a checkpoint or an llm.c GPT-2 model file (fp32, v3); with another\n"
+           "                          --attn than the checkpoint's, a Softmax model becomes SSMax (config (e))\n", ATTN_DEFAULT);
     printf("\ndata:\n"
            "  -i, --train GLOB        training shards (default: %s)\n"
            "  -j, --val GLOB          validation shards (default: %s)\n"
            "  -b, --batch B           sequences per micro-batch (default: %d)\n"
-           "  -t, --seq T             sequence length (default: preset's T)\n", d.train, d.val, d.batch);
+           "  -t, --seq T             sequence length (default: preset's T)\n"
+           "      --task NAME         lm: next-token loss on the training text | needle: retrieval examples made\n"
+           "                          from the training text, loss on the answer only (default: %s)\n", d.train, d.val, d.batch, d.task);
     printf("\noptimisation:\n"
            "  -n, --steps N           optimizer steps (default: %d)\n"
            "  -a, --grad-accum N      micro-batches per step (default: %d)\n"
@@ -130,11 +136,13 @@ static int parse_named(const char *s, const char *flag, const char **names, int 
     return i;
 }
 
+static const char *task_names[] = {"lm", "needle"};
+
 static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_ATTN = 256, O_S0, O_POS, O_THETA, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP, O_SEED,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2 };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2, O_SWITCH, O_TASK };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -155,7 +163,8 @@ static Options parse_args(int argc, char **argv) {
         {"temperature", required_argument, 0, O_TEMP}, {"ckpt-every", required_argument, 0, O_CKPT},
         {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
         {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS},
-        {"dry-run", no_argument, 0, O_DRY}, {"gpt2-dir", required_argument, 0, O_GPT2}, {0, 0, 0, 0}};
+        {"dry-run", no_argument, 0, O_DRY}, {"gpt2-dir", required_argument, 0, O_GPT2},
+        {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
@@ -206,6 +215,8 @@ static Options parse_args(int argc, char **argv) {
         case O_THREADS: o.threads = parse_int(optarg, "--threads", 1, 4096); break;
         case O_DRY: o.dry_run = 1; break;
         case O_GPT2: o.gpt2_dir = optarg; break;
+        case O_SWITCH: o.attn_switch_step = parse_int(optarg, "--attn-switch-step", 0, 1 << 30); break;
+        case O_TASK: o.task = optarg; parse_named(optarg, "--task", task_names, 2); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see train_gpt --help", optopt);
             die("unknown option '%s'\nHINT: see train_gpt --help", argv[optind - 1]);
@@ -213,6 +224,8 @@ static Options parse_args(int argc, char **argv) {
         }
     }
     if (optind < argc) die("unexpected argument '%s'\nHINT: options start with -- (see train_gpt --help)", argv[optind]);
+    if (o.attn_switch_step > 0 && (!o.attn || !strcmp(o.attn, "softmax")))
+        die("--attn-switch-step needs the normalizer to switch to\nHINT: add --attn ssmax (or ssmax-fixed, ssmax-bias)");
     if (o.resume && o.init_from) die("--resume and --init-from exclude each other\nHINT: --resume continues a run, --init-from starts a new one from weights");
     return o;
 }
@@ -250,8 +263,11 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_voc
         check_same_name("norm", o->norm, norm_names, NORM_COUNT, c.norm, ckpt);
         check_same_name("mlp", o->mlp, mlp_names, MLP_COUNT, c.mlp, ckpt);
         if (c.pos == POS_LEARNED) check_same("max-seq", o->max_seq, c.max_seq_len, ckpt);
-        if (o->resume) check_same_name("attn", o->attn, attn_names, ATTN_COUNT, c.attn, ckpt);
-        else if (o->attn) c.attn = parse_choice(o->attn, attn_names, ATTN_COUNT); // e.g. Softmax -> SSMax
+        if (o->resume && !o->attn_switch_step) check_same_name("attn", o->attn, attn_names, ATTN_COUNT, c.attn, ckpt);
+        else if (o->attn && parse_choice(o->attn, attn_names, ATTN_COUNT) != c.attn) { // e.g. Softmax -> SSMax
+            c.attn = parse_choice(o->attn, attn_names, ATTN_COUNT);
+            c.ssmax_s0 = c.attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(T); // the new variant's default
+        }
         if (o->rope_theta > 0) c.rope_theta = o->rope_theta;
         if (!isnan(o->ssmax_s0)) c.ssmax_s0 = o->ssmax_s0;
         return c;
@@ -345,7 +361,7 @@ static FILE *open_csv(const char *dir, const char *name, const char *header, int
 }
 
 static void log_ssmax(FILE *f, const GPT *m, int step) {
-    if (!f) return;
+    if (!f || !m->params.ssmax_s) return; // none yet before --attn-switch-step
     const GPTConfig *c = &m->config;
     for (int l = 0; l < c->num_layers; l++)
         for (int h = 0; h < c->num_heads; h++) {
@@ -407,8 +423,9 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     printf("+------------------------+------------------------------------------------+\n");
 #define ROW(k, ...) do { char v_[512]; snprintf(v_, sizeof(v_), __VA_ARGS__); printf("| %-22s | %-46s |\n", k, v_); } while (0)
     ROW("model", "%s", ckpt ? ckpt : o->model);
-    ROW("attention", "%s", attn_names[c->attn]);
-    if (c->attn != ATTN_SOFTMAX) ROW("ssmax s0", "%.6f%s", c->ssmax_s0, c->attn == ATTN_SSMAX_FIXED ? " (fixed)" : "");
+    if (o->attn_switch_step > 0) ROW("attention", "softmax, then %s from step %d", o->attn, o->attn_switch_step);
+    else ROW("attention", "%s", attn_names[c->attn]);
+    if (c->attn != ATTN_SOFTMAX || o->attn_switch_step > 0) ROW("ssmax s0", "%.6f%s", c->ssmax_s0, c->attn == ATTN_SSMAX_FIXED ? " (fixed)" : "");
     ROW("layers / heads / width", "%d / %d / %d (head size %d)", c->num_layers, c->num_heads, c->channels, c->channels / c->num_heads);
     ROW("mlp", "%s, hidden %d", mlp_names[c->mlp], c->ffn);
     ROW("norm / positions", "%s / %s", norm_names[c->norm], pos_names[c->pos]);
@@ -420,6 +437,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     if (train) ROW("train data", "%s (%zu windows)", o->train, train->nwindows);
     if (val) ROW("val data", "%s (%zu windows)", o->val, val->nwindows);
     ROW("batch", "B=%d T=%d accum=%d: %zu tok/step", B, T, o->grad_accum, (size_t)B * T * o->grad_accum);
+    if (strcmp(o->task, "lm")) ROW("task", "%s: loss on the answer tokens only", o->task);
     ROW("steps", "%d%s", o->steps, o->resume ? " (resumed)" : "");
     if (o->resume) ROW("resume from", "step %d", start_step);
     ROW("lr schedule", "%s, peak %g, warmup %d", o->schedule, o->lr, o->warmup);
@@ -436,6 +454,19 @@ static void format_eta(char *buf, size_t n, double seconds) {
     int s = (int)(seconds + 0.5);
     if (s >= 3600) snprintf(buf, n, "%dh%02dm", s / 3600, s / 60 % 60);
     else snprintf(buf, n, "%dm%02ds", s / 60, s % 60);
+}
+
+// B retrieval examples of context T at random depths; only the answer tokens carry a target
+static void needle_batch(const Tokenizer *tok, const Shard *hay, int B, int T, uint64_t *rng, int *inputs, int *targets) {
+    for (int b = 0; b < B; b++) {
+        NeedleExample ex;
+        needle_make(&ex, tok, hay->tokens, hay->ntok, T, random_f32(rng), rng);
+        for (int t = 0; t < T; t++) {
+            inputs[b * T + t] = ex.tokens[t];
+            targets[b * T + t] = t + 1 >= ex.answer_start ? ex.tokens[t + 1] : -1;
+        }
+        needle_free(&ex);
+    }
 }
 
 static long peak_rss_mb(void) {
@@ -498,8 +529,20 @@ int main(int argc, char **argv) {
     if (config.pos == POS_LEARNED && T > config.max_seq_len)
         die("-t %d exceeds the model's %d learned positions\nHINT: use -t <= %d", T, config.max_seq_len, config.max_seq_len);
     Tokenizer tok;
-    int can_sample = o.sample_every > 0 && (config.tokenizer == TOKENIZER_BYTE || config.tokenizer == TOKENIZER_GPT2);
-    if (can_sample) tokenizer_init_kind(&tok, config.tokenizer, o.gpt2_dir);
+    int known_tok = config.tokenizer == TOKENIZER_BYTE || config.tokenizer == TOKENIZER_GPT2;
+    int can_sample = o.sample_every > 0 && known_tok, needle_task = !strcmp(o.task, "needle");
+    if (needle_task && !known_tok)
+        die("--task needle needs data made by the byte or gpt2 tokenizer; '%s' does not say which made it\nHINT: make the shards with prepare_data", o.train);
+    if (can_sample || needle_task) tokenizer_init_kind(&tok, config.tokenizer, o.gpt2_dir);
+    const Shard *hay = &train.shards[0]; // --task needle: haystacks from the largest training shard
+    for (int i = 1; i < train.nshards; i++) if (train.shards[i].ntok > hay->ntok) hay = &train.shards[i];
+    if (needle_task && T < needle_min_context(&tok))
+        die("--task needle at -t %d: a retrieval example needs at least %d tokens\nHINT: use -t %d or more", T, needle_min_context(&tok), needle_min_context(&tok));
+
+    // --attn-switch-step: softmax first; config (f). A resumed run continues with its checkpoint's normalizer.
+    int target_attn = config.attn;
+    float target_s0 = config.ssmax_s0;
+    if (o.attn_switch_step > 0 && (o.resume ? from_file.attn == ATTN_SOFTMAX : o.attn_switch_step > 1)) config.attn = ATTN_SOFTMAX;
 
     GPT model;
     gpt_build(&model, &config);
@@ -518,7 +561,7 @@ int main(int argc, char **argv) {
     if (start_step >= o.steps) die("the run in '%s' already finished %d steps\nHINT: pass a larger --steps to train on", o.resume, start_step);
 
     char out_default[256];
-    snprintf(out_default, sizeof(out_default), "runs/%s", attn_names[config.attn]);
+    snprintf(out_default, sizeof(out_default), "runs/%s", attn_names[target_attn]);
     const char *out = o.out ? o.out : out_default;
     char parent[4096];
     snprintf(parent, sizeof(parent), "%s", out);
@@ -537,17 +580,27 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof(path), "%s/ssmax.csv", out); truncate_csv(path, start_step);
     }
     FILE *logf = open_csv(out, "log.csv", "step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s", o.resume != NULL);
-    FILE *ssf = config.attn != ATTN_SOFTMAX ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o.resume != NULL) : NULL;
+    FILE *ssf = target_attn != ATTN_SOFTMAX ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o.resume != NULL) : NULL;
     if (!o.resume) log_ssmax(ssf, &model, 0);
 
     // ---- training
     double run_t0 = now_seconds(), time_in_steps = 0, last_loss = NAN;
     for (int step = start_step + 1; step <= o.steps; step++) {
         double t0 = now_seconds();
+        if (model.config.attn != target_attn && step >= o.attn_switch_step) {
+            gpt_switch_attention(&model, target_attn, target_s0);
+            printf("step %d: attention switched from softmax to %s (s0 %.6f)\n", step, attn_names[target_attn], target_s0);
+            log_ssmax(ssf, &model, step - 1);
+        }
         gpt_zero_grad(&model);
         double loss = 0;
         for (int micro = 0; micro < o.grad_accum; micro++) {
-            dataloader_next_batch(&train);
+            if (needle_task) { // examples drawn from (seed, step, micro): the same after a resume
+                uint64_t nrng = random_seed((uint64_t)o.seed, ((uint64_t)step << 16) + micro + 99);
+                needle_batch(&tok, hay, B, T, &nrng, train.inputs, train.targets);
+            } else {
+                dataloader_next_batch(&train);
+            }
             gpt_forward(&model, train.inputs, train.targets, B, T);
             if (!isfinite(model.mean_loss))
                 die("step %d: the loss is %f (tensor: loss); training stopped, the last good checkpoint is kept in %s\n"

@@ -184,8 +184,28 @@ void gpt_free(GPT *model) {
     free(model->params_memory); free(model->grads_memory); free(model->m_memory); free(model->v_memory);
     free(model->acts_memory); free(model->grads_acts_memory);
     free(model->inputs); free(model->targets);
-    free(model->rope_cos); free(model->rope_sin);
+    free(model->rope_cos); free(model->rope_sin); free(model->eval_memory);
     memset(model, 0, sizeof(*model));
+}
+
+// Softmax -> SSMax (or between variants) in place: every other tensor keeps its value and AdamW
+// moments; s starts at s0 and b at 0, with zero moments; activations are re-made on the next pass
+void gpt_switch_attention(GPT *model, int attn, float s0) {
+    GPT n;
+    GPTConfig c = model->config;
+    c.attn = attn; c.ssmax_s0 = s0;
+    gpt_build(&n, &c);
+    float *from[3] = {model->params_memory, model->m_memory, model->v_memory}, *to[3] = {n.params_memory, n.m_memory, n.v_memory};
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t size = n.param_sizes[i];
+        if (size == model->param_sizes[i]) {
+            for (int k = 0; k < 3; k++) memcpy(to[k] + n.param_offsets[i], from[k] + model->param_offsets[i], size * sizeof(float));
+        } else if (i == 17) {
+            for (size_t k = 0; k < size; k++) n.params.ssmax_s[k] = s0; // b (18) stays 0
+        }
+    }
+    gpt_free(model);
+    *model = n;
 }
 
 // ----------------------------------------------------------------------------
@@ -309,6 +329,29 @@ static void norm_backward(const GPTConfig *c, float *dinp, float *dw, float *db,
     else rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, c->channels);
 }
 
+static void check_tokens(const GPTConfig *c, const int *inputs, const int *targets, size_t n) {
+    int V = c->vocab_size;
+    for (size_t i = 0; i < n; i++) {
+        if (inputs[i] < 0 || inputs[i] >= V)
+            die("token id %d at position %zu is outside the model's vocabulary of %d\nHINT: the data was made with another tokenizer than the model's (%s)",
+                inputs[i], i, V, tokenizer_names[c->tokenizer]);
+        if (targets && targets[i] >= V)
+            die("target id %d at position %zu is outside the model's vocabulary of %d", targets[i], i, V);
+    }
+}
+
+// RoPE's cos/sin table covers T positions at the config's theta (which evaluation may change)
+static void ensure_rope_table(GPT *model, int T) {
+    const GPTConfig *c = &model->config;
+    if (c->pos != POS_ROPE || (T <= model->rope_T && model->rope_theta_table == c->rope_theta)) return;
+    int hs = c->channels / c->num_heads;
+    free(model->rope_cos); free(model->rope_sin);
+    model->rope_cos = malloc_check((size_t)T * hs / 2 * sizeof(float));
+    model->rope_sin = malloc_check((size_t)T * hs / 2 * sizeof(float));
+    rope_table(model->rope_cos, model->rope_sin, T, hs, c->rope_theta);
+    model->rope_T = T; model->rope_theta_table = c->rope_theta;
+}
+
 void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T) {
     GPTConfig *c = &model->config;
     int L = c->num_layers, NH = c->num_heads, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
@@ -318,24 +361,11 @@ void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T
             T, c->max_seq_len, c->max_seq_len);
     if ((size_t)B * T > model->acts_BT) alloc_activations(model, B, T);
     model->B = B; model->T = T;
-    for (size_t i = 0; i < (size_t)B * T; i++) {
-        if (inputs[i] < 0 || inputs[i] >= V)
-            die("token id %d at position %zu is outside the model's vocabulary of %d\nHINT: the data was made with another tokenizer than the model's (%s)",
-                inputs[i], i, V, tokenizer_names[c->tokenizer]);
-        if (targets && targets[i] >= V)
-            die("target id %d at position %zu is outside the model's vocabulary of %d", targets[i], i, V);
-    }
+    check_tokens(c, inputs, targets, (size_t)B * T);
     memcpy(model->inputs, inputs, (size_t)B * T * sizeof(int));
     if (targets) memcpy(model->targets, targets, (size_t)B * T * sizeof(int));
     else for (size_t i = 0; i < (size_t)B * T; i++) model->targets[i] = -1;
-    if (c->pos == POS_ROPE && (T > model->rope_T || model->rope_theta_table != c->rope_theta)) {
-        int hs = C / NH;
-        free(model->rope_cos); free(model->rope_sin);
-        model->rope_cos = malloc_check((size_t)T * hs / 2 * sizeof(float));
-        model->rope_sin = malloc_check((size_t)T * hs / 2 * sizeof(float));
-        rope_table(model->rope_cos, model->rope_sin, T, hs, c->rope_theta);
-        model->rope_T = T; model->rope_theta_table = c->rope_theta;
-    }
+    ensure_rope_table(model, T);
 
     ParameterTensors *p = &model->params;
     ActivationTensors *a = &model->acts;
@@ -418,4 +448,71 @@ void gpt_backward(GPT *model) {
     }
     encoder_backward(g->wte, c->pos == POS_LEARNED ? g->wpe : NULL, ga->encoded, model->inputs, B, T, C);
     model->backward_ready = 0; // the probabilities are now gradients: a second backward would be wrong
+}
+
+// ----------------------------------------------------------------------------
+// evaluation: no gradients, one layer's activations at a time, the lm head in blocks of rows
+
+#define EVAL_ROWS 128 // rows of logits held at once: (EVAL_ROWS, Vp)
+
+size_t gpt_eval_bytes(const GPTConfig *c, int B, int T) {
+    size_t BT = (size_t)B * T, C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    size_t floats = BT * (4 * C + 3 * C * (1 + (c->pos == POS_ROPE)) + Fin + F + 2) + (size_t)B * c->num_heads * T +
+                    attention_scratch_size(B, T, c->channels, c->num_heads) + (size_t)EVAL_ROWS * c->padded_vocab_size;
+    return floats * sizeof(float);
+}
+
+void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int T, EvalOutputs *out) {
+    GPTConfig *c = &model->config;
+    int L = c->num_layers, NH = c->num_heads, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
+    int F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    size_t BT = (size_t)B * T;
+    if (c->pos == POS_LEARNED && T > c->max_seq_len)
+        die("sequence length %d exceeds the model's %d learned positions\nHINT: evaluate at -t <= %d, or use a RoPE model (--pos rope)",
+            T, c->max_seq_len, c->max_seq_len);
+    check_tokens(c, inputs, targets, BT);
+    ensure_rope_table(model, T);
+    if (gpt_eval_bytes(c, B, T) > model->eval_bytes) {
+        free(model->eval_memory);
+        model->eval_bytes = gpt_eval_bytes(c, B, T);
+        model->eval_memory = malloc_check(model->eval_bytes);
+    }
+    float *res = model->eval_memory, *ln = res + BT * C, *atty = ln + BT * C, *tmp = atty + BT * C;
+    float *qkv = tmp + BT * C, *qkvr = c->pos == POS_ROPE ? qkv + BT * 3 * C : qkv;
+    float *fch = qkvr + BT * 3 * C, *fch_act = fch + BT * Fin, *mean = fch_act + BT * F, *rstd = mean + BT;
+    float *lse = rstd + BT, *scratch = lse + (size_t)B * NH * T;
+    float *logits = scratch + attention_scratch_size(B, T, C, NH);
+
+    ParameterTensors *p = &model->params;
+    ActivationTensors none = {0}; // layer_view gives parameter slices only
+    int saved_B = model->B, saved_T = model->T;
+    model->B = B; model->T = T;
+    encoder_forward(res, inputs, p->wte, c->pos == POS_LEARNED ? p->wpe : NULL, B, T, C);
+    for (int l = 0; l < L; l++) {
+        LayerView v = layer_view(model, p, &none, l);
+        norm_forward(c, ln, mean, rstd, res, v.ln1w, v.ln1b, BT);
+        matmul_forward(qkv, ln, v.qkvw, v.qkvb, BT, C, 3 * C);
+        if (c->pos == POS_ROPE) rope_forward(qkvr, qkv, model->rope_cos, model->rope_sin, B, T, C, NH);
+        attention_forward(atty, lse, scratch, qkvr, v.s, v.b, B, T, C, NH);
+        if (out->probe_t)
+            for (int b = 0; b < B; b++)
+                attention_row_mass(out->probe_mass + ((size_t)b * L + l) * NH, qkvr, lse, v.s, v.b, B, T, C, NH, b,
+                                   out->probe_t[b], out->probe_k0[b], out->probe_k1[b]);
+        matmul_forward(tmp, atty, v.attprojw, v.attprojb, BT, C, C);
+        residual_forward(res, res, tmp, BT * C);
+        norm_forward(c, ln, mean, rstd, res, v.ln2w, v.ln2b, BT);
+        matmul_forward(fch, ln, v.fcw, v.fcb, BT, C, Fin);
+        if (c->mlp == MLP_SWIGLU) swiglu_forward(fch_act, fch, BT, F);
+        else gelu_forward(fch_act, fch, BT * F);
+        matmul_forward(tmp, fch_act, v.fcprojw, v.fcprojb, BT, F, C);
+        residual_forward(res, res, tmp, BT * C);
+    }
+    model->B = saved_B; model->T = saved_T;
+    norm_forward(c, ln, mean, rstd, res, p->lnfw, p->lnfb, BT);
+    for (size_t r0 = 0; r0 < BT; r0 += EVAL_ROWS) {
+        size_t n = BT - r0 < EVAL_ROWS ? BT - r0 : EVAL_ROWS;
+        matmul_forward(logits, ln + r0 * C, c->tie ? p->wte : p->lmw, NULL, n, C, Vp);
+        crossentropy_eval(out->losses ? out->losses + r0 : NULL, out->argmax ? out->argmax + r0 : NULL, logits,
+                          targets ? targets + r0 : NULL, n, V, Vp);
+    }
 }

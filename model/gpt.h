@@ -116,7 +116,19 @@ typedef struct {
     float mean_loss;        // of the last forward pass with targets; -1 without
     int backward_ready;     // 1 between a forward pass with targets and its backward pass
     size_t loss_count;      // positions that carried a loss
+    float *eval_memory;     // gpt_evaluate's buffers, grown as needed
+    size_t eval_bytes;
 } GPT;
+
+// what gpt_evaluate fills; NULL pointers are skipped
+typedef struct {
+    float *losses;    // (B*T): loss of each position whose target is >= 0, else 0
+    int *argmax;      // (B*T): the most likely next token at each position
+    // attention probe, per batch row b: the weight that query probe_t[b] puts on keys probe_k0[b] .. probe_k1[b]-1,
+    // per layer and head, into probe_mass (B, L, NH)
+    const int *probe_t, *probe_k0, *probe_k1;
+    float *probe_mass;
+} EvalOutputs;
 
 // presets: the architecture of a named model; V = 0 takes the vocabulary from the data
 typedef struct {
@@ -140,9 +152,16 @@ int gpt_param_decays(int i); // 1 if tensor i gets weight decay (2-D matrices)
 void gpt_build(GPT *model, const GPTConfig *config); // allocates parameters, does not initialise
 void gpt_init_random(GPT *model, uint64_t seed);
 void gpt_free(GPT *model);
+// changes the attention normalizer of a built model (--attn-switch-step): see gpt.c
+void gpt_switch_attention(GPT *model, int attn, float s0);
 void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T);
 void gpt_zero_grad(GPT *model);  // parameter gradients, once per optimizer step
 void gpt_backward(GPT *model);
 size_t gpt_activation_bytes(const GPTConfig *c, int B, int T);
+// the forward pass for evaluation: no gradients, no saved activations, logits EVAL_ROWS rows at a time,
+// so memory is O(B*T*C) (gpt_eval_bytes) and contexts far beyond the training length fit; the same
+// losses as gpt_forward. T may exceed the training length for RoPE models (config.rope_theta may change).
+void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int T, EvalOutputs *out);
+size_t gpt_eval_bytes(const GPTConfig *c, int B, int T);
 
 #endif

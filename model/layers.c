@@ -356,6 +356,27 @@ void attention_forward(real *out, real *lse, real *scratch, const real *qkv, con
     }
 }
 
+// the attention weight that query t of batch row bb puts on keys k0..k1-1, per head (mass is (NH)):
+// sum_j exp(c_t z_j / sqrt(hs) - lse), recomputed from the forward pass's qkv and row statistics
+void attention_row_mass(real *mass, const real *qkv, const real *lse, const real *s, const real *b, int B, int T, int C,
+                        int NH, int bb, int t, int k0, int k1) {
+    int hs = C / NH;
+    real scale = 1 / sqrt((real)hs);
+    const real *base = qkv + (size_t)bb * T * 3 * C;
+    if (k1 > t + 1) k1 = t + 1; // causal: later keys get nothing
+    for (int h = 0; h < NH; h++) {
+        const real *q = base + (size_t)t * 3 * C + h * hs;
+        real cs = attention_coef(s, b, h, t) * scale, l = lse[((size_t)bb * NH + h) * T + t], m = 0;
+        for (int j = k0; j < k1; j++) {
+            const real *k = base + (size_t)j * 3 * C + C + h * hs;
+            real z = 0;
+            for (int i = 0; i < hs; i++) z += q[i] * k[i];
+            m += exp(z * cs - l);
+        }
+        mass[h] = m;
+    }
+}
+
 void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const real *dout, const real *qkv,
                         const real *out, const real *lse, const real *s, const real *b, int B, int T, int C, int NH) {
     // dqkv is (B,T,3C); ds, db are (NH) or NULL (no gradient wanted); the rest as in the forward pass
@@ -505,6 +526,24 @@ void crossentropy_forward(real *losses, real *logits, const int *targets, size_t
         for (int i = V; i < Vp; i++) x[i] = 0;
         // from the logits, not -log(p): p may underflow to 0 for a confident wrong prediction
         losses[n] = targets[n] >= 0 ? maxv + log(sum) - target_logit : 0;
+    }
+}
+
+void crossentropy_eval(real *losses, int *argmax, const real *logits, const int *targets, size_t N, int V, int Vp) {
+    // forward only, logits untouched: losses (N) as crossentropy_forward (0 where there is no target) and
+    // argmax (N), the most likely token of each row; either may be NULL, so may targets
+    #pragma omp parallel for schedule(static)
+    for (size_t n = 0; n < N; n++) {
+        const real *x = logits + n * Vp;
+        int best = 0;
+        for (int i = 1; i < V; i++) if (x[i] > x[best]) best = i;
+        if (argmax) argmax[n] = best;
+        if (!losses) continue;
+        int target = targets ? targets[n] : -1;
+        real maxv = x[best], sum = 0;
+        #pragma omp simd reduction(+:sum)
+        for (int i = 0; i < V; i++) sum += vexp(x[i] - maxv);
+        losses[n] = target >= 0 ? maxv + log(sum) - x[target] : 0;
     }
 }
 

@@ -37,6 +37,8 @@ void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *
 size_t attention_scratch_size(int B, int T, int C, int NH);
 void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const real *s, const real *b,
                        int B, int T, int C, int NH);
+void attention_row_mass(real *mass, const real *qkv, const real *lse, const real *s, const real *b, int B, int T, int C,
+                        int NH, int bb, int t, int k0, int k1);
 void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const real *dout, const real *qkv,
                         const real *out, const real *lse, const real *s, const real *b, int B, int T, int C, int NH);
 
@@ -49,6 +51,7 @@ void residual_forward(real *out, const real *a, const real *b, size_t N);
 void residual_backward(real *da, real *db, const real *dout, size_t N);
 
 void crossentropy_forward(real *losses, real *logits, const int *targets, size_t N, int V, int Vp);
+void crossentropy_eval(real *losses, int *argmax, const real *logits, const int *targets, size_t N, int V, int Vp);
 void crossentropy_backward(real *logits, const int *targets, real dloss, size_t N, int V, int Vp);
 
 #endif

@@ -133,6 +133,61 @@ static void test_against_reference(const char *name) {
     free_reference(&r);
 }
 
+// the evaluation pass against the training forward pass: the same per-position losses and argmax; the
+// attention probe against the attention weights computed here in double from the saved q, k
+static void test_evaluate(const char *name) {
+    char path[512];
+    Reference r;
+    snprintf(path, sizeof(path), "tests/ref/%s.ref", name);
+    if (!load_reference(&r, path)) return;
+    snprintf(path, sizeof(path), "tests/ref/%s.ckpt", name);
+    GPT m;
+    load_model(&m, path);
+    int B = r.B, T = r.T, L = m.config.num_layers, NH = m.config.num_heads, C = m.config.channels, hs = C / NH;
+    size_t BT = (size_t)B * T;
+    int *inp = malloc_check(BT * sizeof(int)), *tgt = malloc_check(BT * sizeof(int)), *argmax = malloc_check(BT * sizeof(int));
+    split_tokens(&r, 0, inp, tgt);
+    tgt[1] = -1; // a position without a target
+    float *losses = malloc_check(BT * sizeof(float)), *mass = malloc_check((size_t)B * L * NH * sizeof(float));
+    int *pt = malloc_check(B * sizeof(int)), *pk0 = malloc_check(B * sizeof(int)), *pk1 = malloc_check(B * sizeof(int));
+    for (int b = 0; b < B; b++) { pt[b] = T - 1 - b; pk0[b] = b; pk1[b] = T / 2 + b; }
+    EvalOutputs out = {losses, argmax, pt, pk0, pk1, mass};
+    gpt_evaluate(&m, inp, tgt, B, T, &out);
+    gpt_forward(&m, inp, tgt, B, T);
+    double lerr = 0;
+    int argmax_ok = 1;
+    for (size_t i = 0; i < BT; i++) {
+        lerr = fmax(lerr, fabs(losses[i] - m.acts.losses[i]));
+        const float *p = m.acts.logits + i * m.config.padded_vocab_size;
+        for (int v = 0; v < m.config.vocab_size; v++) argmax_ok &= p[v] <= p[argmax[i]];
+    }
+    check(lerr < 1e-5 && losses[1] == 0, "%s: evaluation losses differ from the training forward pass by %.3g", name, lerr);
+    check(argmax_ok, "%s: evaluation argmax is not the most likely token", name);
+    double merr = 0, *u = malloc_check(T * sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++)
+            for (int h = 0; h < NH; h++) {
+                const float *qkv = m.acts.qkvr + (size_t)l * BT * 3 * C + (size_t)b * T * 3 * C;
+                const float *s = m.param_sizes[17] ? m.params.ssmax_s + l * NH : NULL;
+                const float *bias = m.param_sizes[18] ? m.params.ssmax_b + l * NH : NULL;
+                int t = pt[b];
+                double c = s ? s[h] * log(t + 1.0) + (bias ? bias[h] : 0) : 1, mx = -INFINITY, sum = 0, part = 0;
+                for (int j = 0; j <= t; j++) {
+                    double z = 0;
+                    for (int i = 0; i < hs; i++) z += (double)qkv[(size_t)t * 3 * C + h * hs + i] * qkv[(size_t)j * 3 * C + C + h * hs + i];
+                    u[j] = c * z / sqrt(hs);
+                    mx = fmax(mx, u[j]);
+                }
+                for (int j = 0; j <= t; j++) { sum += exp(u[j] - mx); if (j >= pk0[b] && j < pk1[b]) part += exp(u[j] - mx); }
+                merr = fmax(merr, fabs(mass[((size_t)b * L + l) * NH + h] - part / sum));
+            }
+    check(merr < 1e-5, "%s: attention probe differs from the attention weights by %.3g", name, merr);
+    printf("  %-18s evaluation pass: losses %.1e, probe %.1e\n", name, lerr, merr);
+    free(inp); free(tgt); free(argmax); free(losses); free(mass); free(pt); free(pk0); free(pk1); free(u);
+    gpt_free(&m);
+    free_reference(&r);
+}
+
 // the llm.c file holds the same weights as gpt2-softmax.ckpt: the outputs must match the reference
 static void test_llmc_file(void) {
     Reference r;
@@ -200,6 +255,49 @@ static void test_softmax_to_ssmax(void) {
 }
 
 // same seed and data: the same bits, on 1 and on 2 threads
+// switching during training (--attn-switch-step): the same weights as converting a checkpoint (e), the
+// AdamW moments of every other tensor kept, zero moments for s and b, and then a gradient for s (b)
+static void test_switch_attention(void) {
+    Reference r;
+    if (!load_reference(&r, "tests/ref/llama-softmax.ref")) return;
+    int *inp = malloc_check((size_t)r.B * r.T * sizeof(int)), *tgt = malloc_check((size_t)r.B * r.T * sizeof(int));
+    float losses[16];
+    for (int attn = ATTN_SSMAX; attn <= ATTN_SSMAX_BIAS; attn++) {
+        GPT m, conv;
+        load_model(&m, "tests/ref/llama-softmax.ckpt");
+        r.steps = 3;
+        train_steps(&m, &r, losses, inp, tgt);
+        checkpoint_save(&m, "build/test_switch.ckpt", NULL, 1);
+        float *mom = malloc_check(m.params_floats * sizeof(float));
+        memcpy(mom, m.m_memory, m.params_floats * sizeof(float));
+        size_t wte_off = m.param_offsets[0], wte_n = m.param_sizes[0];
+        gpt_switch_attention(&m, attn, 0.3f);
+        GPTConfig c = m.config;
+        gpt_build(&conv, &c);
+        gpt_init_random(&conv, 1); // as train_gpt --init-from does: s = s0, then the checkpoint's tensors
+        checkpoint_load(&conv, "build/test_switch.ckpt", NULL, 0);
+        check(m.config.attn == attn && same_floats(m.params_memory, conv.params_memory, m.params_floats),
+              "switch to %s: weights differ from converting the checkpoint", attn_names[attn]);
+        int moments_ok = same_floats(m.m_memory + m.param_offsets[0], mom + wte_off, wte_n) && max_abs(m.m_memory + m.param_offsets[0], wte_n) > 0;
+        for (int i = 17; i <= 18; i++) moments_ok &= max_abs(m.m_memory + m.param_offsets[i], m.param_sizes[i]) == 0 &&
+                                                   max_abs(m.v_memory + m.param_offsets[i], m.param_sizes[i]) == 0;
+        check(moments_ok, "switch to %s: AdamW moments not kept (or s, b not zero)", attn_names[attn]);
+        split_tokens(&r, 0, inp, tgt);
+        gpt_zero_grad(&m);
+        gpt_forward(&m, inp, tgt, r.B, r.T);
+        gpt_forward(&conv, inp, tgt, r.B, r.T);
+        check(m.mean_loss == conv.mean_loss, "switch to %s: loss %.7f, converted checkpoint %.7f", attn_names[attn], m.mean_loss, conv.mean_loss);
+        gpt_backward(&m);
+        double gs = max_abs(m.grads.ssmax_s, m.param_sizes[17]);
+        check(attn == ATTN_SSMAX_FIXED ? gs == 0 : gs > 0, "switch to %s: gradient of s is %g", attn_names[attn], gs);
+        free(mom);
+        gpt_free(&m); gpt_free(&conv);
+    }
+    remove("build/test_switch.ckpt");
+    free(inp); free(tgt);
+    free_reference(&r);
+}
+
 static void run_for_determinism(float *out_params, size_t n, int threads) {
     omp_set_num_threads(threads);
     Reference r;
@@ -292,9 +390,11 @@ int main(void) {
     printf("model against the PyTorch reference (tests/ref)\n");
     const char *configs[] = {"gpt2-softmax", "gpt2-ssmax", "llama-softmax", "llama-ssmax", "llama-ssmax-fixed", "llama-ssmax-bias"};
     for (int i = 0; i < 6; i++) test_against_reference(configs[i]);
+    for (int i = 0; i < 6; i++) test_evaluate(configs[i]);
     test_llmc_file();
     test_checkpoint_roundtrip();
     test_softmax_to_ssmax();
+    test_switch_attention();
     test_determinism();
     test_schedules();
     test_presets();

@@ -1,0 +1,339 @@
+/*
+ * eval_gpt.c: evaluations of a trained checkpoint, beyond the training length.
+ *
+ *   eval_gpt lengths -c CKPT [options]   per-position test loss on held-out text (the paper's Fig. 5)
+ *   eval_gpt needle  -c CKPT [options]   needle-in-a-haystack retrieval over context x depth (Fig. 6),
+ *                                        and the attention the answer puts on the needle (Figs. 7, 8)
+ * Both run the evaluation pass (gpt_evaluate): no T x T buffers, memory linear in the context.
+ * See README.md for the CSV files each writes.
+ */
+#include <getopt.h>
+#include <errno.h>
+#include "model/common.h"
+#include "model/gpt.h"
+#include "model/checkpoint.h"
+#include "data/dataloader.h"
+#include "data/tokenizer.h"
+#include "data/needle.h"
+
+#define MAX_LIST 64
+
+typedef struct {
+    const char *mode, *ckpt, *data, *out, *scores, *gpt2_dir;
+    int context, windows, buckets, trials, seed, threads, score_context, score_trials;
+    float rope_theta;
+    int contexts[MAX_LIST], ncontexts;
+    double depths[MAX_LIST];
+    int ndepths;
+} Options;
+
+static void usage(void) {
+    printf("usage: eval_gpt lengths|needle -c CKPT [options]\n\n"
+           "  lengths: per-position loss of CKPT on held-out text, at one long context\n"
+           "  needle:  retrieval accuracy over context lengths x needle depths, and needle attention scores\n\n"
+           "common:\n"
+           "  -c, --ckpt FILE         checkpoint to evaluate (required)\n"
+           "  -d, --data GLOB         held-out token shards (default: data/books-byte/val_*.bin)\n"
+           "      --rope-theta X      RoPE base at evaluation (default: the checkpoint's; the paper uses 50x)\n"
+           "  -o, --out FILE          CSV to write (default: lengths.csv or needle.csv)\n"
+           "      --threads N         OpenMP threads (default: all cores)\n"
+           "      --gpt2-dir DIR      encoder.json and vocab.bpe, for gpt2 models in needle mode\n"
+           "  -h, --help              this help\n\n"
+           "lengths:\n"
+           "  -t, --context N         context length (default: 32 x the checkpoint's training length)\n"
+           "      --windows N         held-out windows of N+1 tokens averaged (default: 8)\n"
+           "      --buckets N         log-spaced position buckets in the CSV (default: 24)\n\n"
+           "needle:\n"
+           "      --contexts LIST     context lengths, comma-separated (default: 1,2,4,8,12 x the training length)\n"
+           "      --depths LIST       needle depths in [0,1] (default: 0,0.25,0.5,0.75,1)\n"
+           "      --trials N          examples per cell (default: 10)\n"
+           "      --seed N            example draw; the same seed gives every model the same examples (default: 1)\n"
+           "      --scores FILE       also write needle attention scores per trial to FILE and per head to\n"
+           "                          FILE with _heads before .csv (default: none)\n"
+           "      --score-context N   context of the score trials (default: 8 x the training length)\n"
+           "      --score-trials N    score trials at random depths (default: 100)\n");
+}
+
+static long parse_int(const char *s, const char *flag, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) die("%s expects an integer, got '%s'\nHINT: see eval_gpt --help", flag, s);
+    if (v < lo || v > hi) die("%s must be between %ld and %ld, got %ld\nHINT: see eval_gpt --help", flag, lo, hi, v);
+    return v;
+}
+
+static double parse_num(const char *s, const char *flag, double lo, double hi) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) die("%s expects a number, got '%s'\nHINT: see eval_gpt --help", flag, s);
+    if (v < lo || v > hi) die("%s must be between %g and %g, got %g\nHINT: see eval_gpt --help", flag, lo, hi, v);
+    return v;
+}
+
+// "a,b,c" into values; each checked as a number in [lo, hi]
+static int parse_list(const char *s, const char *flag, double *out, double lo, double hi) {
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", s);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_LIST) die("%s takes at most %d values", flag, MAX_LIST);
+        out[n++] = parse_num(tok, flag, lo, hi);
+    }
+    if (n == 0) die("%s needs at least one value, e.g. %s 0,0.5,1", flag, flag);
+    return n;
+}
+
+static Options parse_args(int argc, char **argv) {
+    Options o;
+    memset(&o, 0, sizeof(o));
+    o.data = "data/books-byte/val_*.bin"; o.windows = 8; o.buckets = 24; o.trials = 10; o.seed = 1;
+    o.score_trials = 100; o.rope_theta = -1;
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(); exit(argc < 2); }
+    o.mode = argv[1];
+    if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle"))
+        die("unknown mode '%s'\nHINT: eval_gpt lengths ... or eval_gpt needle ... (see eval_gpt --help)", o.mode);
+    enum { O_THETA = 256, O_THREADS, O_GPT2, O_WINDOWS, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SEED, O_SCORES,
+           O_SCTX, O_STRIALS };
+    static struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"ckpt", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
+        {"out", required_argument, 0, 'o'}, {"context", required_argument, 0, 't'},
+        {"rope-theta", required_argument, 0, O_THETA}, {"threads", required_argument, 0, O_THREADS},
+        {"gpt2-dir", required_argument, 0, O_GPT2}, {"windows", required_argument, 0, O_WINDOWS},
+        {"buckets", required_argument, 0, O_BUCKETS}, {"contexts", required_argument, 0, O_CONTEXTS},
+        {"depths", required_argument, 0, O_DEPTHS}, {"trials", required_argument, 0, O_TRIALS},
+        {"seed", required_argument, 0, O_SEED}, {"scores", required_argument, 0, O_SCORES},
+        {"score-context", required_argument, 0, O_SCTX}, {"score-trials", required_argument, 0, O_STRIALS}, {0, 0, 0, 0}};
+    double vals[MAX_LIST];
+    int c;
+    opterr = 0;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "hc:d:o:t:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(); exit(0);
+        case 'c': o.ckpt = optarg; break;
+        case 'd': o.data = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 't': o.context = (int)parse_int(optarg, "--context", 2, 1 << 22); break;
+        case O_THETA: o.rope_theta = (float)parse_num(optarg, "--rope-theta", 1e-3, 1e30); break;
+        case O_THREADS: o.threads = (int)parse_int(optarg, "--threads", 1, 4096); break;
+        case O_GPT2: o.gpt2_dir = optarg; break;
+        case O_WINDOWS: o.windows = (int)parse_int(optarg, "--windows", 1, 1 << 20); break;
+        case O_BUCKETS: o.buckets = (int)parse_int(optarg, "--buckets", 1, 4096); break;
+        case O_CONTEXTS:
+            o.ncontexts = parse_list(optarg, "--contexts", vals, 2, 1 << 22);
+            for (int i = 0; i < o.ncontexts; i++) o.contexts[i] = (int)vals[i];
+            break;
+        case O_DEPTHS: o.ndepths = parse_list(optarg, "--depths", o.depths, 0, 1); break;
+        case O_TRIALS: o.trials = (int)parse_int(optarg, "--trials", 1, 1 << 20); break;
+        case O_SEED: o.seed = (int)parse_int(optarg, "--seed", 0, INT32_MAX); break;
+        case O_SCORES: o.scores = optarg; break;
+        case O_SCTX: o.score_context = (int)parse_int(optarg, "--score-context", 2, 1 << 22); break;
+        case O_STRIALS: o.score_trials = (int)parse_int(optarg, "--score-trials", 1, 1 << 20); break;
+        case '?':
+            if (optopt) die("option -%c needs a value or is unknown\nHINT: see eval_gpt --help", optopt);
+            die("unknown option '%s'\nHINT: see eval_gpt --help", argv[optind - 1]);
+        default: die("unknown option\nHINT: see eval_gpt --help");
+        }
+    }
+    if (optind < argc) die("unexpected argument '%s'\nHINT: options start with -- (see eval_gpt --help)", argv[optind]);
+    if (!o.ckpt) die("eval_gpt %s needs a checkpoint\nHINT: eval_gpt %s -c runs/ssmax/ckpt_00001000.bin", o.mode, o.mode);
+    if (!o.out) o.out = !strcmp(o.mode, "lengths") ? "lengths.csv" : "needle.csv";
+    return o;
+}
+
+// the model, with --rope-theta applied; T_train is the training length it was made for
+static void load(GPT *m, const Options *o, int *T_train) {
+    TrainState st = {0};
+    GPTConfig c = checkpoint_read_config(o->ckpt, NULL, &st);
+    if (o->rope_theta > 0) {
+        if (c.pos != POS_ROPE) die("--rope-theta: '%s' has learned positions, not RoPE\nHINT: drop --rope-theta", o->ckpt);
+        c.rope_theta = o->rope_theta;
+    }
+    gpt_build(m, &c);
+    checkpoint_load(m, o->ckpt, NULL, 0);
+    *T_train = st.T > 0 ? st.T : c.max_seq_len;
+}
+
+static int max_context(const GPT *m, int want) {
+    if (m->config.pos == POS_LEARNED && want > m->config.max_seq_len)
+        die("a context of %d tokens exceeds the checkpoint's %d learned positions\nHINT: length generalisation needs a RoPE model (--pos rope); or lower the context",
+            want, m->config.max_seq_len);
+    return want;
+}
+
+// ----------------------------------------------------------------------------
+
+static void run_lengths(const Options *o) {
+    GPT m;
+    int T_train;
+    load(&m, o, &T_train);
+    int n = max_context(&m, o->context > 0 ? o->context : 32 * T_train);
+    DataLoader dl;
+    dataloader_init(&dl, o->data, 1, n, 0, 0);
+    dataloader_check_vocab(&dl, m.config.vocab_size, m.config.tokenizer);
+    int windows = (size_t)o->windows < dl.nwindows ? o->windows : (int)dl.nwindows;
+    printf("eval_gpt lengths: %s (%s, trained at T=%d), context %d (%.1fx), %d held-out window%s, rope theta %g, %.0f MiB\n",
+           o->ckpt, attn_names[m.config.attn], T_train, n, (double)n / T_train, windows, windows == 1 ? "" : "s",
+           m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, gpt_eval_bytes(&m.config, 1, n) / 1048576.0);
+    double *sum = calloc(n, sizeof(double));
+    float *losses = malloc_check((size_t)n * sizeof(float));
+    if (!sum) die("out of memory");
+    double t0 = now_seconds();
+    for (int w = 0; w < windows; w++) {
+        dataloader_next_batch(&dl);
+        EvalOutputs out = {losses, NULL, NULL, NULL, NULL, NULL};
+        gpt_evaluate(&m, dl.inputs, dl.targets, 1, n, &out);
+        for (int t = 0; t < n; t++) {
+            if (!isfinite(losses[t])) die("the loss at position %d is %f\nHINT: the checkpoint holds non-finite weights", t, losses[t]);
+            sum[t] += losses[t];
+        }
+    }
+    // buckets with log-spaced edges over positions 1..n (position = number of tokens seen, t+1)
+    FILE *f = fopen_check(o->out, "w");
+    fprintf(f, "position_start,position_end,loss,count\n");
+    printf("%14s %10s\n", "positions", "loss");
+    int prev = 0;
+    for (int k = 1; k <= o->buckets; k++) {
+        int edge = (int)ceil(pow((double)n, (double)k / o->buckets));
+        if (k == o->buckets) edge = n;
+        if (edge <= prev) continue;
+        double s = 0;
+        for (int t = prev; t < edge; t++) s += sum[t];
+        double loss = s / ((double)(edge - prev) * windows);
+        fprintf(f, "%d,%d,%.6f,%d\n", prev + 1, edge, loss, (edge - prev) * windows);
+        printf("%6d-%-7d %10.4f\n", prev + 1, edge, loss);
+        prev = edge;
+    }
+    fclose_check(f);
+    double all = 0, inside = 0;
+    for (int t = 0; t < n; t++) { all += sum[t]; if (t < T_train) inside += sum[t]; }
+    printf("mean loss: positions 1-%d %.4f, all %d positions %.4f; %.1fs; wrote %s\n", T_train < n ? T_train : n,
+           inside / ((T_train < n ? T_train : n) * (double)windows), n, all / ((double)n * windows), now_seconds() - t0, o->out);
+    free(sum); free(losses);
+    dataloader_free(&dl);
+    gpt_free(&m);
+}
+
+// ----------------------------------------------------------------------------
+
+typedef struct { int exact, first; float *mass; } NeedleResult; // mass (L, NH) on the needle
+
+static NeedleResult score_example(GPT *m, const NeedleExample *ex, int *argmax, float *mass) {
+    int q = ex->answer_start - 1, k0 = ex->needle_start, k1 = ex->needle_end;
+    EvalOutputs out = {NULL, argmax, &q, &k0, &k1, mass};
+    gpt_evaluate(m, ex->tokens, NULL, 1, ex->n, &out);
+    NeedleResult r = {1, argmax[q] == ex->tokens[q + 1], mass};
+    for (int t = q; t < ex->n; t++) r.exact &= argmax[t] == ex->tokens[t + 1];
+    return r;
+}
+
+static uint64_t example_seed(int seed, int context, int depth_index, int trial) {
+    return random_seed((uint64_t)seed, ((uint64_t)context << 32) ^ ((uint64_t)depth_index << 20) ^ (uint64_t)trial);
+}
+
+static void run_needle(Options *o) {
+    GPT m;
+    int T_train;
+    load(&m, o, &T_train);
+    if (m.config.tokenizer != TOKENIZER_BYTE && m.config.tokenizer != TOKENIZER_GPT2)
+        die("'%s' does not say which tokenizer made its ids\nHINT: needle examples need the byte or gpt2 tokenizer", o->ckpt);
+    Tokenizer tok;
+    tokenizer_init_kind(&tok, m.config.tokenizer, o->gpt2_dir);
+    if (!o->ncontexts) {
+        int mult[] = {1, 2, 4, 8, 12};
+        for (int i = 0; i < 5; i++) o->contexts[o->ncontexts++] = mult[i] * T_train;
+    }
+    if (!o->ndepths) { for (int i = 0; i <= 4; i++) o->depths[i] = i / 4.0; o->ndepths = 5; }
+    int longest = o->score_context > 0 ? o->score_context : 8 * T_train;
+    for (int i = 0; i < o->ncontexts; i++) {
+        max_context(&m, o->contexts[i]);
+        if (o->contexts[i] > longest) longest = o->contexts[i];
+    }
+    if (!o->score_context) o->score_context = 8 * T_train;
+    if (o->scores) max_context(&m, o->score_context);
+    DataLoader dl; // the haystack: the largest held-out shard
+    dataloader_init(&dl, o->data, 1, 1, 0, 0);
+    dataloader_check_vocab(&dl, m.config.vocab_size, m.config.tokenizer);
+    const Shard *hay = &dl.shards[0];
+    for (int i = 1; i < dl.nshards; i++) if (dl.shards[i].ntok > hay->ntok) hay = &dl.shards[i];
+    int L = m.config.num_layers, NH = m.config.num_heads;
+    int *argmax = malloc_check((size_t)(longest + 1) * sizeof(int));
+    float *mass = malloc_check((size_t)L * NH * sizeof(float));
+    printf("eval_gpt needle: %s (%s, trained at T=%d), rope theta %g, %d trials per cell, haystack %s (%zu tokens)\n",
+           o->ckpt, attn_names[m.config.attn], T_train, m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, o->trials,
+           hay->path, hay->ntok);
+    FILE *f = fopen_check(o->out, "w");
+    fprintf(f, "context,depth,trials,exact,first_digit\n");
+    printf("%8s", "context");
+    for (int d = 0; d < o->ndepths; d++) printf("  d=%-5.2f", o->depths[d]);
+    printf("  (exact-match accuracy)\n");
+    double t0 = now_seconds();
+    for (int ci = 0; ci < o->ncontexts; ci++) {
+        printf("%8d", o->contexts[ci]);
+        for (int d = 0; d < o->ndepths; d++) {
+            int exact = 0, first = 0;
+            for (int trial = 0; trial < o->trials; trial++) {
+                uint64_t rng = example_seed(o->seed, o->contexts[ci], d, trial);
+                NeedleExample ex;
+                needle_make(&ex, &tok, hay->tokens, hay->ntok, o->contexts[ci], o->depths[d], &rng);
+                NeedleResult r = score_example(&m, &ex, argmax, mass);
+                exact += r.exact; first += r.first;
+                needle_free(&ex);
+            }
+            fprintf(f, "%d,%.4f,%d,%.4f,%.4f\n", o->contexts[ci], o->depths[d], o->trials, (double)exact / o->trials,
+                    (double)first / o->trials);
+            printf("  %7.2f", (double)exact / o->trials);
+            fflush(stdout);
+        }
+        printf("\n");
+    }
+    fclose_check(f);
+    printf("wrote %s (%.1fs)\n", o->out, now_seconds() - t0);
+
+    if (o->scores) { // Figs. 7 and 8: attention on the needle at one context, random depths
+        char heads_path[4096];
+        snprintf(heads_path, sizeof(heads_path), "%s", o->scores);
+        char *dot = strrchr(heads_path, '.');
+        if (dot && !strcmp(dot, ".csv")) *dot = 0;
+        strncat(heads_path, "_heads.csv", sizeof(heads_path) - strlen(heads_path) - 1);
+        double *head_sum = calloc((size_t)L * NH, sizeof(double));
+        if (!head_sum) die("out of memory");
+        FILE *g = fopen_check(o->scores, "w");
+        fprintf(g, "trial,context,depth,result,best_score,best_layer,best_head\n");
+        int counts[3] = {0, 0, 0};
+        for (int trial = 0; trial < o->score_trials; trial++) {
+            uint64_t rng = example_seed(o->seed + 1, o->score_context, 0, trial);
+            double depth = random_f32(&rng);
+            NeedleExample ex;
+            needle_make(&ex, &tok, hay->tokens, hay->ntok, o->score_context, depth, &rng);
+            NeedleResult r = score_example(&m, &ex, argmax, mass);
+            int best = 0;
+            for (int k = 0; k < L * NH; k++) { head_sum[k] += mass[k]; if (mass[k] > mass[best]) best = k; }
+            const char *result = r.exact ? "exact" : r.first ? "first_digit" : "wrong";
+            counts[r.exact ? 0 : r.first ? 1 : 2]++;
+            fprintf(g, "%d,%d,%.4f,%s,%.6f,%d,%d\n", trial, o->score_context, depth, result, mass[best], best / NH, best % NH);
+            needle_free(&ex);
+        }
+        fclose_check(g);
+        FILE *hf = fopen_check(heads_path, "w");
+        fprintf(hf, "layer,head,mean_score\n");
+        for (int k = 0; k < L * NH; k++) fprintf(hf, "%d,%d,%.6f\n", k / NH, k % NH, head_sum[k] / o->score_trials);
+        fclose_check(hf);
+        printf("needle scores at context %d: %d exact, %d first digit only, %d wrong of %d; wrote %s and %s\n",
+               o->score_context, counts[0], counts[1], counts[2], o->score_trials, o->scores, heads_path);
+        free(head_sum);
+    }
+    free(argmax); free(mass);
+    dataloader_free(&dl);
+    gpt_free(&m);
+}
+
+int main(int argc, char **argv) {
+    Options o = parse_args(argc, argv);
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+    if (!strcmp(o.mode, "lengths")) run_lengths(&o);
+    else run_needle(&o);
+    return 0;
+}
