@@ -49,7 +49,7 @@ BUILD = build
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: all build help setup setup-build setup-python data run test bench bench-torch reference gpt2-vectors clean
+.PHONY: all build help setup setup-build setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
 build: train_gpt eval_gpt prepare_data $(TESTS) $(BUILD)/bench_gpt
@@ -57,7 +57,8 @@ build: train_gpt eval_gpt prepare_data $(TESTS) $(BUILD)/bench_gpt
 help:
 	@echo "make            build train_gpt, eval_gpt, prepare_data and the tests"
 	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
-	@echo "make test       build and run every test"
+	@echo "make test       build and run every test (including the ablation runner at SCALE=smoke)"
+	@echo "make ablation   the SSMax paper's ablations (a)-(f) on the books, report in runs/ablation (SCALE=default|smoke)"
 	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
 	@echo "make bench-torch  the same configs in the PyTorch reference (tuned), with C speed-ups"
 	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
@@ -128,6 +129,11 @@ run: setup all
 	./train_gpt $(RUN_FLAGS) --attn ssmax -o runs/compare/ssmax
 	$(PYTHON) scripts/plot_loss.py --out runs/compare/loss.png --shard data/tinyshakespeare-byte/train_000000.bin softmax=runs/compare/softmax ssmax=runs/compare/ssmax
 
+# ---- the paper's ablations: train (a)-(f), evaluate, runs/ablation/report.md (~2 h at SCALE=default)
+SCALE ?= default
+ablation: setup all
+	$(PYTHON) scripts/ablation.py --scale $(SCALE) $(if $(filter smoke,$(SCALE)),--out runs/ablation-smoke)
+
 # ---- benchmarks: speed figures live here, never in tests
 BENCH_FLAGS ?=
 bench: all
@@ -140,8 +146,8 @@ bench-torch: setup-python
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE LD_PRELOAD=$(JEMALLOC) $(PYTHON) scripts/bench_torch.py --c-table $(BUILD)/bench.md $(BENCH_FLAGS)
 
 # ---- tests
-test: all
-	@tests/run_tests.sh
+test: setup all
+	@PYTHON=$(PYTHON) tests/run_tests.sh
 
 reference: setup-python all
 	$(PYTHON) scripts/reference.py --out tests/ref

@@ -19,9 +19,9 @@
 #define MAX_LIST 64
 
 typedef struct {
-    const char *mode, *ckpt, *data, *out, *scores, *gpt2_dir;
+    const char *mode, *ckpt, *data, *out, *scores, *gpt2_dir, *attn;
     int context, windows, buckets, trials, seed, threads, score_context, score_trials;
-    float rope_theta;
+    float rope_theta, ssmax_s0;
     int contexts[MAX_LIST], ncontexts;
     double depths[MAX_LIST];
     int ndepths;
@@ -35,6 +35,9 @@ static void usage(void) {
            "  -c, --ckpt FILE         checkpoint to evaluate (required)\n"
            "  -d, --data GLOB         held-out token shards (default: data/books-byte/val_*.bin)\n"
            "      --rope-theta X      RoPE base at evaluation (default: the checkpoint's; the paper uses 50x)\n"
+           "      --attn NAME         evaluate a Softmax checkpoint converted to ssmax | ssmax-fixed | ssmax-bias\n"
+           "                          (config (e)); s = --ssmax-s0 (default: as train_gpt for the training length)\n"
+           "      --ssmax-s0 S        s of every head after --attn conversion\n"
            "  -o, --out FILE          CSV to write (default: lengths.csv or needle.csv)\n"
            "      --threads N         OpenMP threads (default: all cores)\n"
            "      --gpt2-dir DIR      encoder.json and vocab.bpe, for gpt2 models in needle mode\n"
@@ -89,13 +92,13 @@ static Options parse_args(int argc, char **argv) {
     Options o;
     memset(&o, 0, sizeof(o));
     o.data = "data/books-byte/val_*.bin"; o.windows = 8; o.buckets = 24; o.trials = 10; o.seed = 1;
-    o.score_trials = 100; o.rope_theta = -1;
+    o.score_trials = 100; o.rope_theta = -1; o.ssmax_s0 = NAN;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(); exit(argc < 2); }
     o.mode = argv[1];
     if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle"))
         die("unknown mode '%s'\nHINT: eval_gpt lengths ... or eval_gpt needle ... (see eval_gpt --help)", o.mode);
     enum { O_THETA = 256, O_THREADS, O_GPT2, O_WINDOWS, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SEED, O_SCORES,
-           O_SCTX, O_STRIALS };
+           O_SCTX, O_STRIALS, O_ATTN, O_S0 };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"ckpt", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
         {"out", required_argument, 0, 'o'}, {"context", required_argument, 0, 't'},
@@ -104,7 +107,8 @@ static Options parse_args(int argc, char **argv) {
         {"buckets", required_argument, 0, O_BUCKETS}, {"contexts", required_argument, 0, O_CONTEXTS},
         {"depths", required_argument, 0, O_DEPTHS}, {"trials", required_argument, 0, O_TRIALS},
         {"seed", required_argument, 0, O_SEED}, {"scores", required_argument, 0, O_SCORES},
-        {"score-context", required_argument, 0, O_SCTX}, {"score-trials", required_argument, 0, O_STRIALS}, {0, 0, 0, 0}};
+        {"score-context", required_argument, 0, O_SCTX}, {"score-trials", required_argument, 0, O_STRIALS},
+        {"attn", required_argument, 0, O_ATTN}, {"ssmax-s0", required_argument, 0, O_S0}, {0, 0, 0, 0}};
     double vals[MAX_LIST];
     int c;
     opterr = 0;
@@ -130,6 +134,11 @@ static Options parse_args(int argc, char **argv) {
         case O_SEED: o.seed = (int)parse_int(optarg, "--seed", 0, INT32_MAX); break;
         case O_SCORES: o.scores = optarg; break;
         case O_SCTX: o.score_context = (int)parse_int(optarg, "--score-context", 2, 1 << 22); break;
+        case O_ATTN:
+            o.attn = optarg;
+            if (parse_choice(optarg, attn_names, ATTN_COUNT) < 0) die("--attn must be one of softmax | ssmax | ssmax-fixed | ssmax-bias, got '%s'", optarg);
+            break;
+        case O_S0: o.ssmax_s0 = (float)parse_num(optarg, "--ssmax-s0", -1e6, 1e6); break;
         case O_STRIALS: o.score_trials = (int)parse_int(optarg, "--score-trials", 1, 1 << 20); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see eval_gpt --help", optopt);
@@ -151,9 +160,15 @@ static void load(GPT *m, const Options *o, int *T_train) {
         if (c.pos != POS_ROPE) die("--rope-theta: '%s' has learned positions, not RoPE\nHINT: drop --rope-theta", o->ckpt);
         c.rope_theta = o->rope_theta;
     }
-    gpt_build(m, &c);
-    checkpoint_load(m, o->ckpt, NULL, 0);
     *T_train = st.T > 0 ? st.T : c.max_seq_len;
+    int attn = o->attn ? parse_choice(o->attn, attn_names, ATTN_COUNT) : c.attn;
+    if (attn != c.attn) { // config (e): the checkpoint's other tensors, s at s0 and b at 0
+        c.attn = attn;
+        c.ssmax_s0 = !isnan(o->ssmax_s0) ? o->ssmax_s0 : attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(*T_train);
+    }
+    gpt_build(m, &c);
+    for (size_t k = 0; k < m->param_sizes[17]; k++) m->params.ssmax_s[k] = c.ssmax_s0;
+    checkpoint_load(m, o->ckpt, NULL, 0);
 }
 
 static int max_context(const GPT *m, int want) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_cli.sh: train_gpt and prepare_data as a user runs them: help, bad input of every kind
+# test_cli.sh: train_gpt, eval_gpt and prepare_data as a user runs them: help, bad input of every kind
 # (one short error, exit 1, never a crash), resume equals an uninterrupted run, determinism,
 # and stopping on a NaN loss with the last checkpoint intact.
 set -u
@@ -138,6 +138,60 @@ if [ -f $G/encoder.json ]; then
 else
   echo "skipped: GPT-2 tokenizer CLI tests ($G not found)"
 fi
+
+# ---- switching the normalizer, configs (e) and (f)
+expect_error "switch without a target" "--attn" $T -n 4 --attn-switch-step 2
+$T -n 6 --attn ssmax --val-every 3 -o $W/sw_plain >/dev/null 2>&1
+$T -n 6 --attn ssmax --attn-switch-step 1 --val-every 3 -o $W/sw_one >/dev/null 2>&1
+cmp -s <(cut -d, -f1-6 $W/sw_plain/log.csv) <(cut -d, -f1-6 $W/sw_one/log.csv) && ok || bad "--attn-switch-step 1 differs from an SSMax run"
+$T -n 6 --attn ssmax --attn-switch-step 4 --val-every 3 --ckpt-every 2 --keep-ckpts 5 -o $W/sw_f >$W/sw_f.txt 2>&1
+grep -q "step 4: attention switched from softmax to ssmax" $W/sw_f.txt && ok || bad "no switch message at step 4: $(tail -3 $W/sw_f.txt)"
+grep -q '^3,0,0,' $W/sw_f/ssmax.csv && ! grep -q '^2,' $W/sw_f/ssmax.csv && ok || bad "ssmax.csv should start at the switch"
+cmp -s <(cut -d, -f1-6 $W/sw_f/log.csv | head -4) <(cut -d, -f1-6 $W/sw_plain/log.csv | head -4) && bad "(f) equals SSMax before its switch" || ok
+cp $W/sw_f/log.csv $W/sw_f_full.csv; rm $W/sw_f/ckpt_00000004.bin $W/sw_f/ckpt_00000006.bin
+$T -n 6 --attn ssmax --attn-switch-step 4 --val-every 3 --ckpt-every 2 --resume $W/sw_f >/dev/null 2>&1
+cmp -s <(cut -d, -f1-6 $W/sw_f/log.csv) <(cut -d, -f1-6 $W/sw_f_full.csv) && ok || bad "resuming across the switch differs from the uninterrupted run"
+$T -n 2 --attn softmax --val-every 0 -o $W/soft >/dev/null 2>&1
+$T -n 2 --init-from $W/soft/ckpt_00000002.bin --attn ssmax-fixed --val-every 0 -o $W/conv >$W/conv.txt 2>&1 && grep -q "ssmax s0 *| 1.000000 (fixed)" $W/conv.txt && ok || bad "(e) to ssmax-fixed should start at s = 1: $(grep s0 $W/conv.txt)"
+
+# ---- eval_gpt
+E=./eval_gpt
+$E --help >$W/ehelp.txt 2>&1 && ok || bad "eval_gpt --help failed"
+missing=""
+for flag in $(grep -o '{"[a-z0-9-]*", [a-z_]*_argument' eval_gpt.c | sed 's/{"\([a-z0-9-]*\)".*/\1/'); do
+  grep -q -- "--$flag" $W/ehelp.txt || missing="$missing --$flag"
+done
+[ -z "$missing" ] && ok || bad "eval_gpt --help does not list:$missing"
+C6=$W/runA/ckpt_00000012.bin
+expect_error "eval_gpt unknown mode" "mode" $E perplexity -c $C6
+expect_error "eval_gpt without checkpoint" "checkpoint" $E lengths -d "$W/data/val_*.bin"
+expect_error "eval_gpt missing checkpoint" "nowhere" $E lengths -c $W/nowhere.bin -d "$W/data/val_*.bin"
+expect_error "eval_gpt depth outside [0,1]" "--depths" $E needle -c $C6 -d "$W/data/val_*.bin" --depths 0,1.5
+expect_error "eval_gpt bad context" "--context" $E lengths -c $C6 -d "$W/data/val_*.bin" -t abc
+expect_error "eval_gpt needle context too short" "too short" $E needle -c $C6 -d "$W/data/val_*.bin" --contexts 32
+expect_error "eval_gpt context longer than the held-out data" "no window" $E lengths -c $C6 -d "$W/data/val_*.bin" -t 4000000
+head -c 3000 $C6 >$W/trunc.bin
+expect_error "eval_gpt truncated checkpoint" "truncated" $E lengths -c $W/trunc.bin -d "$W/data/val_*.bin"
+# at the training length, over the same windows, the evaluation pass gives train_gpt's validation loss
+val=$(awk -F, 'NR > 1 && $4 != "" {v = $4} END {print v}' $W/runA/log.csv)
+$E lengths -c $C6 -d "$W/data/val_*.bin" -t 32 --windows 8 -o $W/len32.csv >$W/len32.txt 2>&1
+mean=$(sed -n 's/.*all 32 positions \([0-9.]*\).*/\1/p' $W/len32.txt)
+awk -v a="$val" -v b="$mean" 'BEGIN {d = a - b; exit !(b != "" && d < 2e-4 && d > -2e-4)}' && ok || bad "eval_gpt mean loss $mean differs from train_gpt's val loss $val"
+$E lengths -c $C6 -d "$W/data/val_*.bin" -o $W/len.csv --windows 1 --rope-theta 500000 >$W/len.txt 2>&1 && ok || bad "eval_gpt lengths at 32x failed: $(tail -2 $W/len.txt)"
+tail -1 $W/len.csv | grep -q "^[0-9]*,1024,[0-9.]*,[0-9]*$" && ok || bad "lengths.csv should end at position 1024 (32 x 32): $(tail -1 $W/len.csv)"
+$E lengths -c $W/soft/ckpt_00000002.bin --attn ssmax -d "$W/data/val_*.bin" -t 64 -o $W/lenE.csv >$W/lenE.txt 2>&1 && grep -q "(ssmax," $W/lenE.txt && ok || bad "eval_gpt --attn ssmax on a Softmax checkpoint failed: $(tail -2 $W/lenE.txt)"
+
+# ---- retrieval: fine-tuning on needle examples and the needle evaluation
+expect_error "needle task at a short context" "needs at least" $T -n 2 --task needle
+N="./train_gpt --model tiny -i $W/data/train_*.bin -j $W/data/val_*.bin -b 2 -t 160 --log-every 100"
+$N -n 3 --task needle --val-every 0 -o $W/needle >$W/needle.txt 2>&1 && grep -q "task  *| needle" $W/needle.txt && ok || bad "--task needle run failed: $(tail -2 $W/needle.txt)"
+$E needle -c $W/needle/ckpt_00000003.bin -d "$W/data/val_*.bin" --contexts 160,320 --depths 0,0.5,1 --trials 2 -o $W/needle.csv \
+  --scores $W/scores.csv --score-context 200 --score-trials 3 >$W/eneedle.txt 2>&1 && ok || bad "eval_gpt needle failed: $(tail -2 $W/eneedle.txt)"
+[ "$(tail -n +2 $W/needle.csv | wc -l)" -eq 6 ] && awk -F, 'NR > 1 && ($4 < 0 || $4 > 1 || $5 < $4) {exit 1}' $W/needle.csv && ok || bad "needle.csv should hold 2 x 3 cells of accuracies"
+[ "$(tail -n +2 $W/scores.csv | wc -l)" -eq 3 ] && [ "$(tail -n +2 $W/scores_heads.csv | wc -l)" -eq 4 ] && ok || bad "needle score files have the wrong rows"
+awk -F, 'NR > 1 && ($5 < 0 || $5 > 1.0001) {exit 1}' $W/scores.csv && ok || bad "needle scores outside [0, 1]"
+$E needle -c $W/needle/ckpt_00000003.bin -d "$W/data/val_*.bin" --contexts 160,320 --depths 0,0.5,1 --trials 2 -o $W/needle2.csv >/dev/null 2>&1
+cmp -s $W/needle.csv $W/needle2.csv && ok || bad "needle evaluation is not repeatable with the same seed"
 
 # a diverging run stops at the first non-finite loss and leaves its last checkpoint loadable
 expect_error "NaN loss" "not finite\|loss is" $T -n 10 --lr 1e30 --warmup 0 --ckpt-every 1 --val-every 0 -o $W/runN

@@ -7,6 +7,7 @@
 #include "../model/gpt.h"
 #include "../data/tokenizer.h"
 #include "../data/dataloader.h"
+#include "../data/needle.h"
 #include "test.h"
 
 static void test_byte_roundtrip(void) {
@@ -110,10 +111,51 @@ static void test_shard_header(void) {
     check(h[0] == 20240520 && h[1] == 1 && h[2] == 77, "shard is not in llm.c's format");
 }
 
+// needle examples: n+1 tokens, the needle sentence where depth says, haystack around it unchanged,
+// the answer = the needle's digits at the end, the same example from the same rng state
+static void test_needle(void) {
+    Tokenizer tok;
+    tokenizer_init(&tok, "byte", NULL);
+    size_t hay_n = 5000;
+    uint16_t *hay = malloc_check(hay_n * sizeof(uint16_t));
+    for (size_t i = 0; i < hay_n; i++) hay[i] = (uint16_t)('a' + i % 26);
+    double depths[] = {0, 0.5, 1};
+    for (int d = 0; d < 3; d++) {
+        uint64_t rng = 42, rng2 = 42;
+        NeedleExample ex, ex2;
+        int n = 300;
+        needle_make(&ex, &tok, hay, hay_n, n, depths[d], &rng);
+        needle_make(&ex2, &tok, hay, hay_n, n, depths[d], &rng2);
+        check(ex.n == n && !memcmp(ex.tokens, ex2.tokens, (n + 1) * sizeof(int)), "needle: same rng, different example");
+        char text[512], needle[256], question[256], answer[64];
+        for (int i = 0; i <= n; i++) text[i] = (char)ex.tokens[i];
+        text[n + 1] = 0;
+        needle_texts(ex.city, ex.digits, needle, question, answer, sizeof(needle));
+        int nl = (int)strlen(needle);
+        check(ex.needle_end - ex.needle_start == nl && !memcmp(text + ex.needle_start, needle, nl),
+              "needle: the needle sentence is not at tokens %d..%d", ex.needle_start, ex.needle_end);
+        check(!strcmp(text + ex.answer_start, ex.digits) && strlen(ex.digits) == NEEDLE_DIGITS && ex.digits[0] != '0',
+              "needle: the answer tokens are '%s', expected the digits %s", text + ex.answer_start, ex.digits);
+        int qlen = (int)strlen(question), fill = n + 1 - nl - qlen - (int)strlen(answer);
+        check(!memcmp(text + ex.answer_start - 1 - qlen, question, qlen), "needle: the question is not before the answer");
+        check(ex.needle_start == (int)(depths[d] * fill + 0.5), "needle: depth %g put the needle at %d of %d", depths[d], ex.needle_start, fill);
+        int hay_ok = 1; // the haystack around the needle is one contiguous slice
+        for (int i = 1; i < fill; i++) {
+            int a = i - 1 < ex.needle_start ? i - 1 : i - 1 + nl, b = i < ex.needle_start ? i : i + nl;
+            hay_ok &= (text[b] - 'a' + 26) % 26 == (text[a] - 'a' + 1) % 26;
+        }
+        check(hay_ok, "needle: the haystack is not a contiguous slice at depth %g", depths[d]);
+        needle_free(&ex); needle_free(&ex2);
+    }
+    check(needle_min_context(&tok) > 100 && needle_min_context(&tok) < 200, "needle: minimum context %d", needle_min_context(&tok));
+    free(hay);
+}
+
 int main(void) {
     printf("tokenizer and data loader\n");
     test_byte_roundtrip();
     test_shard_header();
     test_loader();
+    test_needle();
     return test_summary();
 }

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""
+ablation.py: the SSMax paper's ablations at CPU scale, end to end, with one command.
+
+    ablation.py --scale default|smoke [--out runs/ablation] [--data books|tinyshakespeare]
+
+Trains (a) Softmax, (b) SSMax, (c) SSMax with s fixed at 1, (d) SSMax with a bias, and (f) Softmax
+switched to SSMax for the last fifth of the steps; (e) is (a)'s checkpoint converted to SSMax. Then
+  - length generalisation of every pretrained model: per-position loss on held-out books up to 32x the
+    training length, RoPE theta as trained and raised 50x (eval_gpt lengths);
+  - retrieval fine-tuning of each model on needle examples at the training length (train_gpt --task
+    needle), then the needle grid over context x depth with theta x50, and the attention that the
+    answer puts on the needle over random trials (eval_gpt needle);
+and writes OUT/report.md with every figure and a table of the numbers. Runs that already finished
+(their final checkpoint exists) are reused, so an interrupted ablation continues where it stopped.
+"""
+import argparse
+import csv
+import glob
+import math
+import os
+import subprocess
+import sys
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+# every knob of a scale; default: ~2 hours on 2 cores; smoke: a minute, for make test
+SCALES = {
+    "default": dict(model="small", T=256, B=16, steps=4500, lr=2e-3, warmup=200, val_every=250, val_batches=20,
+                    ft_steps=600, ft_lr=1e-3, ft_warmup=50, len_windows=32, needle_mults=[1, 2, 4, 8, 12],
+                    depths=[0, 0.25, 0.5, 0.75, 1], trials=10, score_mult=8, score_trials=100),
+    "smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2,
+                  ft_steps=8, ft_lr=1e-3, ft_warmup=2, len_windows=1, needle_mults=[1, 2],
+                  depths=[0, 0.5, 1], trials=2, score_mult=2, score_trials=6),
+}
+CONFIGS = ["a", "b", "c", "d", "e", "f"]
+LABELS = {"a": "(a) Softmax", "b": "(b) SSMax", "c": "(c) SSMax, s = 1", "d": "(d) SSMax + bias",
+          "e": "(e) Softmax -> SSMax after", "f": "(f) Softmax -> SSMax during"}
+ATTN = {"a": "softmax", "b": "ssmax", "c": "ssmax-fixed", "d": "ssmax-bias", "e": "ssmax", "f": "ssmax"}
+COLORS = {"a": "#1f77b4", "b": "#d62728", "c": "#ff7f0e", "d": "#2ca02c", "e": "#9467bd", "f": "#8c564b"}
+
+
+def run(cmd, log):
+    print("+ " + " ".join(cmd), flush=True)
+    with open(log, "a") as f:
+        f.write("+ " + " ".join(cmd) + "\n")
+        f.flush()
+        p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        with open(log) as f:
+            tail = f.readlines()[-5:]
+        sys.exit("error: this step failed (exit %d); the end of %s says:\n%s" % (p.returncode, log, "".join(tail)))
+
+
+def final_ckpt(d, steps):
+    return os.path.join(d, "ckpt_%08d.bin" % steps)
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=sorted(SCALES), default="default")
+    ap.add_argument("--out", default=None, help="output folder (default: runs/ablation, or runs/ablation-smoke)")
+    ap.add_argument("--data", choices=["books", "tinyshakespeare"], default=None,
+                    help="corpus (default: books; smoke falls back to tinyshakespeare when no books are at hand)")
+    ap.add_argument("--threads", type=int, default=0, help="threads per run (default: all cores)")
+    args = ap.parse_args()
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    S = SCALES[args.scale]
+    out = args.out or ("runs/ablation" if args.scale == "default" else "runs/ablation-smoke")
+    os.makedirs(out, exist_ok=True)
+    log = os.path.join(out, "commands.log")
+    open(log, "w").close()
+    t_start = time.time()
+
+    data = args.data
+    if data is None:
+        shared = os.environ.get("SHARED_DATA", "../shared/data")
+        data = "books" if os.path.isdir(os.path.join(shared, "books")) or os.path.exists("data/books-byte/train_000000.bin") \
+            else "tinyshakespeare"
+        if data != "books" and args.scale == "default":
+            sys.exit("error: no books corpus at %s/books\nHINT: set SHARED_DATA to the folder holding books/" % shared)
+    run(["scripts/prepare.sh", data, "byte"], log)
+    train_glob, val_glob = "data/%s-byte/train_*.bin" % data, "data/%s-byte/val_*.bin" % data
+    T, steps = S["T"], S["steps"]
+    switch = int(steps * 0.8) + 1  # (f): the last fifth with SSMax
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    common = ["--model", S["model"], "-i", train_glob, "-j", val_glob, "-b", str(S["B"]), "-t", str(T),
+              "-n", str(steps), "--lr", str(S["lr"]), "--warmup", str(S["warmup"]), "--schedule", "cosine",
+              "--val-every", str(S["val_every"]), "--val-batches", str(S["val_batches"]), "--ckpt-every", "500",
+              "--keep-ckpts", "1", "--log-every", "50", "--seed", "1337"] + threads
+
+    # ---- pretraining: a, b, c, d, f from the same init and data order; e is a's checkpoint converted
+    pre = {c: os.path.join(out, c, "pretrain") for c in CONFIGS}
+    pre["e"] = pre["a"]
+    for c in CONFIGS:
+        os.makedirs(os.path.join(out, c), exist_ok=True)
+    for c in ["a", "b", "c", "d", "f"]:
+        if os.path.exists(final_ckpt(pre[c], steps)):
+            print("reusing %s" % final_ckpt(pre[c], steps))
+            continue
+        extra = ["--attn", ATTN[c]] + (["--attn-switch-step", str(switch)] if c == "f" else [])
+        # an interrupted run continues from its newest checkpoint
+        target = ["--resume", pre[c]] if glob.glob(os.path.join(pre[c], "ckpt_*.bin")) else ["-o", pre[c]]
+        run(["./train_gpt"] + common + extra + target, log)
+    ckpt = {c: final_ckpt(pre[c], steps) for c in CONFIGS}
+    convert = {c: (["--attn", "ssmax"] if c == "e" else []) for c in CONFIGS}
+
+    # ---- length generalisation, theta as trained and x50
+    theta = 10000.0
+    for c in CONFIGS:
+        for mult in (1, 50):
+            path = os.path.join(out, c, "lengths_theta%d.csv" % mult)
+            run(["./eval_gpt", "lengths", "-c", ckpt[c], "-d", val_glob, "-t", str(32 * T), "--windows", str(S["len_windows"]),
+                 "--rope-theta", str(theta * mult), "-o", path] + convert[c] + threads, log)
+
+    # ---- retrieval fine-tuning, then the needle grid and the needle scores (theta x50)
+    for c in CONFIGS:
+        ft = os.path.join(out, c, "needle-ft")
+        if not os.path.exists(final_ckpt(ft, S["ft_steps"])):
+            run(["./train_gpt", "--init-from", ckpt[c], "--attn", ATTN[c], "-i", train_glob, "-j", val_glob,
+                 "-b", str(S["B"]), "-t", str(T), "-n", str(S["ft_steps"]), "--task", "needle", "--lr", str(S["ft_lr"]),
+                 "--schedule", "cosine", "--warmup", str(S["ft_warmup"]), "--beta2", "0.999", "--wd", "0",
+                 "--val-every", str(S["ft_steps"]), "--val-batches", str(S["val_batches"]), "--ckpt-every", "0",
+                 "--log-every", "50", "--seed", "7", "-o", ft] + threads, log)
+        contexts = ",".join(str(m * T) for m in S["needle_mults"])
+        depths = ",".join(str(d) for d in S["depths"])
+        run(["./eval_gpt", "needle", "-c", final_ckpt(ft, S["ft_steps"]), "-d", val_glob, "--contexts", contexts,
+             "--depths", depths, "--trials", str(S["trials"]), "--rope-theta", str(theta * 50),
+             "-o", os.path.join(out, c, "needle.csv"), "--scores", os.path.join(out, c, "scores.csv"),
+             "--score-context", str(S["score_mult"] * T), "--score-trials", str(S["score_trials"])] + threads, log)
+
+    report(out, S, data, switch, time.time() - t_start, args.scale)
+
+
+# ----------------------------------------------------------------------------
+# figures and the report
+
+
+def log_rows(d):
+    rows = read_csv(os.path.join(d, "log.csv"))
+    steps = np.array([int(r["step"]) for r in rows])
+    train = np.array([float(r["train_loss"]) for r in rows])
+    vs = np.array([int(r["step"]) for r in rows if r["val_loss"]])
+    val = np.array([float(r["val_loss"]) for r in rows if r["val_loss"]])
+    return steps, train, vs, val
+
+
+def smooth(x, k=25):
+    if len(x) < 2 * k:
+        return x
+    c = np.cumsum(np.insert(x, 0, 0.0))
+    y = (c[k:] - c[:-k]) / k
+    return np.concatenate([x[: k - 1], y])
+
+
+def plot_losses(out, switch):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for c in ["a", "b", "c", "d", "f"]:
+        s, tr, vs, va = log_rows(os.path.join(out, c, "pretrain"))
+        axes[0].plot(s, smooth(tr), color=COLORS[c], label=LABELS[c], lw=1.2)
+        axes[1].plot(vs, va, "o-", color=COLORS[c], label=LABELS[c], ms=3)
+    for ax, name in zip(axes, ["training loss (smoothed)", "validation loss (held-out books)"]):
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss (nats/byte)")
+        ax.set_title(name)
+        ax.axvline(switch, color="#8c564b", ls=":", lw=1)
+        ax.grid(alpha=0.3)
+    lo = min(min(log_rows(os.path.join(out, c, "pretrain"))[3]) for c in ["a", "b", "c", "d", "f"])
+    axes[1].set_ylim(lo - 0.05, lo + 0.6)
+    axes[0].set_ylim(lo - 0.3, lo + 1.0)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "loss.png"), dpi=90)
+    plt.close(fig)
+
+
+def plot_lengths(out, T):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, mult in zip(axes, (1, 50)):
+        for c in CONFIGS:
+            rows = read_csv(os.path.join(out, c, "lengths_theta%d.csv" % mult))
+            x = [math.sqrt(int(r["position_start"]) * int(r["position_end"])) for r in rows]
+            ax.plot(x, [float(r["loss"]) for r in rows], "o-", color=COLORS[c], label=LABELS[c], ms=3)
+        ax.axvline(T, color="gray", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("position in the context (tokens = bytes); dashed: training length")
+        ax.set_title("per-position test loss, RoPE theta %s" % ("as trained" if mult == 1 else "x50 at evaluation"))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("loss (nats/byte)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "lengths.png"), dpi=90)
+    plt.close(fig)
+
+
+def needle_grid(out, c):
+    rows = read_csv(os.path.join(out, c, "needle.csv"))
+    ctx = sorted({int(r["context"]) for r in rows})
+    dep = sorted({float(r["depth"]) for r in rows})
+    acc = np.zeros((len(dep), len(ctx)))
+    first = np.zeros_like(acc)
+    for r in rows:
+        i, j = dep.index(float(r["depth"])), ctx.index(int(r["context"]))
+        acc[i, j], first[i, j] = float(r["exact"]), float(r["first_digit"])
+    return ctx, dep, acc, first
+
+
+def plot_needle(out, T):
+    fig, axes = plt.subplots(1, 6, figsize=(18, 3.6), sharey=True)
+    for ax, c in zip(axes, CONFIGS):
+        ctx, dep, acc, _ = needle_grid(out, c)
+        im = ax.imshow(acc, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto", origin="upper")
+        ax.set_xticks(range(len(ctx)))
+        ax.set_xticklabels(["%g" % (x / T) for x in ctx])
+        ax.set_yticks(range(len(dep)))
+        ax.set_yticklabels(["%d%%" % round(100 * d) for d in dep])
+        for i in range(len(dep)):
+            for j in range(len(ctx)):
+                ax.text(j, i, "%.1f" % acc[i, j], ha="center", va="center", fontsize=7)
+        ax.set_title(LABELS[c], fontsize=9)
+        ax.set_xlabel("context / training length")
+    axes[0].set_ylabel("needle depth")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="exact-match accuracy")
+    fig.savefig(os.path.join(out, "needle.png"), dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_scores(out):
+    fig, axes = plt.subplots(2, 6, figsize=(18, 6.5))
+    marks = {"exact": ("#2ca02c", "exact"), "first_digit": ("#ff7f0e", "first digit only"), "wrong": ("#d62728", "wrong")}
+    for k, c in enumerate(CONFIGS):
+        heads = read_csv(os.path.join(out, c, "scores_heads.csv"))
+        vals = sorted(((float(h["mean_score"]), "L%sH%s" % (h["layer"], h["head"])) for h in heads), reverse=True)[:8]
+        axes[0, k].bar(range(len(vals)), [v for v, _ in vals], color=COLORS[c])
+        axes[0, k].set_xticks(range(len(vals)))
+        axes[0, k].set_xticklabels([n for _, n in vals], rotation=60, fontsize=7)
+        axes[0, k].set_ylim(0, 1)
+        axes[0, k].set_title(LABELS[c] + ": top heads", fontsize=9)
+        trials = sorted(read_csv(os.path.join(out, c, "scores.csv")), key=lambda r: float(r["best_score"]))
+        for i, r in enumerate(trials):
+            col, _ = marks[r["result"]]
+            axes[1, k].bar(i, float(r["best_score"]), color=col, width=1.0)
+        axes[1, k].set_ylim(0, 1)
+        axes[1, k].set_xlabel("trial (sorted)")
+        axes[1, k].set_title("highest needle score per trial", fontsize=9)
+    axes[0, 0].set_ylabel("mean needle score")
+    axes[1, 0].set_ylabel("needle score")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=v[0]) for v in marks.values()]
+    axes[1, 5].legend(handles, [v[1] for v in marks.values()], fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "needle_scores.png"), dpi=90)
+    plt.close(fig)
+
+
+def read_s(path):
+    rows = read_csv(path)
+    steps = sorted({int(r["step"]) for r in rows})
+    L = max(int(r["layer"]) for r in rows) + 1
+    H = max(int(r["head"]) for r in rows) + 1
+    s = np.full((len(steps), L, H), np.nan)
+    b = np.full((len(steps), L, H), np.nan)
+    for r in rows:
+        i = steps.index(int(r["step"]))
+        s[i, int(r["layer"]), int(r["head"])] = float(r["s"])
+        if r["b"]:
+            b[i, int(r["layer"]), int(r["head"])] = float(r["b"])
+    return np.array(steps), s, b
+
+
+def plot_s(out):
+    learned = ["b", "d", "f"]
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7))
+    for k, c in enumerate(learned):
+        steps, s, _ = read_s(os.path.join(out, c, "pretrain", "ssmax.csv"))
+        L, H = s.shape[1:]
+        cmap = plt.get_cmap("viridis")
+        for l in range(L):
+            for h in range(H):
+                axes[0, k].plot(steps, s[:, l, h], color=cmap(l / max(1, L - 1)), lw=1, alpha=0.8)
+        axes[0, k].set_title(LABELS[c] + ": s per head (colour = layer)", fontsize=9)
+        axes[0, k].set_xlabel("step")
+        axes[0, k].grid(alpha=0.3)
+        im = axes[1, k].imshow(s[-1], cmap="viridis", aspect="auto")
+        for l in range(L):
+            for h in range(H):
+                axes[1, k].text(h, l, "%.2f" % s[-1, l, h], ha="center", va="center", fontsize=7, color="w")
+        axes[1, k].set_xlabel("head")
+        axes[1, k].set_ylabel("layer")
+        axes[1, k].set_title("final s", fontsize=9)
+        fig.colorbar(im, ax=axes[1, k])
+    axes[0, 0].set_ylabel("s")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "ssmax_s.png"), dpi=90)
+    plt.close(fig)
+
+
+def length_summary(out, c, mult, T):
+    rows = read_csv(os.path.join(out, c, "lengths_theta%d.csv" % mult))
+    def mean_over(lo, hi):
+        tot = cnt = 0.0
+        for r in rows:
+            a, b, n = int(r["position_start"]), int(r["position_end"]), int(r["count"])
+            if a >= lo and b <= hi:
+                tot += float(r["loss"]) * n
+                cnt += n
+        return tot / cnt if cnt else float("nan")
+    return mean_over(1, T), mean_over(4 * T + 1, 32 * T), mean_over(16 * T + 1, 32 * T)
+
+
+def report(out, S, data, switch, seconds, scale):
+    T = S["T"]
+    plot_losses(out, switch)
+    plot_lengths(out, T)
+    plot_needle(out, T)
+    plot_scores(out)
+    plot_s(out)
+    lines = ["# SSMax ablation at CPU scale (`%s`)" % scale, ""]
+    lines.append("Made by `scripts/ablation.py --scale %s` (`make ablation SCALE=%s`) in %.0f minutes on %d cores. "
+                 "Corpus: %s, byte tokenizer (V = 257); model preset `%s` at T = %d, batch %d, %d steps, lr %g cosine; "
+                 "(f) switches at step %d; (e) is (a)'s final checkpoint converted (s0 = 1/mean ln n over the "
+                 "training window). Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, "
+                 "AdamW betas 0.9/0.999, no weight decay, loss on the answer only."
+                 % (scale, scale, seconds / 60, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
+                    switch, S["ft_steps"], T, S["ft_lr"]))
+    lines += ["", "## Numbers", "",
+              "| config | final val loss | loss at 1..T | loss at 4T..32T (theta x1) | loss at 4T..32T (theta x50) | "
+              "needle exact (all cells) | needle exact at <= T | needle exact at > T | first digit (all) | score trials exact / first / wrong |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in CONFIGS:
+        if c == "e":
+            val = "(a) converted"
+        else:
+            val = "%.4f" % log_rows(os.path.join(out, c, "pretrain"))[3][-1]
+        in1, far1, _ = length_summary(out, c, 1, T)
+        _, far50, _ = length_summary(out, c, 50, T)
+        ctx, dep, acc, first = needle_grid(out, c)
+        short = [j for j, x in enumerate(ctx) if x <= T]
+        long_ = [j for j, x in enumerate(ctx) if x > T]
+        trials = read_csv(os.path.join(out, c, "scores.csv"))
+        counts = [sum(r["result"] == k for r in trials) for k in ("exact", "first_digit", "wrong")]
+        lines.append("| %s | %s | %.4f | %.4f | %.4f | %.2f | %s | %s | %.2f | %d / %d / %d |" % (
+            LABELS[c], val, in1, far1, far50, acc.mean(), "%.2f" % acc[:, short].mean() if short else "-",
+            "%.2f" % acc[:, long_].mean() if long_ else "-", first.mean(), *counts))
+    lines += ["", "## Pretraining loss, (a)-(d) and (f)", "", "![loss curves](loss.png)", "",
+              "## Length generalisation (paper Fig. 5)", "",
+              "Per-position loss at a context of %d bytes (32x training), averaged over %d held-out windows."
+              % (32 * T, S["len_windows"]), "", "![length generalisation](lengths.png)", "",
+              "## Needle retrieval (paper Fig. 6)", "",
+              "Exact-match accuracy of greedy decoding (teacher-forced: every answer token must be the argmax), "
+              "%d trials per cell, RoPE theta x50." % S["trials"], "", "![needle heat maps](needle.png)", "",
+              "## Attention on the needle (paper Figs. 7, 8)", "",
+              "Top: the mean attention mass that the query predicting the first answer digit puts on the needle "
+              "sentence, for the 8 highest heads. Bottom: over %d trials at %d bytes (random depth), the highest "
+              "needle score of any head, sorted, coloured by the answer." % (S["score_trials"], S["score_mult"] * T), "",
+              "![needle scores](needle_scores.png)", "", "## Learned s", "", "![s values](ssmax_s.png)", ""]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("wrote %s" % os.path.join(out, "report.md"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# test_ablation.sh: the ablation runner at --scale smoke, end to end: every run, evaluation, CSV,
+# figure and the report are made, and their contents are sane.
+set -u
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-/usr/bin/python3}
+O=build/ablation-smoke
+rm -rf $O
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+if ! $PYTHON -c 'import matplotlib, numpy' 2>/dev/null; then
+  bad "$PYTHON lacks matplotlib or numpy (make setup installs python3-matplotlib python3-numpy)"
+  echo "$pass passed, $fail failed"; exit 1
+fi
+$PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke.log 2>&1 && ok || { bad "the smoke ablation failed: $(tail -4 build/ablation-smoke.log)"; echo "$pass passed, $fail failed"; exit 1; }
+
+for f in report.md loss.png lengths.png needle.png needle_scores.png ssmax_s.png; do
+  [ -s $O/$f ] && ok || bad "$O/$f is missing or empty"
+done
+for f in loss.png lengths.png needle.png needle_scores.png ssmax_s.png; do
+  [ "$(head -c 8 $O/$f | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] && ok || bad "$f is not a PNG"
+  grep -q "($f)" $O/report.md && ok || bad "report.md does not show $f"
+done
+for c in a b c d e f; do
+  [ "$(grep -c "^| ($c)" $O/report.md)" -eq 1 ] && ok || bad "report.md has no row for ($c)"
+  for m in 1 50; do
+    # 32 x T = 5120 positions, losses finite and positive
+    awk -F, 'NR > 1 {if (!($3 > 0 && $3 < 50)) bad = 1; last = $2} END {exit bad || last != 5120}' $O/$c/lengths_theta$m.csv \
+      && ok || bad "($c) lengths_theta$m.csv: losses not sane or not up to position 5120"
+  done
+  [ "$(tail -n +2 $O/$c/needle.csv | wc -l)" -eq 6 ] && ok || bad "($c) needle.csv should hold 2 contexts x 3 depths"
+  [ "$(tail -n +2 $O/$c/scores.csv | wc -l)" -eq 6 ] && ok || bad "($c) scores.csv should hold 6 trials"
+  [ "$(tail -n +2 $O/$c/scores_heads.csv | wc -l)" -eq 4 ] && ok || bad "($c) scores_heads.csv should hold 2 layers x 2 heads"
+done
+for c in a b c d f; do
+  [ -f $O/$c/pretrain/ckpt_00000030.bin ] && ok || bad "($c) has no final pretraining checkpoint"
+done
+[ ! -f $O/a/pretrain/ssmax.csv ] && [ -f $O/b/pretrain/ssmax.csv ] && ok || bad "ssmax.csv belongs to the SSMax runs only"
+awk -F, 'NR > 1 && $4 != 1 {exit 1}' $O/c/pretrain/ssmax.csv && ok || bad "(c) s should stay exactly 1"
+awk -F, 'NR > 1 && $5 == "" {exit 1}' $O/d/pretrain/ssmax.csv && ok || bad "(d) ssmax.csv should log b"
+[ "$(cut -d, -f1 $O/f/pretrain/ssmax.csv | sed -n 2p)" = 24 ] && ok || bad "(f) should switch at step 25 (s logged from step 24)"
+grep -q "attention switched from softmax to ssmax" $O/commands.log && ok || bad "(f) never switched"
+grep "^+ ./eval_gpt lengths" $O/commands.log | grep "a/pretrain" | tail -1 | grep -q -- "--attn ssmax" && ok || bad "(e) is not (a) converted"
+# a second run reuses every finished training run
+$PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke2.log 2>&1 && grep -q "reusing" build/ablation-smoke2.log \
+  && ! grep -q "train_gpt --model" $O/commands.log && ok || bad "a second run should reuse the finished pretraining runs"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
