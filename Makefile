@@ -34,6 +34,18 @@ else
     $(error OpenMP not found for $(CC): install libgomp (apt-get install gcc) or build single-threaded with NO_OMP=1)
   endif
 endif
+ifeq ($(MPI),1)
+  # data-parallel train_gpt over Open MPI ranks; objects in their own folder, so both builds coexist
+  CC = mpicc
+  CFLAGS += -DUSE_MPI
+  BUILD_DIR = build/mpi
+  APT_MPI = openmpi-bin libopenmpi-dev
+  ifeq ($(shell command -v mpicc 2>/dev/null),)
+    $(call say,build: MPI=1 but mpicc is missing: make setup-mpi installs openmpi-bin libopenmpi-dev)
+  else
+    $(call say,build: MPI=1: train_gpt runs under mpirun (Open MPI))
+  endif
+endif
 ifeq ($(BLAS),1)
   CFLAGS += -DUSE_CBLAS
   LDLIBS += -lopenblas
@@ -43,16 +55,20 @@ endif
 $(call say,build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
 
 MODEL_SRC = model/layers.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
-DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c
+DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c dist/dist.c
 HEADERS = $(wildcard model/*.h data/*.h tests/*.h)
-BUILD = build
+BUILD = $(or $(BUILD_DIR),build)
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: all build help setup setup-build setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
+.PHONY: all build help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
+ifeq ($(MPI),1)
+build: train_gpt
+else
 build: train_gpt eval_gpt prepare_data $(TESTS) $(BUILD)/bench_gpt
+endif
 
 help:
 	@echo "make            build train_gpt, eval_gpt, prepare_data and the tests"
@@ -65,7 +81,8 @@ help:
 	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
 	@echo "make gpt2-vectors  regenerate tests/ref/gpt2_vectors.tsv with js-tiktoken (npm)"
 	@echo "make setup      install missing Debian packages (apt-get as root, else print the command)"
-	@echo "options: ATTN=softmax|ssmax|... DEBUG=1 NO_OMP=1 BLAS=1 PYTHON=/usr/bin/python3"
+	@echo "make MPI=1      train_gpt for data-parallel runs under mpirun (Open MPI; installs openmpi-bin libopenmpi-dev)"
+	@echo "options: ATTN=softmax|ssmax|... DEBUG=1 NO_OMP=1 BLAS=1 MPI=1 PYTHON=/usr/bin/python3"
 
 # the build stamps its flags, so changing ATTN or DEBUG rebuilds everything
 $(BUILD)/flags: FORCE
@@ -77,7 +94,16 @@ $(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-train_gpt: $(BUILD)/train_gpt.o $(OBJ)
+# ./train_gpt is the MPI build after `make MPI=1` and the plain one after `make`: relinked on a switch
+FLAVOUR = $(if $(filter 1,$(MPI)),mpi,plain)
+build/flavour: FORCE
+	@mkdir -p build
+	@echo '$(FLAVOUR)' | cmp -s - $@ || echo '$(FLAVOUR)' > $@
+train_gpt: $(BUILD)/train_gpt.o $(OBJ) build/flavour
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
+
+# the MPI build under its own name, for tests/test_mpi.sh (make MPI=1 build/mpi/train_gpt_mpi)
+$(BUILD)/train_gpt_mpi: $(BUILD)/train_gpt.o $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 eval_gpt: $(BUILD)/eval_gpt.o $(OBJ)
@@ -111,7 +137,9 @@ endef
 setup: setup-build
 	$(call apt_install,$(APT_PLOT))
 setup-build:
-	$(call apt_install,$(APT_BUILD) $(APT_BLAS))
+	$(call apt_install,$(APT_BUILD) $(APT_BLAS) $(APT_MPI))
+setup-test: setup-build
+	$(call apt_install,$(APT_PLOT) openmpi-bin libopenmpi-dev)
 setup-python:
 	$(call apt_install,$(APT_TORCH))
 
@@ -146,7 +174,7 @@ bench-torch: setup-python
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE LD_PRELOAD=$(JEMALLOC) $(PYTHON) scripts/bench_torch.py --c-table $(BUILD)/bench.md $(BENCH_FLAGS)
 
 # ---- tests
-test: setup all
+test: setup-test all
 	@PYTHON=$(PYTHON) tests/run_tests.sh
 
 reference: setup-python all

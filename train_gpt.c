@@ -14,6 +14,7 @@
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
 #include "data/needle.h"
+#include "dist/dist.h"
 
 #ifndef ATTN_DEFAULT
 #define ATTN_DEFAULT "softmax"
@@ -25,7 +26,7 @@
 typedef struct {
     const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule, *gpt2_dir, *task;
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
-    float rope_theta, ssmax_s0;
+    float rope_theta, ssmax_s0, mpi_timeout;
     int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
     int ckpt_every, keep_ckpts, threads, log_every, dry_run, attn_switch_step;
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
@@ -37,7 +38,7 @@ static Options default_options(void) {
     o.model = "small"; o.train = "data/tinyshakespeare-byte/train_*.bin"; o.val = "data/tinyshakespeare-byte/val_*.bin";
     o.out = NULL; o.attn = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant"; o.task = "lm";
     o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = -1;
-    o.rope_theta = -1; o.ssmax_s0 = NAN;
+    o.rope_theta = -1; o.ssmax_s0 = NAN; o.mpi_timeout = 300;
     o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100; o.seed = 1337;
     o.val_every = 100; o.val_batches = 20; o.sample_every = 0; o.sample_len = 200;
     o.ckpt_every = 500; o.keep_ckpts = 2; o.threads = 0; o.log_every = 1;
@@ -103,10 +104,12 @@ static void usage(void) {
            "      --keep-ckpts N      newest checkpoints kept (default: %d)\n"
            "      --resume DIR        continue the run in DIR from its newest checkpoint\n"
            "      --log-every N       progress line every N steps (default: %d)\n"
-           "      --threads N         OpenMP threads (default: all cores)\n"
+           "      --threads N         OpenMP threads, per MPI rank (default: all cores, or OMP_NUM_THREADS)\n"
+           "      --mpi-timeout S     MPI builds: seconds a rank waits for the others before ending the job (default: %g)\n"
            "      --dry-run           print the config table (parameters, memory) and exit\n"
            "  -h, --help              this help\n",
-           d.val_every, d.val_batches, d.sample_every, d.sample_len, d.temperature, d.ckpt_every, d.keep_ckpts, d.log_every);
+           d.val_every, d.val_batches, d.sample_every, d.sample_len, d.temperature, d.ckpt_every, d.keep_ckpts, d.log_every,
+           d.mpi_timeout);
 }
 
 // number parsing that rejects junk and out-of-range values with a one-line error
@@ -142,7 +145,7 @@ static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_ATTN = 256, O_S0, O_POS, O_THETA, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP, O_SEED,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2, O_SWITCH, O_TASK };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2, O_SWITCH, O_TASK, O_MPITIMEOUT };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -164,7 +167,8 @@ static Options parse_args(int argc, char **argv) {
         {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
         {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS},
         {"dry-run", no_argument, 0, O_DRY}, {"gpt2-dir", required_argument, 0, O_GPT2},
-        {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK}, {0, 0, 0, 0}};
+        {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK},
+        {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
@@ -216,6 +220,7 @@ static Options parse_args(int argc, char **argv) {
         case O_DRY: o.dry_run = 1; break;
         case O_GPT2: o.gpt2_dir = optarg; break;
         case O_SWITCH: o.attn_switch_step = parse_int(optarg, "--attn-switch-step", 0, 1 << 30); break;
+        case O_MPITIMEOUT: o.mpi_timeout = parse_float(optarg, "--mpi-timeout", 1, 1e7); break;
         case O_TASK: o.task = optarg; parse_named(optarg, "--task", task_names, 2); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see train_gpt --help", optopt);
@@ -376,9 +381,10 @@ static void log_ssmax(FILE *f, const GPT *m, int step) {
 // ----------------------------------------------------------------------------
 // evaluation and sampling
 
-static float evaluate(GPT *model, DataLoader *val, int batches) {
+// mean validation loss over the first `batches` global batches; each rank evaluates its rows
+static float evaluate(GPT *model, DataLoader *val, int batches, const Dist *dist) {
     dataloader_reset(val);
-    size_t avail = val->nwindows / val->B;
+    size_t avail = val->nwindows / ((size_t)val->B * val->world);
     if (avail < 1) avail = 1;
     if ((size_t)batches > avail) batches = (int)avail;
     double sum = 0;
@@ -387,7 +393,7 @@ static float evaluate(GPT *model, DataLoader *val, int batches) {
         gpt_forward(model, val->inputs, val->targets, val->B, val->T);
         sum += model->mean_loss;
     }
-    return (float)(sum / batches);
+    return (float)(dist_sum_double(dist, sum, "the validation loss") / dist->world / batches);
 }
 
 static void sample(GPT *model, const Tokenizer *tok, int len, int T, float temperature, uint64_t *rng) {
@@ -415,7 +421,7 @@ static void sample(GPT *model, const Tokenizer *tok, int len, int T, float tempe
 }
 
 static void print_config(const Options *o, const GPTConfig *c, const char *ckpt, int B, int T, const DataLoader *train,
-                         const DataLoader *val, int threads, int start_step, const char *out) {
+                         const DataLoader *val, int threads, int start_step, const char *out, int world) {
     size_t sizes[NUM_PARAM_TENSORS], nparams = 0;
     gpt_param_sizes(sizes, c);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) nparams += sizes[i];
@@ -436,7 +442,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     ROW("memory", "params+grads+adam %.1f MiB, acts %.1f MiB", 16.0 * nparams / 1048576.0, act_bytes / 1048576.0);
     if (train) ROW("train data", "%s (%zu windows)", o->train, train->nwindows);
     if (val) ROW("val data", "%s (%zu windows)", o->val, val->nwindows);
-    ROW("batch", "B=%d T=%d accum=%d: %zu tok/step", B, T, o->grad_accum, (size_t)B * T * o->grad_accum);
+    ROW("batch", "B=%d T=%d accum=%d: %zu tok/step", B, T, o->grad_accum, (size_t)B * T * o->grad_accum * world);
     if (strcmp(o->task, "lm")) ROW("task", "%s: loss on the answer tokens only", o->task);
     ROW("steps", "%d%s", o->steps, o->resume ? " (resumed)" : "");
     if (o->resume) ROW("resume from", "step %d", start_step);
@@ -444,6 +450,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     ROW("adamw", "betas %g/%g eps %g wd %g", o->beta1, o->beta2, o->eps, o->wd);
     ROW("grad clip", "%g", o->clip);
     ROW("seed / threads", "%d / %d", o->seed, threads);
+    if (world > 1) ROW("data parallel", "%d MPI ranks x %d threads: global batch %d", world, threads, B * world);
     ROW("output", "%s", out);
 #undef ROW
     printf("+------------------------+------------------------------------------------+\n");
@@ -456,11 +463,15 @@ static void format_eta(char *buf, size_t n, double seconds) {
     else snprintf(buf, n, "%dm%02ds", s / 60, s % 60);
 }
 
-// B retrieval examples of context T at random depths; only the answer tokens carry a target
-static void needle_batch(const Tokenizer *tok, const Shard *hay, int B, int T, uint64_t *rng, int *inputs, int *targets) {
-    for (int b = 0; b < B; b++) {
+// retrieval examples of context T at random depths, only the answer tokens carrying a target: this
+// rank's B rows of a global batch of world*B examples drawn in order from rng
+static void needle_batch(const Tokenizer *tok, const Shard *hay, int B, int T, uint64_t *rng, int *inputs, int *targets,
+                         const Dist *dist) {
+    for (int g = 0; g < B * dist->world; g++) {
         NeedleExample ex;
         needle_make(&ex, tok, hay->tokens, hay->ntok, T, random_f32(rng), rng);
+        int b = g - dist->rank * B;
+        if (b < 0 || b >= B) { needle_free(&ex); continue; }
         for (int t = 0; t < T; t++) {
             inputs[b * T + t] = ex.tokens[t];
             targets[b * T + t] = t + 1 >= ex.answer_start ? ex.tokens[t + 1] : -1;
@@ -478,7 +489,11 @@ static long peak_rss_mb(void) {
 // ----------------------------------------------------------------------------
 
 int main(int argc, char **argv) {
+    Dist dist;
+    dist_init(&dist, &argc, &argv);
+    if (dist.rank > 0 && !freopen("/dev/null", "w", stdout)) die("rank %d: cannot silence stdout", dist.rank); // rank 0 speaks
     Options o = parse_args(argc, argv);
+    dist.timeout = o.mpi_timeout;
     if (o.threads > 0) omp_set_num_threads(o.threads);
     int threads = omp_get_max_threads();
 
@@ -500,7 +515,12 @@ int main(int argc, char **argv) {
     if (o.resume) { // the run's own shape, unless the user asks otherwise
         if (o.seq < 0) o.seq = st.T;
         Options d = default_options();
-        if (o.batch == d.batch) o.batch = st.B;
+        if (o.batch == d.batch) { // the checkpoint's global batch, over this run's ranks
+            if (st.B % dist.world)
+                die("the run's global batch of %d sequences does not divide over %d ranks\nHINT: use a rank count that divides %d, or give -b",
+                    st.B, dist.world, st.B);
+            o.batch = st.B / dist.world;
+        }
         if (o.grad_accum == d.grad_accum) o.grad_accum = st.grad_accum;
         if (o.seed == d.seed) o.seed = st.seed;
     }
@@ -511,19 +531,23 @@ int main(int argc, char **argv) {
     int preset_fixes_vocab = ckpt || find_preset(o.model)->V > 0;
     if (o.dry_run && preset_fixes_vocab) { // the table needs no data
         GPTConfig config = resolve_config(&o, ckpt, 0, 0, T);
-        print_config(&o, &config, ckpt, B, T, NULL, NULL, threads, 0, "-");
+        print_config(&o, &config, ckpt, B, T, NULL, NULL, threads, 0, "-", dist.world);
+        dist_finalize();
         return 0;
     }
     dataloader_init(&train, o.train, B, T, 1, (uint64_t)o.seed);
+    dataloader_set_rank(&train, dist.rank, dist.world);
     GPTConfig config = resolve_config(&o, ckpt, dataloader_vocab_size(&train), train.tokenizer, T);
     dataloader_check_vocab(&train, config.vocab_size, config.tokenizer);
     if (o.dry_run) {
-        print_config(&o, &config, ckpt, B, T, &train, NULL, threads, 0, "-");
+        print_config(&o, &config, ckpt, B, T, &train, NULL, threads, 0, "-", dist.world);
+        dist_finalize();
         return 0;
     }
     int have_val = o.val_every > 0;
     if (have_val) {
         dataloader_init(&val, o.val, B, T, 0, 0);
+        dataloader_set_rank(&val, dist.rank, dist.world);
         dataloader_check_vocab(&val, config.vocab_size, config.tokenizer);
     }
     if (config.pos == POS_LEARNED && T > config.max_seq_len)
@@ -569,18 +593,18 @@ int main(int argc, char **argv) {
     if (mkdir(out, 0755) != 0 && errno != EEXIST) die("cannot create run folder '%s'", out);
 
     LRSchedule sched = {parse_choice(o.schedule, schedule_names, SCHED_COUNT), o.lr, o.warmup, o.steps, o.min_lr_frac, o.decay_frac};
-    size_t tokens_per_step = (size_t)B * T * o.grad_accum;
+    size_t tokens_per_step = (size_t)B * T * o.grad_accum * dist.world;
 
-    print_config(&o, &config, ckpt, B, T, &train, have_val ? &val : NULL, threads, start_step, out);
+    print_config(&o, &config, ckpt, B, T, &train, have_val ? &val : NULL, threads, start_step, out, dist.world);
 
     // ---- logs: a resumed run drops rows after its checkpoint, so its files equal an uninterrupted run's
     char path[4096];
-    if (o.resume) {
+    if (o.resume && dist.rank == 0) {
         snprintf(path, sizeof(path), "%s/log.csv", out); truncate_csv(path, start_step);
         snprintf(path, sizeof(path), "%s/ssmax.csv", out); truncate_csv(path, start_step);
     }
-    FILE *logf = open_csv(out, "log.csv", "step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s", o.resume != NULL);
-    FILE *ssf = target_attn != ATTN_SOFTMAX ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o.resume != NULL) : NULL;
+    FILE *logf = dist.rank ? NULL : open_csv(out, "log.csv", "step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s", o.resume != NULL);
+    FILE *ssf = target_attn != ATTN_SOFTMAX && dist.rank == 0 ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o.resume != NULL) : NULL;
     if (!o.resume) log_ssmax(ssf, &model, 0);
 
     // ---- training
@@ -597,21 +621,24 @@ int main(int argc, char **argv) {
         for (int micro = 0; micro < o.grad_accum; micro++) {
             if (needle_task) { // examples drawn from (seed, step, micro): the same after a resume
                 uint64_t nrng = random_seed((uint64_t)o.seed, ((uint64_t)step << 16) + micro + 99);
-                needle_batch(&tok, hay, B, T, &nrng, train.inputs, train.targets);
+                needle_batch(&tok, hay, B, T, &nrng, train.inputs, train.targets, &dist);
             } else {
                 dataloader_next_batch(&train);
             }
             gpt_forward(&model, train.inputs, train.targets, B, T);
-            if (!isfinite(model.mean_loss))
-                die("step %d: the loss is %f (tensor: loss); training stopped, the last good checkpoint is kept in %s\n"
-                    "HINT: lower --lr or raise --warmup", step, model.mean_loss, out);
             loss += model.mean_loss;
             gpt_backward(&model);
         }
-        loss /= o.grad_accum;
+        char what[64];
+        snprintf(what, sizeof(what), "the gradient sum of step %d", step);
+        loss = dist_sum_double(&dist, loss, what) / (o.grad_accum * dist.world); // every rank: the global mean
+        if (!isfinite(loss))
+            die("step %d: the loss is %f (tensor: loss); training stopped, the last good checkpoint is kept in %s\n"
+                "HINT: lower --lr or raise --warmup", step, loss, out);
         last_loss = loss;
-        if (o.grad_accum > 1) { // gradients summed over micro-batches: make them the mean
-            float inv = 1.0f / o.grad_accum;
+        dist_sum_floats(&dist, model.grads_memory, model.params_floats, what); // one flat buffer, in place
+        if (o.grad_accum * dist.world > 1) { // gradients summed over micro-batches and ranks: make them the mean
+            float inv = 1.0f / (o.grad_accum * dist.world);
             for (size_t i = 0; i < model.params_floats; i++) model.grads_memory[i] *= inv;
         }
         const char *bad = NULL;
@@ -627,14 +654,16 @@ int main(int argc, char **argv) {
 
         float val_loss = NAN;
         if (have_val && (step % o.val_every == 0 || step == o.steps)) {
-            val_loss = evaluate(&model, &val, o.val_batches);
+            val_loss = evaluate(&model, &val, o.val_batches, &dist);
             log_ssmax(ssf, &model, step);
         }
         double tps = tokens_per_step / (ms / 1000);
-        fprintf(logf, "%d,%zu,%.6f,", step, (size_t)step * tokens_per_step, loss);
-        if (!isnan(val_loss)) fprintf(logf, "%.6f", val_loss);
-        fprintf(logf, ",%.6e,%.6f,%.3f,%.1f\n", lr, norm, ms, tps);
-        fflush(logf);
+        if (logf) {
+            fprintf(logf, "%d,%zu,%.6f,", step, (size_t)step * tokens_per_step, loss);
+            if (!isnan(val_loss)) fprintf(logf, "%.6f", val_loss);
+            fprintf(logf, ",%.6e,%.6f,%.3f,%.1f\n", lr, norm, ms, tps);
+            fflush(logf);
+        }
         if (step % o.log_every == 0 || step == o.steps || !isnan(val_loss)) {
             char eta[32];
             double per_step = time_in_steps / (step - start_step);
@@ -644,21 +673,25 @@ int main(int argc, char **argv) {
             printf(" | norm %.3f | lr %.2e | %.1f ms | %.0f tok/s | ETA %s\n", norm, lr, ms, tps, eta);
             fflush(stdout);
         }
-        if (can_sample && o.sample_every > 0 && step % o.sample_every == 0)
+        if (can_sample && o.sample_every > 0 && step % o.sample_every == 0 && dist.rank == 0)
             sample(&model, &tok, o.sample_len, T, o.temperature, &rng);
         if ((o.ckpt_every > 0 && step % o.ckpt_every == 0) || step == o.steps) {
-            TrainState s = {step, rng, train.epoch, train.pos, o.seed, B, T, o.grad_accum};
+            TrainState s = {step, rng, train.epoch, train.pos, o.seed, B * dist.world, T, o.grad_accum}; // global batch
             snprintf(path, sizeof(path), "%s/ckpt_%08d.bin", out, step);
-            checkpoint_save(&model, path, &s, 1);
-            prune_checkpoints(out, o.keep_ckpts);
+            if (dist.rank == 0) {
+                checkpoint_save(&model, path, &s, 1);
+                prune_checkpoints(out, o.keep_ckpts);
+            }
         }
     }
-    fclose(logf);
+    if (logf) fclose(logf);
     if (ssf) fclose(ssf);
+    dist_barrier(&dist, "the end of the run"); // the final checkpoint is written before any rank leaves
     printf("done: %d steps in %.1fs, final train loss %.4f, peak RSS %ld MiB, checkpoint %s\n",
            o.steps - start_step, now_seconds() - run_t0, last_loss, peak_rss_mb(), path);
     gpt_free(&model);
     dataloader_free(&train);
     if (have_val) dataloader_free(&val);
+    dist_finalize();
     return 0;
 }

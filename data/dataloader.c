@@ -97,10 +97,16 @@ void dataloader_init(DataLoader *dl, const char *pattern, int B, int T, int shuf
         die("shards matching '%s' hold no window of %d tokens\nHINT: use a shorter sequence length (-t)", pattern, T + 1);
     if (dl->nwindows > UINT32_MAX) die("more than 2^32 windows in '%s'\nHINT: use a longer -t", pattern);
     dl->B = B; dl->T = T; dl->shuffle = shuffle; dl->seed = seed; dl->vocab_size = 65536;
+    dl->rank = 0; dl->world = 1;
     dl->inputs = malloc_check((size_t)B * T * sizeof(int));
     dl->targets = malloc_check((size_t)B * T * sizeof(int));
     if (shuffle) dl->order = malloc_check(dl->nwindows * sizeof(uint32_t));
     dataloader_seek(dl, 0, 0);
+}
+
+void dataloader_set_rank(DataLoader *dl, int rank, int world) {
+    dl->rank = rank;
+    dl->world = world;
 }
 
 int dataloader_vocab_size(const DataLoader *dl) { return dl->shards[0].vocab_size; }
@@ -126,10 +132,13 @@ void dataloader_reset(DataLoader *dl) { dataloader_seek(dl, 0, 0); }
 
 void dataloader_next_batch(DataLoader *dl) {
     int T = dl->T;
-    for (int b = 0; b < dl->B; b++) {
+    // the global batch is world x B windows; this rank fills its rows from its own slice of them
+    for (int g = 0; g < dl->B * dl->world; g++) {
         if (dl->pos == dl->nwindows) { dl->epoch++; dl->pos = 0; make_order(dl); }
         size_t w = dl->shuffle ? dl->order[dl->pos] : dl->pos;
         dl->pos++;
+        int b = g - dl->rank * dl->B;
+        if (b < 0 || b >= dl->B) continue;
         int lo = 0, hi = dl->nshards - 1; // the shard holding window w
         while (lo < hi) {
             int mid = (lo + hi + 1) / 2;

@@ -36,6 +36,7 @@ typedef struct {
     uint32_t *order;           // this epoch's window order (shuffle only)
     int *inputs, *targets;     // (B,T)
     int tokenizer;             // what the shards say (0: unknown)
+    int rank, world;           // data parallel: a batch is this rank's B rows of world*B windows
 } DataLoader;
 
 // opens every shard matching pattern
@@ -44,6 +45,8 @@ void dataloader_init(DataLoader *dl, const char *pattern, int B, int T, int shuf
 int dataloader_vocab_size(const DataLoader *dl);
 // checks the shards against the model's vocabulary and tokenizer; ids are checked batch by batch too
 void dataloader_check_vocab(DataLoader *dl, int vocab_size, int tokenizer);
+// this rank's part of a global batch of world*B windows; pos counts global windows
+void dataloader_set_rank(DataLoader *dl, int rank, int world);
 void dataloader_next_batch(DataLoader *dl);
 void dataloader_reset(DataLoader *dl);
 void dataloader_seek(DataLoader *dl, uint64_t epoch, uint64_t pos); // for resume

@@ -21,6 +21,7 @@ run build/test_data
 run build/test_bpe
 run tests/test_cli.sh
 run tests/test_ablation.sh
+run tests/test_mpi.sh
 [ -n "$broken" ] && echo "suites that crashed or printed no count:$broken"
 echo "== all suites"
 echo "$total_pass passed, $total_fail failed"
