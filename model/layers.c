@@ -284,11 +284,36 @@ void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *
 //     SSMax + bias:   c_t = s_h * ln(t+1) + b_h        (s != NULL, b != NULL)
 // i.e. p_j = n^(s z_j) / sum_i n^(s z_i). "ssmax-fixed" passes s but asks for no ds.
 
+// Tiles: QB query rows at a time against all the keys they see, so every K and V vector loaded
+// serves QB rows. Scores q.k_j come from a register tile of QB rows x KV vectors of keys (K held
+// transposed, hs x Tp); the weighted sums over keys (P.V, dS.K) keep QB rows x (up to 4 vectors of
+// hs) in registers while the keys stream by; dK and dV take QB rows' contributions per load and store.
+// Vectors are GCC/Clang vector extensions of the widest width -march allows, so one source serves
+// AVX-512, AVX2 and plain builds (and double precision in the gradient checks).
+#if defined(__AVX512F__)
+#define VBYTES 64
+#define KV 4
+#elif defined(__AVX2__) || defined(__AVX__)
+#define VBYTES 32
+#define KV 2
+#else
+#define VBYTES 16
+#define KV 2
+#endif
+#define QB 4                          // query rows per tile
+#define VL (int)(VBYTES / sizeof(real)) // lanes per vector
+#define KB (KV * VL)                  // keys per score tile
+typedef real vreal __attribute__((vector_size(VBYTES), aligned(sizeof(real)), may_alias));
+
+// whole tiles for every build (a multiple of 64), and 16 more so that rows are not a power-of-two
+// stride apart (rows 4 KiB apart share cache sets)
+static inline int padded_T(int T) { return (T + 63) / 64 * 64 + 16; }
+
 size_t attention_scratch_size(int B, int T, int C, int NH) {
-    // per (b, h): K, V, dK, dV transposed (hs x T each) and two score rows (T each); then the
-    // per-(b, h) partial sums of ds and db
-    size_t hs = (size_t)C / NH;
-    return (size_t)B * NH * T * (4 * hs + 2) + 2 * (size_t)B * NH;
+    // per (b, h): K and V transposed (hs x Tp each), dK and dV (Tp x hs each), QB rows of scores and
+    // of their gradients (QB x Tp each); then the per-(b, h) partial sums of ds and db
+    size_t hs = (size_t)C / NH, Tp = padded_T(T);
+    return (size_t)B * NH * Tp * (4 * hs + 2 * QB) + 2 * (size_t)B * NH;
 }
 
 static inline real attention_coef(const real *s, const real *b, int h, int t) {
@@ -297,60 +322,139 @@ static inline real attention_coef(const real *s, const real *b, int h, int t) {
     return b ? c + b[h] : c;
 }
 
-// the transposed copy of part (1: k, 2: v) of head h in batch row bb: dst[i*T + j] = x_j[i]
-static void transpose_head(real *dst, const real *base, int part, int h, int T, int C, int hs) {
+// the transposed copy of part (1: k, 2: v) of head h in batch row bb: dst[i*Tp + j] = x_j[i], zero
+// past T so that whole tiles read finite values
+static void transpose_head(real *dst, const real *base, int part, int h, int T, int Tp, int C, int hs) {
     for (int j = 0; j < T; j++) {
         const real *x = base + (size_t)j * 3 * C + part * C + h * hs;
-        for (int i = 0; i < hs; i++) dst[(size_t)i * T + j] = x[i];
+        for (int i = 0; i < hs; i++) dst[(size_t)i * Tp + j] = x[i];
+    }
+    for (int i = 0; i < hs; i++) for (int j = T; j < Tp; j++) dst[(size_t)i * Tp + j] = 0;
+}
+
+// z[r*Tp + j] = q_r . k_j for r < QB, j < n rounded up to whole tiles; xt is (hs, Tp) transposed keys
+static void tile_dots(real *z, const real *const q[QB], const real *xt, int n, int Tp, int hs) {
+    for (int j0 = 0; j0 < n; j0 += KB) {
+        vreal acc[QB][KV];
+        for (int r = 0; r < QB; r++) for (int v = 0; v < KV; v++) acc[r][v] = (vreal){0};
+        for (int i = 0; i < hs; i++) {
+            const vreal *k = (const vreal *)(xt + (size_t)i * Tp + j0);
+            vreal kv[KV];
+            for (int v = 0; v < KV; v++) kv[v] = k[v];
+            for (int r = 0; r < QB; r++) {
+                real qi = q[r][i];
+                for (int v = 0; v < KV; v++) acc[r][v] += qi * kv[v];
+            }
+        }
+        for (int r = 0; r < QB; r++)
+            for (int v = 0; v < KV; v++) *(vreal *)(z + (size_t)r * Tp + j0 + v * VL) = acc[r][v];
     }
 }
 
-// s[j] = q . k_j for j = 0..n-1, vectorised across keys (no horizontal sums)
-static inline void attention_dots(real *restrict s, const real *q, const real *restrict kt, int n, int T, int hs) {
-    for (int j = 0; j < n; j++) s[j] = 0;
-    for (int i = 0; i < hs; i++) {
-        real qi = q[i];
-        const real *row = kt + (size_t)i * T;
-        #pragma omp simd
-        for (int j = 0; j < n; j++) s[j] += qi * row[j];
+// o_r[i0 .. i0+CV*VL) (+)= scale_r * sum_{j<n} w[r*Tp + j] x_j[...], x_j = x + j*stride: CV vectors per row
+static inline __attribute__((always_inline)) void mix_chunk(real *const o[QB], int nr, const real *w, int Tp,
+                                                             const real *x, size_t stride, int n, int i0, int CV,
+                                                             const real scale[QB], int add) {
+    vreal acc[QB][4];
+    for (int r = 0; r < QB; r++) for (int v = 0; v < CV; v++) acc[r][v] = (vreal){0};
+    for (int j = 0; j < n; j++) {
+        const vreal *xj = (const vreal *)(x + (size_t)j * stride + i0);
+        vreal xv[4];
+        for (int v = 0; v < CV; v++) xv[v] = xj[v];
+        for (int r = 0; r < QB; r++) {
+            real wr = w[(size_t)r * Tp + j];
+            for (int v = 0; v < CV; v++) acc[r][v] += wr * xv[v];
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < CV; v++) {
+            vreal *dst = (vreal *)(o[r] + i0 + v * VL);
+            *dst = (add ? *dst : (vreal){0}) + scale[r] * acc[r][v];
+        }
+}
+
+// o_r[i] (+)= scale_r * sum_{j<n} w[r*Tp + j] x_j[i] for i < hs, r < nr: weighted sums of keys or values
+static void tile_mix(real *const o[QB], int nr, const real *w, int Tp, const real *x, size_t stride, int n, int hs,
+                     const real scale[QB], int add) {
+    int i0 = 0;
+    for (; i0 + 4 * VL <= hs; i0 += 4 * VL) mix_chunk(o, nr, w, Tp, x, stride, n, i0, 4, scale, add);
+    if (i0 + 2 * VL <= hs) { mix_chunk(o, nr, w, Tp, x, stride, n, i0, 2, scale, add); i0 += 2 * VL; }
+    if (i0 + VL <= hs) { mix_chunk(o, nr, w, Tp, x, stride, n, i0, 1, scale, add); i0 += VL; }
+    for (int r = 0; r < nr; r++) // what is left of hs, one lane at a time
+        for (int i = i0; i < hs; i++) {
+            real acc = 0;
+            for (int j = 0; j < n; j++) acc += w[(size_t)r * Tp + j] * x[(size_t)j * stride + i];
+            o[r][i] = (add ? o[r][i] : 0) + scale[r] * acc;
+        }
+}
+
+// d_j[i0 ..] += sum_r w[r*Tp + j] x_r[i0 ..] for j < n: the rows' contributions to dK or dV (d is (Tp, hs))
+static inline __attribute__((always_inline)) void outer_chunk(real *d, int hs, const real *w, int Tp,
+                                                               const real *const x[QB], int nr, int n, int i0, int CV) {
+    vreal xr[QB][4];
+    for (int r = 0; r < QB; r++)
+        for (int v = 0; v < CV; v++) xr[r][v] = r < nr ? *(const vreal *)(x[r] + i0 + v * VL) : (vreal){0};
+    for (int j = 0; j < n; j++) {
+        vreal *dj = (vreal *)(d + (size_t)j * hs + i0);
+        vreal acc[4];
+        for (int v = 0; v < CV; v++) acc[v] = dj[v];
+        for (int r = 0; r < QB; r++) {
+            real wr = w[(size_t)r * Tp + j];
+            for (int v = 0; v < CV; v++) acc[v] += wr * xr[r][v];
+        }
+        for (int v = 0; v < CV; v++) dj[v] = acc[v];
     }
 }
 
-// o[i] (+)= scale * sum_j w[j] xt[i][j] for i = 0..hs-1: a weighted sum of keys or values
-static inline void attention_mix(real *o, const real *restrict w, const real *restrict xt, int n, int T, int hs, real scale, int add) {
-    for (int i = 0; i < hs; i++) {
-        const real *row = xt + (size_t)i * T;
-        real acc = 0;
-        #pragma omp simd reduction(+:acc)
-        for (int j = 0; j < n; j++) acc += w[j] * row[j];
-        o[i] = (add ? o[i] : 0) + scale * acc;
-    }
+static void tile_outer(real *d, int hs, const real *w, int Tp, const real *const x[QB], int nr, int n) {
+    int i0 = 0;
+    for (; i0 + 4 * VL <= hs; i0 += 4 * VL) outer_chunk(d, hs, w, Tp, x, nr, n, i0, 4);
+    if (i0 + 2 * VL <= hs) { outer_chunk(d, hs, w, Tp, x, nr, n, i0, 2); i0 += 2 * VL; }
+    if (i0 + VL <= hs) { outer_chunk(d, hs, w, Tp, x, nr, n, i0, 1); i0 += VL; }
+    for (int j = 0; j < n; j++)
+        for (int i = i0; i < hs; i++) {
+            real acc = d[(size_t)j * hs + i];
+            for (int r = 0; r < nr; r++) acc += w[(size_t)r * Tp + j] * x[r][i];
+            d[(size_t)j * hs + i] = acc;
+        }
 }
 
 void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const real *s, const real *b,
                        int B, int T, int C, int NH) {
     // out is (B,T,C), lse is (B,NH,T), qkv is (B,T,3C), s and b are (NH) or NULL
-    int hs = C / NH;
+    int hs = C / NH, Tp = padded_T(T);
     real scale = 1 / sqrt((real)hs);
     #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++) {
         for (int h = 0; h < NH; h++) {
-            real *kt = scratch + ((size_t)bb * NH + h) * T * (4 * hs + 2), *vt = kt + (size_t)hs * T;
-            real *z = kt + (size_t)4 * hs * T;
+            real *kt = scratch + ((size_t)bb * NH + h) * Tp * (4 * hs + 2 * QB);
+            real *z = kt + (size_t)4 * hs * Tp; // QB score rows
             const real *base = qkv + (size_t)bb * T * 3 * C;
-            transpose_head(kt, base, 1, h, T, C, hs);
-            transpose_head(vt, base, 2, h, T, C, hs);
-            for (int t = 0; t < T; t++) {
-                const real *q = base + (size_t)t * 3 * C + h * hs;
-                real cs = attention_coef(s, b, h, t) * scale;
-                attention_dots(z, q, kt, t + 1, T, hs); // raw q.k_j
-                real maxu = -INFINITY;
-                for (int j = 0; j <= t; j++) { z[j] *= cs; maxu = z[j] > maxu ? z[j] : maxu; } // u_j = c_t z_j
-                real sum = 0;
-                #pragma omp simd reduction(+:sum)
-                for (int j = 0; j <= t; j++) { z[j] = vexp(z[j] - maxu); sum += z[j]; }
-                attention_mix(out + ((size_t)bb * T + t) * C + h * hs, z, vt, t + 1, T, hs, 1 / sum, 0);
-                lse[((size_t)bb * NH + h) * T + t] = maxu + log(sum);
+            transpose_head(kt, base, 1, h, T, Tp, C, hs);
+            for (int t0 = 0; t0 < T; t0 += QB) {
+                int nr = T - t0 < QB ? T - t0 : QB, n = t0 + nr; // rows t0.., and the keys the last one sees
+                const real *q[QB];
+                real *o[QB], inv[QB];
+                for (int r = 0; r < QB; r++) {
+                    int t = t0 + (r < nr ? r : nr - 1); // rows past T repeat the last one, unused
+                    q[r] = base + (size_t)t * 3 * C + h * hs;
+                    o[r] = out + ((size_t)bb * T + t) * C + h * hs;
+                }
+                tile_dots(z, q, kt, n, Tp, hs); // raw q.k_j
+                for (int r = 0; r < QB; r++) {
+                    real *zr = z + (size_t)r * Tp;
+                    if (r >= nr) { for (int j = 0; j < n; j++) zr[j] = 0; inv[r] = 0; continue; }
+                    int t = t0 + r;
+                    real cs = attention_coef(s, b, h, t) * scale, maxu = -INFINITY;
+                    for (int j = 0; j <= t; j++) { zr[j] *= cs; maxu = zr[j] > maxu ? zr[j] : maxu; } // u_j = c_t z_j
+                    real sum = 0;
+                    #pragma omp simd reduction(+:sum)
+                    for (int j = 0; j <= t; j++) { zr[j] = vexp(zr[j] - maxu); sum += zr[j]; }
+                    for (int j = t + 1; j < n; j++) zr[j] = 0; // causal: later keys get nothing
+                    inv[r] = 1 / sum;
+                    lse[((size_t)bb * NH + h) * T + t] = maxu + log(sum);
+                }
+                tile_mix(o, nr, z, Tp, base + 2 * C + h * hs, (size_t)3 * C, n, hs, inv, 0); // sum_j p_j v_j
             }
         }
     }
@@ -380,53 +484,62 @@ void attention_row_mass(real *mass, const real *qkv, const real *lse, const real
 void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const real *dout, const real *qkv,
                         const real *out, const real *lse, const real *s, const real *b, int B, int T, int C, int NH) {
     // dqkv is (B,T,3C); ds, db are (NH) or NULL (no gradient wanted); the rest as in the forward pass
-    int hs = C / NH;
+    int hs = C / NH, Tp = padded_T(T);
     real scale = 1 / sqrt((real)hs);
-    real *partial = scratch + (size_t)B * NH * T * (4 * hs + 2); // (B,NH,2): this (b,h)'s share of ds and db
+    real *partial = scratch + (size_t)B * NH * Tp * (4 * hs + 2 * QB); // (B,NH,2): this (b,h)'s share of ds and db
     #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++) {
         for (int h = 0; h < NH; h++) {
-            real *kt = scratch + ((size_t)bb * NH + h) * T * (4 * hs + 2), *vt = kt + (size_t)hs * T;
-            real *dkt = vt + (size_t)hs * T, *dvt = dkt + (size_t)hs * T; // dK, dV accumulate here, transposed
-            real *zrow = dvt + (size_t)hs * T, *dprow = zrow + T;
+            real *kt = scratch + ((size_t)bb * NH + h) * Tp * (4 * hs + 2 * QB), *vt = kt + (size_t)hs * Tp;
+            real *dk = vt + (size_t)hs * Tp, *dv = dk + (size_t)Tp * hs; // (Tp, hs): summed over query tiles
+            real *z = dv + (size_t)Tp * hs, *dp = z + (size_t)QB * Tp;   // QB rows each
             const real *base = qkv + (size_t)bb * T * 3 * C;
             real *dbase = dqkv + (size_t)bb * T * 3 * C;
-            transpose_head(kt, base, 1, h, T, C, hs);
-            transpose_head(vt, base, 2, h, T, C, hs);
-            memset(dkt, 0, (size_t)2 * hs * T * sizeof(real));
+            transpose_head(kt, base, 1, h, T, Tp, C, hs);
+            transpose_head(vt, base, 2, h, T, Tp, C, hs);
+            memset(dk, 0, (size_t)2 * Tp * hs * sizeof(real));
             real dsum = 0, dbsum = 0;
-            for (int t = 0; t < T; t++) {
-                const real *q = base + (size_t)t * 3 * C + h * hs;
-                real *dq = dbase + (size_t)t * 3 * C + h * hs;
-                const real *go = dout + ((size_t)bb * T + t) * C + h * hs;
-                const real *o = out + ((size_t)bb * T + t) * C + h * hs;
-                real c = attention_coef(s, b, h, t), cs = c * scale;
-                real l = lse[((size_t)bb * NH + h) * T + t];
-                real D = 0; // sum_j p_j (go . v_j) = go . out
-                for (int i = 0; i < hs; i++) D += go[i] * o[i];
-                attention_dots(zrow, q, kt, t + 1, T, hs);  // raw q.k_j, as in the forward pass
-                attention_dots(dprow, go, vt, t + 1, T, hs); // go.v_j
-                real dc = 0; // dL/dc_t = sum_j du_j z_j
-                for (int j = 0; j <= t; j++) {
-                    real p = vexp(zrow[j] * cs - l);
-                    real du = p * (dprow[j] - D);
-                    dc += du * zrow[j] * scale;
-                    zrow[j] = du * cs; // gradient w.r.t. the raw dot product q.k_j
-                    dprow[j] = p;
+            for (int t0 = 0; t0 < T; t0 += QB) {
+                int nr = T - t0 < QB ? T - t0 : QB, n = t0 + nr;
+                const real *q[QB], *go[QB];
+                real *dq[QB], one[QB];
+                for (int r = 0; r < QB; r++) {
+                    int t = t0 + (r < nr ? r : nr - 1);
+                    q[r] = base + (size_t)t * 3 * C + h * hs;
+                    go[r] = dout + ((size_t)bb * T + t) * C + h * hs;
+                    dq[r] = dbase + (size_t)t * 3 * C + h * hs;
+                    one[r] = 1;
                 }
-                attention_mix(dq, zrow, kt, t + 1, T, hs, 1, 1); // dq += sum_j dz_j k_j
-                for (int i = 0; i < hs; i++) {                   // dk_j += dz_j q, dv_j += p_j go
-                    real qi = q[i], gi = go[i];
-                    real *dkrow = dkt + (size_t)i * T, *dvrow = dvt + (size_t)i * T;
-                    #pragma omp simd
-                    for (int j = 0; j <= t; j++) { dkrow[j] += zrow[j] * qi; dvrow[j] += dprow[j] * gi; }
+                tile_dots(z, q, kt, n, Tp, hs);   // raw q.k_j, as in the forward pass
+                tile_dots(dp, go, vt, n, Tp, hs); // go.v_j
+                for (int r = 0; r < QB; r++) {
+                    real *zr = z + (size_t)r * Tp, *dpr = dp + (size_t)r * Tp;
+                    if (r >= nr) { for (int j = 0; j < n; j++) zr[j] = dpr[j] = 0; continue; }
+                    int t = t0 + r;
+                    const real *o = out + ((size_t)bb * T + t) * C + h * hs;
+                    real c = attention_coef(s, b, h, t), cs = c * scale;
+                    real l = lse[((size_t)bb * NH + h) * T + t];
+                    real D = 0; // sum_j p_j (go . v_j) = go . out
+                    for (int i = 0; i < hs; i++) D += go[r][i] * o[i];
+                    real dc = 0; // dL/dc_t = sum_j du_j z_j
+                    for (int j = 0; j <= t; j++) {
+                        real p = vexp(zr[j] * cs - l);
+                        real du = p * (dpr[j] - D);
+                        dc += du * zr[j] * scale;
+                        zr[j] = du * cs; // gradient w.r.t. the raw dot product q.k_j
+                        dpr[j] = p;
+                    }
+                    for (int j = t + 1; j < n; j++) zr[j] = dpr[j] = 0;
+                    dsum += (real)log((double)(t + 1)) * dc;
+                    dbsum += dc;
                 }
-                dsum += (real)log((double)(t + 1)) * dc;
-                dbsum += dc;
+                tile_mix(dq, nr, z, Tp, base + C + h * hs, (size_t)3 * C, n, hs, one, 1); // dq += sum_j dz_j k_j
+                tile_outer(dk, hs, z, Tp, q, nr, n);   // dk_j += sum_r dz_rj q_r
+                tile_outer(dv, hs, dp, Tp, go, nr, n); // dv_j += sum_r p_rj go_r
             }
-            for (int j = 0; j < T; j++) { // transpose dK, dV back into dqkv
-                real *dk = dbase + (size_t)j * 3 * C + C + h * hs, *dv = dk + C;
-                for (int i = 0; i < hs; i++) { dk[i] += dkt[(size_t)i * T + j]; dv[i] += dvt[(size_t)i * T + j]; }
+            for (int j = 0; j < T; j++) { // dK, dV into dqkv
+                real *dkj = dbase + (size_t)j * 3 * C + C + h * hs, *dvj = dkj + C;
+                for (int i = 0; i < hs; i++) { dkj[i] += dk[(size_t)j * hs + i]; dvj[i] += dv[(size_t)j * hs + i]; }
             }
             partial[((size_t)bb * NH + h) * 2] = dsum;
             partial[((size_t)bb * NH + h) * 2 + 1] = dbsum;

@@ -166,9 +166,8 @@ static double attention_reference_maxerr(AttCtx *c) {
     return worst;
 }
 
-static void test_attention(const char *name, int variant, int rope) {
+static void test_attention_shape(const char *name, int variant, int rope, int B, int T, int C, int NH) {
     // variant: 0 softmax, 1 ssmax (learned s), 2 ssmax-fixed, 3 ssmax-bias
-    int B = 2, T = 7, C = 12, NH = 3;
     size_t nqkv = (size_t)B * T * 3 * C;
     AttCtx c = {0};
     c.B = B; c.T = T; c.C = C; c.NH = NH; c.rope = rope; c.learn_s = variant == 1 || variant == 3;
@@ -196,6 +195,8 @@ static void test_attention(const char *name, int variant, int rope) {
     double err = attention_reference_maxerr(&c);
     check(err < 1e-12, "%s: streaming forward differs from the explicit (T,T) reference by %g", name, err);
 }
+
+static void test_attention(const char *name, int variant, int rope) { test_attention_shape(name, variant, rope, 2, 7, 12, 3); }
 
 // SSMax definition: p_j = n^(s z_j) / sum_i n^(s z_i) with n = t+1, computed literally with pow()
 static void test_ssmax_definition(void) {
@@ -321,6 +322,11 @@ int main(void) {
     for (int v = 0; v < 4; v++) test_attention(names[v], v, 0);
     char label[64];
     for (int v = 0; v < 4; v++) { snprintf(label, sizeof(label), "%s + rope", names[v]); test_attention(label, v, 1); }
+    // shapes that fill whole tiles: several query tiles, partial key tiles, head sizes of 4, 2 and 1
+    // vectors plus a remainder
+    test_attention_shape("attention ssmax-bias T=37 hs=32", 3, 0, 1, 37, 64, 2);
+    test_attention_shape("attention ssmax T=70 hs=20", 1, 1, 1, 70, 40, 2);
+    test_attention_shape("attention softmax T=19 hs=8", 0, 0, 2, 19, 16, 2);
     test_ssmax_definition();
     return test_summary();
 }

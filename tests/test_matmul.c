@@ -1,12 +1,15 @@
 /*
- * test_matmul.c: the packed SGEMM and the fast linear layer against the plain reference loops, for
- * every transpose combination, beta 0 and 1, and shapes that exercise every edge (sizes that are not
- * multiples of the micro-tile, of the cache blocks, and K larger than one block).
+ * test_matmul.c: the fast float kernels against plain references. The packed SGEMM and the linear
+ * layer against the reference loops, for every transpose combination, beta 0 and 1, and shapes that
+ * exercise every edge (sizes that are not multiples of the micro-tile, of the cache blocks, and K
+ * larger than one block). The tiled attention (forward and backward, SSMax with bias) against an
+ * explicit (T,T) computation in double at training-size shapes.
  */
 #include <math.h>
 #include "../model/common.h"
 #include "../model/layers.h"
 #include "../model/matmul.h"
+#include <stdlib.h>
 #include "test.h"
 
 static uint64_t rng = 7;
@@ -81,6 +84,72 @@ static void test_linear(size_t N, int C, int OC) {
     free(dinp_ref); free(dw_ref); free(db_ref);
 }
 
+// attention with explicit (T,T) weights in double: out, lse and the gradients dqkv, ds, db
+static void attention_naive(const float *qkv, const float *dout, const float *s, const float *b, int B, int T, int C, int NH,
+                            double *out, double *lse, double *dqkv, double *ds, double *db) {
+    int hs = C / NH;
+    double scale = 1 / sqrt((double)hs), *p = malloc_check(T * sizeof(double)), *z = malloc_check(T * sizeof(double));
+    for (int bb = 0; bb < B; bb++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const float *base = qkv + (size_t)bb * T * 3 * C, *q = base + (size_t)t * 3 * C + h * hs;
+                const float *g = dout + ((size_t)bb * T + t) * C + h * hs;
+                double c = s[h] * log(t + 1.0) + b[h], mx = -INFINITY, sum = 0;
+                for (int j = 0; j <= t; j++) {
+                    double d = 0;
+                    for (int i = 0; i < hs; i++) d += (double)q[i] * base[(size_t)j * 3 * C + C + h * hs + i];
+                    z[j] = d * scale;
+                    mx = fmax(mx, c * z[j]);
+                }
+                for (int j = 0; j <= t; j++) sum += (p[j] = exp(c * z[j] - mx));
+                double *o = out + ((size_t)bb * T + t) * C + h * hs, D = 0, dc = 0;
+                for (int i = 0; i < hs; i++) o[i] = 0;
+                for (int j = 0; j <= t; j++) {
+                    p[j] /= sum;
+                    for (int i = 0; i < hs; i++) o[i] += p[j] * base[(size_t)j * 3 * C + 2 * C + h * hs + i];
+                }
+                lse[((size_t)bb * NH + h) * T + t] = mx + log(sum);
+                for (int i = 0; i < hs; i++) D += g[i] * o[i];
+                double *dq = dqkv + (size_t)bb * T * 3 * C + (size_t)t * 3 * C + h * hs;
+                for (int j = 0; j <= t; j++) {
+                    const float *k = base + (size_t)j * 3 * C + C + h * hs, *v = k + C;
+                    double *dk = dqkv + (size_t)bb * T * 3 * C + (size_t)j * 3 * C + C + h * hs, *dv = dk + C, dp = 0;
+                    for (int i = 0; i < hs; i++) dp += g[i] * v[i];
+                    double du = p[j] * (dp - D), dz = c * du * scale;
+                    dc += du * z[j];
+                    for (int i = 0; i < hs; i++) { dq[i] += dz * k[i]; dk[i] += dz * q[i]; dv[i] += p[j] * g[i]; }
+                }
+                ds[h] += log(t + 1.0) * dc;
+                db[h] += dc;
+            }
+    free(p); free(z);
+}
+
+static double rel_err_d(const float *a, const double *b, size_t n) {
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) { worst = fmax(worst, fabs(a[i] - b[i])); scale = fmax(scale, fabs(b[i])); }
+    return worst / (scale + 1e-30);
+}
+
+static void test_attention(int B, int T, int C, int NH) {
+    size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, nl = (size_t)B * NH * T;
+    float *qkv = randn(nq), *dout = randn(no), *s = randn(NH), *b = randn(NH);
+    for (int h = 0; h < NH; h++) { s[h] = 0.3f + 0.1f * fabsf(s[h]); b[h] *= 0.2f; }
+    for (size_t i = 0; i < nq; i++) qkv[i] *= 0.5f;
+    float *out = malloc_check(no * 4), *lse = malloc_check(nl * 4), *dqkv = calloc(nq, 4), ds[64] = {0}, db[64] = {0};
+    float *scratch = malloc_check(attention_scratch_size(B, T, C, NH) * 4);
+    double *rout = calloc(no, 8), *rlse = calloc(nl, 8), *rdqkv = calloc(nq, 8), rds[64] = {0}, rdb[64] = {0};
+    attention_forward(out, lse, scratch, qkv, s, b, B, T, C, NH);
+    attention_backward(dqkv, ds, db, scratch, dout, qkv, out, lse, s, b, B, T, C, NH);
+    attention_naive(qkv, dout, s, b, B, T, C, NH, rout, rlse, rdqkv, rds, rdb);
+    double e1 = rel_err_d(out, rout, no), e2 = rel_err_d(lse, rlse, nl), e3 = rel_err_d(dqkv, rdqkv, nq);
+    double e4 = rel_err_d(ds, rds, NH), e5 = rel_err_d(db, rdb, NH);
+    check(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-4 && e4 < 1e-4 && e5 < 1e-4,
+          "attention B=%d T=%d C=%d NH=%d: out %.2g lse %.2g dqkv %.2g ds %.2g db %.2g", B, T, C, NH, e1, e2, e3, e4, e5);
+    free(qkv); free(dout); free(s); free(b); free(out); free(lse); free(dqkv); free(scratch);
+    free(rout); free(rlse); free(rdqkv);
+}
+
 int main(void) {
     printf("packed SGEMM (%s kernel) against the reference loops\n", gemm_kernel_name());
     size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {8, 32, 16}, {9, 33, 17}, {64, 96, 128}, {130, 70, 300},
@@ -93,5 +162,9 @@ int main(void) {
     test_linear(37, 72, 50);
     test_linear(256, 768, 2304);
     test_linear(5, 300, 4100);
+    test_attention(2, 130, 256, 4);  // hs 64: four-vector chunks, a partial last query tile
+    test_attention(1, 257, 128, 4);  // hs 32, as the small preset
+    test_attention(2, 45, 120, 3);   // hs 40: two vectors and a remainder
+    test_attention(1, 9, 12, 3);     // hs 4: remainders only
     return test_summary();
 }
