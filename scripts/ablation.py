@@ -15,9 +15,7 @@ and writes OUT/report.md with every figure and a table of the numbers. Runs that
 (their final checkpoint exists) are reused, so an interrupted ablation continues where it stopped.
 """
 import argparse
-import csv
 import glob
-import math
 import os
 import subprocess
 import sys
@@ -28,6 +26,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot_eval  # noqa: E402
 
 # every knob of a scale; default: ~2 hours on 2 cores; smoke: a minute, for make test
 SCALES = {
@@ -61,9 +62,7 @@ def final_ckpt(d, steps):
     return os.path.join(d, "ckpt_%08d.bin" % steps)
 
 
-def read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
+read_csv = plot_eval.read_csv
 
 
 def main():
@@ -187,121 +186,35 @@ def plot_losses(out, switch):
 def plot_lengths(out, T):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, mult in zip(axes, (1, 50)):
-        for c in CONFIGS:
-            rows = read_csv(os.path.join(out, c, "lengths_theta%d.csv" % mult))
-            x = [math.sqrt(int(r["position_start"]) * int(r["position_end"])) for r in rows]
-            ax.plot(x, [float(r["loss"]) for r in rows], "o-", color=COLORS[c], label=LABELS[c], ms=3)
-        ax.axvline(T, color="gray", ls="--", lw=1)
-        ax.set_xscale("log")
-        ax.set_xlabel("position in the context (tokens = bytes); dashed: training length")
+        runs = [(LABELS[c], os.path.join(out, c, "lengths_theta%d.csv" % mult), COLORS[c]) for c in CONFIGS]
+        plot_eval.lengths_axes(ax, runs, T)
         ax.set_title("per-position test loss, RoPE theta %s" % ("as trained" if mult == 1 else "x50 at evaluation"))
-        ax.grid(alpha=0.3)
     axes[0].set_ylabel("loss (nats/byte)")
+    axes[1].set_ylabel("")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "lengths.png"), dpi=90)
     plt.close(fig)
 
 
-def needle_grid(out, c):
-    rows = read_csv(os.path.join(out, c, "needle.csv"))
-    ctx = sorted({int(r["context"]) for r in rows})
-    dep = sorted({float(r["depth"]) for r in rows})
-    acc = np.zeros((len(dep), len(ctx)))
-    first = np.zeros_like(acc)
-    for r in rows:
-        i, j = dep.index(float(r["depth"])), ctx.index(int(r["context"]))
-        acc[i, j], first[i, j] = float(r["exact"]), float(r["first_digit"])
-    return ctx, dep, acc, first
+def save(fig, path):
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
 
 
 def plot_needle(out, T):
-    fig, axes = plt.subplots(1, 6, figsize=(18, 3.6), sharey=True)
-    for ax, c in zip(axes, CONFIGS):
-        ctx, dep, acc, _ = needle_grid(out, c)
-        im = ax.imshow(acc, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto", origin="upper")
-        ax.set_xticks(range(len(ctx)))
-        ax.set_xticklabels(["%g" % (x / T) for x in ctx])
-        ax.set_yticks(range(len(dep)))
-        ax.set_yticklabels(["%d%%" % round(100 * d) for d in dep])
-        for i in range(len(dep)):
-            for j in range(len(ctx)):
-                ax.text(j, i, "%.1f" % acc[i, j], ha="center", va="center", fontsize=7)
-        ax.set_title(LABELS[c], fontsize=9)
-        ax.set_xlabel("context / training length")
-    axes[0].set_ylabel("needle depth")
-    fig.colorbar(im, ax=axes, shrink=0.8, label="exact-match accuracy")
-    fig.savefig(os.path.join(out, "needle.png"), dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    save(plot_eval.needle_figure([(LABELS[c], os.path.join(out, c, "needle.csv")) for c in CONFIGS], T),
+         os.path.join(out, "needle.png"))
 
 
 def plot_scores(out):
-    fig, axes = plt.subplots(2, 6, figsize=(18, 6.5))
-    marks = {"exact": ("#2ca02c", "exact"), "first_digit": ("#ff7f0e", "first digit only"), "wrong": ("#d62728", "wrong")}
-    for k, c in enumerate(CONFIGS):
-        heads = read_csv(os.path.join(out, c, "scores_heads.csv"))
-        vals = sorted(((float(h["mean_score"]), "L%sH%s" % (h["layer"], h["head"])) for h in heads), reverse=True)[:8]
-        axes[0, k].bar(range(len(vals)), [v for v, _ in vals], color=COLORS[c])
-        axes[0, k].set_xticks(range(len(vals)))
-        axes[0, k].set_xticklabels([n for _, n in vals], rotation=60, fontsize=7)
-        axes[0, k].set_ylim(0, 1)
-        axes[0, k].set_title(LABELS[c] + ": top heads", fontsize=9)
-        trials = sorted(read_csv(os.path.join(out, c, "scores.csv")), key=lambda r: float(r["best_score"]))
-        for i, r in enumerate(trials):
-            col, _ = marks[r["result"]]
-            axes[1, k].bar(i, float(r["best_score"]), color=col, width=1.0)
-        axes[1, k].set_ylim(0, 1)
-        axes[1, k].set_xlabel("trial (sorted)")
-        axes[1, k].set_title("highest needle score per trial", fontsize=9)
-    axes[0, 0].set_ylabel("mean needle score")
-    axes[1, 0].set_ylabel("needle score")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=v[0]) for v in marks.values()]
-    axes[1, 5].legend(handles, [v[1] for v in marks.values()], fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "needle_scores.png"), dpi=90)
-    plt.close(fig)
-
-
-def read_s(path):
-    rows = read_csv(path)
-    steps = sorted({int(r["step"]) for r in rows})
-    L = max(int(r["layer"]) for r in rows) + 1
-    H = max(int(r["head"]) for r in rows) + 1
-    s = np.full((len(steps), L, H), np.nan)
-    b = np.full((len(steps), L, H), np.nan)
-    for r in rows:
-        i = steps.index(int(r["step"]))
-        s[i, int(r["layer"]), int(r["head"])] = float(r["s"])
-        if r["b"]:
-            b[i, int(r["layer"]), int(r["head"])] = float(r["b"])
-    return np.array(steps), s, b
+    runs = [(LABELS[c], os.path.join(out, c, "scores.csv"), COLORS[c]) for c in CONFIGS]
+    save(plot_eval.scores_figure(runs), os.path.join(out, "needle_scores.png"))
 
 
 def plot_s(out):
-    learned = ["b", "d", "f"]
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7))
-    for k, c in enumerate(learned):
-        steps, s, _ = read_s(os.path.join(out, c, "pretrain", "ssmax.csv"))
-        L, H = s.shape[1:]
-        cmap = plt.get_cmap("viridis")
-        for l in range(L):
-            for h in range(H):
-                axes[0, k].plot(steps, s[:, l, h], color=cmap(l / max(1, L - 1)), lw=1, alpha=0.8)
-        axes[0, k].set_title(LABELS[c] + ": s per head (colour = layer)", fontsize=9)
-        axes[0, k].set_xlabel("step")
-        axes[0, k].grid(alpha=0.3)
-        im = axes[1, k].imshow(s[-1], cmap="viridis", aspect="auto")
-        for l in range(L):
-            for h in range(H):
-                axes[1, k].text(h, l, "%.2f" % s[-1, l, h], ha="center", va="center", fontsize=7, color="w")
-        axes[1, k].set_xlabel("head")
-        axes[1, k].set_ylabel("layer")
-        axes[1, k].set_title("final s", fontsize=9)
-        fig.colorbar(im, ax=axes[1, k])
-    axes[0, 0].set_ylabel("s")
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "ssmax_s.png"), dpi=90)
-    plt.close(fig)
+    runs = [(LABELS[c], os.path.join(out, c, "pretrain", "ssmax.csv")) for c in ["b", "d", "f"]]
+    save(plot_eval.s_figure(runs), os.path.join(out, "ssmax_s.png"))
 
 
 def length_summary(out, c, mult, T):
@@ -343,7 +256,7 @@ def report(out, S, data, switch, seconds, scale):
             val = "%.4f" % log_rows(os.path.join(out, c, "pretrain"))[3][-1]
         in1, far1, _ = length_summary(out, c, 1, T)
         _, far50, _ = length_summary(out, c, 50, T)
-        ctx, dep, acc, first = needle_grid(out, c)
+        ctx, dep, acc, first = plot_eval.needle_grid(os.path.join(out, c, "needle.csv"))
         short = [j for j, x in enumerate(ctx) if x <= T]
         long_ = [j for j, x in enumerate(ctx) if x > T]
         trials = read_csv(os.path.join(out, c, "scores.csv"))

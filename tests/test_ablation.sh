@@ -43,6 +43,12 @@ awk -F, 'NR > 1 && $5 == "" {exit 1}' $O/d/pretrain/ssmax.csv && ok || bad "(d) 
 [ "$(cut -d, -f1 $O/f/pretrain/ssmax.csv | sed -n 2p)" = 24 ] && ok || bad "(f) should switch at step 25 (s logged from step 24)"
 grep -q "attention switched from softmax to ssmax" $O/commands.log && ok || bad "(f) never switched"
 grep "^+ ./eval_gpt lengths" $O/commands.log | grep "a/pretrain" | tail -1 | grep -q -- "--attn ssmax" && ok || bad "(e) is not (a) converted"
+# the plotting script on its own, as after eval_gpt by hand
+for kind in lengths needle scores s; do
+  case $kind in lengths) f=lengths_theta1.csv;; needle) f=needle.csv;; scores) f=scores.csv;; s) f=pretrain;; esac
+  $PYTHON scripts/plot_eval.py $kind --out $O/own_$kind.png --train-len 160 b=$O/b/$f d=$O/d/$f >/dev/null 2>&1 && [ -s $O/own_$kind.png ] \
+    && ok || bad "plot_eval.py $kind failed"
+done
 # a second run reuses every finished training run
 $PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke2.log 2>&1 && grep -q "reusing" build/ablation-smoke2.log \
   && ! grep -q "train_gpt --model" $O/commands.log && ok || bad "a second run should reuse the finished pretraining runs"

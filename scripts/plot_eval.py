@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""
+plot_eval.py: figures of eval_gpt's CSV files and of ssmax.csv, several models side by side.
+
+    plot_eval.py lengths --out lengths.png [--train-len T] NAME=lengths.csv ...
+    plot_eval.py needle  --out needle.png  [--train-len T] NAME=needle.csv ...
+    plot_eval.py scores  --out scores.png  NAME=scores.csv ...      (reads scores_heads.csv beside each)
+    plot_eval.py s       --out s.png       NAME=RUN_DIR_or_ssmax.csv ...
+
+lengths: per-position loss against the position (log scale), like the paper's Fig. 5; needle: one
+heat map of exact-match accuracy over context x depth per model (Fig. 6); scores: the heads that
+attend most to the needle and the best needle score of every trial, coloured by the answer (Figs. 7,
+8); s: the learned s of every head over training and its final layer x head map.
+"""
+import argparse
+import csv
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+PALETTE = ["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+RESULTS = {"exact": ("#2ca02c", "exact"), "first_digit": ("#ff7f0e", "first digit only"), "wrong": ("#d62728", "wrong")}
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def lengths_axes(ax, runs, train_len=None):
+    """runs: [(label, lengths.csv, colour)]: loss per position bucket, at the bucket's geometric middle."""
+    for label, path, colour in runs:
+        rows = read_csv(path)
+        x = [math.sqrt(int(r["position_start"]) * int(r["position_end"])) for r in rows]
+        ax.plot(x, [float(r["loss"]) for r in rows], "o-", color=colour, label=label, ms=3)
+    if train_len:
+        ax.axvline(train_len, color="gray", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("position in the context" + ("; dashed: training length" if train_len else ""))
+    ax.set_ylabel("loss (nats per token)")
+    ax.grid(alpha=0.3)
+
+
+def needle_grid(path):
+    rows = read_csv(path)
+    ctx = sorted({int(r["context"]) for r in rows})
+    dep = sorted({float(r["depth"]) for r in rows})
+    acc = np.zeros((len(dep), len(ctx)))
+    first = np.zeros_like(acc)
+    for r in rows:
+        i, j = dep.index(float(r["depth"])), ctx.index(int(r["context"]))
+        acc[i, j], first[i, j] = float(r["exact"]), float(r["first_digit"])
+    return ctx, dep, acc, first
+
+
+def needle_figure(runs, train_len=None):
+    """runs: [(label, needle.csv)]: one heat map per model."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(3 * len(runs), 3.6), sharey=True, squeeze=False)
+    for ax, (label, path) in zip(axes[0], runs):
+        ctx, dep, acc, _ = needle_grid(path)
+        im = ax.imshow(acc, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+        ax.set_xticks(range(len(ctx)))
+        ax.set_xticklabels(["%g" % (x / train_len) for x in ctx] if train_len else [str(x) for x in ctx])
+        ax.set_yticks(range(len(dep)))
+        ax.set_yticklabels(["%d%%" % round(100 * d) for d in dep])
+        for i in range(len(dep)):
+            for j in range(len(ctx)):
+                ax.text(j, i, "%.1f" % acc[i, j], ha="center", va="center", fontsize=7)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("context / training length" if train_len else "context")
+    axes[0][0].set_ylabel("needle depth")
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="exact-match accuracy")
+    return fig
+
+
+def scores_figure(runs):
+    """runs: [(label, scores.csv, colour)]: top heads (from scores_heads.csv) and sorted best scores."""
+    fig, axes = plt.subplots(2, len(runs), figsize=(3 * len(runs), 6.5), squeeze=False)
+    for k, (label, path, colour) in enumerate(runs):
+        heads_path = path[:-4] + "_heads.csv" if path.endswith(".csv") else path + "_heads.csv"
+        heads = read_csv(heads_path)
+        top = sorted(((float(h["mean_score"]), "L%sH%s" % (h["layer"], h["head"])) for h in heads), reverse=True)[:8]
+        axes[0][k].bar(range(len(top)), [v for v, _ in top], color=colour)
+        axes[0][k].set_xticks(range(len(top)))
+        axes[0][k].set_xticklabels([n for _, n in top], rotation=60, fontsize=7)
+        axes[0][k].set_ylim(0, 1)
+        axes[0][k].set_title(label + ": top heads", fontsize=9)
+        trials = sorted(read_csv(path), key=lambda r: float(r["best_score"]))
+        for i, r in enumerate(trials):
+            axes[1][k].bar(i, float(r["best_score"]), color=RESULTS[r["result"]][0], width=1.0)
+        axes[1][k].set_ylim(0, 1)
+        axes[1][k].set_xlabel("trial (sorted)")
+        axes[1][k].set_title("highest needle score per trial", fontsize=9)
+    axes[0][0].set_ylabel("mean needle score")
+    axes[1][0].set_ylabel("needle score")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=v[0]) for v in RESULTS.values()]
+    axes[1][-1].legend(handles, [v[1] for v in RESULTS.values()], fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def read_s(path):
+    rows = read_csv(path)
+    steps = sorted({int(r["step"]) for r in rows})
+    L = max(int(r["layer"]) for r in rows) + 1
+    H = max(int(r["head"]) for r in rows) + 1
+    s = np.full((len(steps), L, H), np.nan)
+    for r in rows:
+        s[steps.index(int(r["step"])), int(r["layer"]), int(r["head"])] = float(r["s"])
+    return np.array(steps), s
+
+
+def s_figure(runs):
+    """runs: [(label, ssmax.csv)]: s of every head over training (colour = layer), and the final map."""
+    fig, axes = plt.subplots(2, len(runs), figsize=(4.6 * len(runs), 7), squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for k, (label, path) in enumerate(runs):
+        steps, s = read_s(path)
+        L, H = s.shape[1:]
+        for l in range(L):
+            for h in range(H):
+                axes[0][k].plot(steps, s[:, l, h], color=cmap(l / max(1, L - 1)), lw=1, alpha=0.8)
+        axes[0][k].set_title(label + ": s per head (colour = layer)", fontsize=9)
+        axes[0][k].set_xlabel("step")
+        axes[0][k].grid(alpha=0.3)
+        im = axes[1][k].imshow(s[-1], cmap="viridis", aspect="auto")
+        for l in range(L):
+            for h in range(H):
+                axes[1][k].text(h, l, "%.2f" % s[-1, l, h], ha="center", va="center", fontsize=7, color="w")
+        axes[1][k].set_xlabel("head")
+        axes[1][k].set_ylabel("layer")
+        axes[1][k].set_title("final s (step %d)" % steps[-1], fontsize=9)
+        fig.colorbar(im, ax=axes[1][k])
+    axes[0][0].set_ylabel("s")
+    fig.tight_layout()
+    return fig
+
+
+def named(items):
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise SystemExit("error: expected NAME=PATH, got '%s'\nHINT: e.g. softmax=runs/a/lengths.csv" % item)
+        name, path = item.split("=", 1)
+        if os.path.isdir(path):
+            path = os.path.join(path, "ssmax.csv")
+        if not os.path.exists(path):
+            raise SystemExit("error: no file '%s'\nHINT: run eval_gpt (or train_gpt with --attn ssmax) first" % path)
+        out.append((name, path))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("kind", choices=["lengths", "needle", "scores", "s"])
+    ap.add_argument("--out", required=True, help="PNG to write")
+    ap.add_argument("--train-len", type=int, default=None, help="training length, marked on the axes")
+    ap.add_argument("runs", nargs="+", help="NAME=PATH")
+    a = ap.parse_args()
+    runs = named(a.runs)
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(runs))]
+    if a.kind == "lengths":
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        lengths_axes(ax, [(n, p, c) for (n, p), c in zip(runs, colours)], a.train_len)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+    elif a.kind == "needle":
+        fig = needle_figure(runs, a.train_len)
+    elif a.kind == "scores":
+        fig = scores_figure([(n, p, c) for (n, p), c in zip(runs, colours)])
+    else:
+        fig = s_figure(runs)
+    fig.savefig(a.out, dpi=90, bbox_inches="tight")
+    print("wrote %s" % a.out)
+
+
+if __name__ == "__main__":
+    main()
