@@ -8,7 +8,6 @@
  * See README.md for the CSV files each writes.
  */
 #include <getopt.h>
-#include <errno.h>
 #include "model/common.h"
 #include "model/gpt.h"
 #include "model/checkpoint.h"
@@ -57,23 +56,8 @@ static void usage(void) {
            "      --score-trials N    score trials at random depths (default: 100)\n");
 }
 
-static long parse_int(const char *s, const char *flag, long lo, long hi) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end) die("%s expects an integer, got '%s'\nHINT: see eval_gpt --help", flag, s);
-    if (v < lo || v > hi) die("%s must be between %ld and %ld, got %ld\nHINT: see eval_gpt --help", flag, lo, hi, v);
-    return v;
-}
-
-static double parse_num(const char *s, const char *flag, double lo, double hi) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) die("%s expects a number, got '%s'\nHINT: see eval_gpt --help", flag, s);
-    if (v < lo || v > hi) die("%s must be between %g and %g, got %g\nHINT: see eval_gpt --help", flag, lo, hi, v);
-    return v;
-}
+#define parse_int(s, flag, lo, hi) arg_int(s, flag, lo, hi, "eval_gpt")
+#define parse_num(s, flag, lo, hi) arg_num(s, flag, lo, hi, "eval_gpt")
 
 // "a,b,c" into values; each checked as a number in [lo, hi]
 static int parse_list(const char *s, const char *flag, double *out, double lo, double hi) {

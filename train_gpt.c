@@ -113,22 +113,8 @@ static void usage(void) {
 }
 
 // number parsing that rejects junk and out-of-range values with a one-line error
-static long parse_int(const char *s, const char *flag, long lo, long hi) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end) die("%s expects an integer, got '%s'\nHINT: see train_gpt --help", flag, s);
-    if (v < lo || v > hi) die("%s must be between %ld and %ld, got %ld\nHINT: see train_gpt --help", flag, lo, hi, v);
-    return v;
-}
-static float parse_float(const char *s, const char *flag, double lo, double hi) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) die("%s expects a number, got '%s'\nHINT: see train_gpt --help", flag, s);
-    if (v < lo || v > hi) die("%s must be between %g and %g, got %g\nHINT: see train_gpt --help", flag, lo, hi, v);
-    return (float)v;
-}
+#define parse_int(s, flag, lo, hi) arg_int(s, flag, lo, hi, "train_gpt")
+#define parse_float(s, flag, lo, hi) (float)arg_num(s, flag, lo, hi, "train_gpt")
 static int parse_named(const char *s, const char *flag, const char **names, int n) {
     int i = parse_choice(s, names, n);
     if (i < 0) {

@@ -140,13 +140,7 @@ static void usage(void) {
            "  -h, --help             this help\n");
 }
 
-static double parse_double(const char *s, const char *flag) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end) die("%s expects a number, got '%s'\nHINT: see prepare_data --help", flag, s);
-    return v;
-}
+#define parse_double(s, flag) arg_num(s, flag, -1e300, 1e300, "prepare_data")
 
 int main(int argc, char **argv) {
     const char *input = NULL, *out = "data/out", *tokname = "byte", *decode = NULL, *gpt2_dir = NULL;

@@ -1,5 +1,6 @@
 /*
- * common.h: checked wrappers for allocation and file I/O, the random number generator, and timing.
+ * common.h: checked wrappers for allocation, file I/O and command-line numbers, the random number
+ * generator, and timing.
  * Every checked wrapper reports the file and line of its caller and exits non-zero, so a failure
  * deep inside a loader still names where it happened.
  */
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <math.h>
 #include <time.h>
+#include <errno.h>
 #include <sys/mman.h>
 
 #ifdef _OPENMP
@@ -25,6 +27,24 @@ static inline void omp_set_num_threads(int n) { (void)n; }
 // errors: one line, naming the problem and (where there is one) the fix
 
 #define die(...) do { fprintf(stderr, "error: "); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); exit(1); } while (0)
+
+// command-line numbers: junk, non-finite and out-of-range values stop with one line naming the flag
+static inline long arg_int(const char *s, const char *flag, long lo, long hi, const char *prog) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) die("%s expects an integer, got '%s'\nHINT: see %s --help", flag, s, prog);
+    if (v < lo || v > hi) die("%s must be between %ld and %ld, got %ld\nHINT: see %s --help", flag, lo, hi, v, prog);
+    return v;
+}
+static inline double arg_num(const char *s, const char *flag, double lo, double hi, const char *prog) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) die("%s expects a number, got '%s'\nHINT: see %s --help", flag, s, prog);
+    if (v < lo || v > hi) die("%s must be between %g and %g, got %g\nHINT: see %s --help", flag, lo, hi, v, prog);
+    return v;
+}
 
 static inline FILE *fopen_check_(const char *path, const char *mode, const char *file, int line) {
     FILE *f = fopen(path, mode);

@@ -4,9 +4,9 @@
  * vectorises), chosen at build time by what -march allows.
  *
  * Blocking follows Goto/BLIS: a KC x NC block of B is packed into NR-wide micro-panels (shared by
- * all threads), an MC x KC block of A into MR-tall micro-panels; the threads split the NR panels
- * (or, when C is narrow, the A blocks), and each micro-kernel call keeps an MR x NR tile of C in
- * registers for KC steps. Every element
+ * all threads), an MC x KC block of A into MR-tall micro-panels (shared too, packed by all threads);
+ * the threads split the NR panels (or, when C is narrow, the A blocks, each packing its own), and
+ * each micro-kernel call keeps an MR x NR tile of C in registers for KC steps. Every element
  * of C is computed by one thread in a fixed order, so results do not depend on the thread count.
  * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.
  */
@@ -173,7 +173,7 @@ static float *pack_buffer(size_t floats) {
 
 void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
            float beta, float *C, size_t ldc) {
-    static float *Bp = NULL, **Ap_threads = NULL;
+    static float *Bp = NULL, **Ap_threads = NULL, *Ap_shared[2];
     static int nthreads_alloc = 0;
     if (M == 0 || N == 0) return;
     if (K == 0) { // C = beta * C
@@ -182,7 +182,10 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     }
     int nthreads = omp_get_max_threads();
     // whole micro-panels: the last one is zero-padded past MC or NC when MR or NR does not divide it
-    if (!Bp) Bp = pack_buffer((size_t)KC * ((NC + NR - 1) / NR * NR));
+    if (!Bp) {
+        Bp = pack_buffer((size_t)KC * ((NC + NR - 1) / NR * NR));
+        for (int k = 0; k < 2; k++) Ap_shared[k] = pack_buffer((size_t)KC * ((MC + MR - 1) / MR * MR));
+    }
     if (nthreads > nthreads_alloc) {
         Ap_threads = realloc(Ap_threads, nthreads * sizeof(float *));
         for (int t = nthreads_alloc; t < nthreads; t++) Ap_threads[t] = pack_buffer((size_t)KC * ((MC + MR - 1) / MR * MR));
@@ -199,18 +202,17 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                 #pragma omp for schedule(static)
                 for (int q = 0; q < npanels; q++) pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q);
                 if (npanels >= 4 * nthreads) {
-                    // wide C: every thread takes a share of the NR panels of each A block
-                    for (size_t i0 = 0; i0 < M; i0 += MC) {
+                    // wide C: every thread takes a share of the NR panels of each A block. The threads
+                    // pack each A block together into one of two shared buffers: the barrier after
+                    // packing block i also tells that every thread is done with block i-1's buffer
+                    for (size_t i0 = 0, ib = 0; i0 < M; i0 += MC, ib++) {
                         int mc = M - i0 < MC ? (int)(M - i0) : MC;
                         int mpanels = (mc + MR - 1) / MR;
-                        // each thread packs the whole A block for itself: cheap next to the kernel, and no barrier
-                        float *Ap = Ap_threads[omp_get_thread_num()];
-                        int packed = 0;
+                        float *Ap = Ap_shared[ib % 2];
+                        #pragma omp for schedule(static)
+                        for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p);
                         #pragma omp for schedule(static) nowait
-                        for (int q = 0; q < npanels; q++) {
-                            if (!packed) { for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p); packed = 1; }
-                            panel_times_block(Ap, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
-                        }
+                        for (int q = 0; q < npanels; q++) panel_times_block(Ap, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 } else {
                     // narrow C: the threads split the A blocks, each packing only its own

@@ -84,14 +84,21 @@ static void train_steps(GPT *m, const Reference *r, float *losses, int *inp, int
     }
 }
 
+// tests/ref/NAME.ref and the model of tests/ref/NAME.ckpt; 0 (a failed check) if the files are missing
+static int open_reference(const char *name, Reference *r, GPT *m, char *ckpt, size_t n) {
+    char path[512];
+    snprintf(path, sizeof(path), "tests/ref/%s.ref", name);
+    if (!load_reference(r, path)) return 0;
+    snprintf(ckpt, n, "tests/ref/%s.ckpt", name);
+    load_model(m, ckpt);
+    return 1;
+}
+
 static void test_against_reference(const char *name) {
     char path[512];
     Reference r;
-    snprintf(path, sizeof(path), "tests/ref/%s.ref", name);
-    if (!load_reference(&r, path)) return;
-    snprintf(path, sizeof(path), "tests/ref/%s.ckpt", name);
     GPT m;
-    load_model(&m, path);
+    if (!open_reference(name, &r, &m, path, sizeof(path))) return;
     check(m.num_parameters == r.count, "%s: %zu parameters in C, %zu in the reference", name, m.num_parameters, r.count);
     int *inp = malloc_check((size_t)r.B * r.T * sizeof(int)), *tgt = malloc_check((size_t)r.B * r.T * sizeof(int));
     split_tokens(&r, 0, inp, tgt);
@@ -138,11 +145,8 @@ static void test_against_reference(const char *name) {
 static void test_evaluate(const char *name) {
     char path[512];
     Reference r;
-    snprintf(path, sizeof(path), "tests/ref/%s.ref", name);
-    if (!load_reference(&r, path)) return;
-    snprintf(path, sizeof(path), "tests/ref/%s.ckpt", name);
     GPT m;
-    load_model(&m, path);
+    if (!open_reference(name, &r, &m, path, sizeof(path))) return;
     int B = r.B, T = r.T, L = m.config.num_layers, NH = m.config.num_heads, C = m.config.channels, hs = C / NH;
     size_t BT = (size_t)B * T;
     int *inp = malloc_check(BT * sizeof(int)), *tgt = malloc_check(BT * sizeof(int)), *argmax = malloc_check(BT * sizeof(int));
