@@ -411,7 +411,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     size_t sizes[NUM_PARAM_TENSORS], nparams = 0;
     gpt_param_sizes(sizes, c);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) nparams += sizes[i];
-    size_t act_bytes = gpt_activation_bytes(c, B, T);
+    size_t act_bytes = gpt_activation_bytes(c, B, T, 1);
     printf("+------------------------+------------------------------------------------+\n");
 #define ROW(k, ...) do { char v_[512]; snprintf(v_, sizeof(v_), __VA_ARGS__); printf("| %-22s | %-46s |\n", k, v_); } while (0)
     ROW("model", "%s", ckpt ? ckpt : o->model);
@@ -611,9 +611,8 @@ int main(int argc, char **argv) {
             } else {
                 dataloader_next_batch(&train);
             }
-            gpt_forward(&model, train.inputs, train.targets, B, T);
+            gpt_forward_backward(&model, train.inputs, train.targets, B, T);
             loss += model.mean_loss;
-            gpt_backward(&model);
         }
         char what[64];
         snprintf(what, sizeof(what), "the gradient sum of step %d", step);

@@ -66,8 +66,7 @@ static double time_steps(const BenchConfig *b, int attn, int warmup, int steps) 
     for (int s = 0; s < warmup + cap && (done < steps || spent < 3.0); s++) {
         double t0 = now_seconds();
         gpt_zero_grad(&m);
-        gpt_forward(&m, inp, tgt, b->B, b->T);
-        gpt_backward(&m);
+        gpt_forward_backward(&m, inp, tgt, b->B, b->T);
         double norm = gpt_grad_norm(&m, NULL);
         adamw_update(&m, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, norm > 1 ? (float)(1 / norm) : 1.0f, s + 1);
         if (s >= warmup) { ms[done++] = (now_seconds() - t0) * 1000; spent += ms[done - 1] / 1000; }

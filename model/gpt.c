@@ -211,7 +211,16 @@ void gpt_switch_attention(GPT *model, int attn, float s0) {
 // ----------------------------------------------------------------------------
 // activation table
 
-static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, int for_grads) {
+// rows of logits the fused head holds at once (gpt_forward_backward): about 64 MiB of them, whole
+// micro-tiles, at least 256 rows so that its matmuls stay efficient
+static size_t head_rows(const GPTConfig *c, size_t BT) {
+    size_t r = ((size_t)64 << 20) / ((size_t)c->padded_vocab_size * sizeof(float)) / 64 * 64;
+    if (r < 256) r = 256;
+    return r < BT ? r : BT;
+}
+
+// logit_rows: rows of the logits buffer, B*T, or head_rows for the fused head
+static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, size_t logit_rows, int for_grads) {
     size_t C = c->channels, L = c->num_layers, NH = c->num_heads, Vp = c->padded_vocab_size;
     size_t F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
     size_t BT = B * T;
@@ -236,7 +245,7 @@ static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, int for
     s[17] = BT * C;                                  // lnf
     s[18] = g ? BT : 0;                              // lnf_mean
     s[19] = g ? BT : 0;                              // lnf_rstd
-    s[20] = g ? BT * Vp : 0;                         // logits (dlogits are written in place)
+    s[20] = g ? logit_rows * Vp : 0;                 // logits (dlogits are written in place)
     s[21] = g ? BT : 0;                              // losses
     s[22] = g ? attention_scratch_size((int)B, (int)T, (int)C, (int)NH) : 0; // scratch
 }
@@ -249,26 +258,27 @@ static void act_pointers(ActivationTensors *a, float ***ptrs) {
     memcpy(ptrs, list, sizeof(list));
 }
 
-size_t gpt_activation_bytes(const GPTConfig *c, int B, int T) {
-    size_t s[NUM_ACTIVATION_TENSORS], off[NUM_ACTIVATION_TENSORS], total = 0;
-    act_sizes(s, c, B, T, 0);
+size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int fused) {
+    size_t s[NUM_ACTIVATION_TENSORS], off[NUM_ACTIVATION_TENSORS], total = 0, BT = (size_t)B * T;
+    size_t rows = fused ? head_rows(c, BT) : BT;
+    act_sizes(s, c, B, T, rows, 0);
     total += layout(off, s, NUM_ACTIVATION_TENSORS);
-    act_sizes(s, c, B, T, 1);
+    act_sizes(s, c, B, T, rows, 1);
     total += layout(off, s, NUM_ACTIVATION_TENSORS);
     return total * sizeof(float) + 2 * (size_t)B * T * sizeof(int);
 }
 
-static void alloc_activations(GPT *model, int B, int T) {
+static void alloc_activations(GPT *model, int B, int T, size_t logit_rows) {
     free(model->acts_memory); free(model->grads_acts_memory); free(model->inputs); free(model->targets);
     size_t off[NUM_ACTIVATION_TENSORS], gsizes[NUM_ACTIVATION_TENSORS];
     float **ptrs[NUM_ACTIVATION_TENSORS];
-    act_sizes(model->act_sizes, &model->config, B, T, 0);
+    act_sizes(model->act_sizes, &model->config, B, T, logit_rows, 0);
     size_t n = layout(off, model->act_sizes, NUM_ACTIVATION_TENSORS);
     model->acts_memory = malloc_check(n * sizeof(float));
     model->num_activations = n;
     act_pointers(&model->acts, ptrs);
     point_tensors(ptrs, off, model->act_sizes, model->acts_memory, NUM_ACTIVATION_TENSORS);
-    act_sizes(gsizes, &model->config, B, T, 1);
+    act_sizes(gsizes, &model->config, B, T, logit_rows, 1);
     size_t gn = layout(off, gsizes, NUM_ACTIVATION_TENSORS);
     model->grads_acts_memory = malloc_check(gn * sizeof(float));
     act_pointers(&model->grads_acts, ptrs);
@@ -280,6 +290,7 @@ static void alloc_activations(GPT *model, int B, int T) {
     model->inputs = malloc_check((size_t)B * T * sizeof(int));
     model->targets = malloc_check((size_t)B * T * sizeof(int));
     model->acts_BT = (size_t)B * T;
+    model->acts_logit_rows = logit_rows;
 }
 
 // ----------------------------------------------------------------------------
@@ -352,14 +363,25 @@ static void ensure_rope_table(GPT *model, int T) {
     model->rope_T = T; model->rope_theta_table = c->rope_theta;
 }
 
-void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T) {
+static void zero_act_grads(GPT *model) { // activation gradients belong to one backward pass
+    size_t off[NUM_ACTIVATION_TENSORS], gs[NUM_ACTIVATION_TENSORS];
+    act_sizes(gs, &model->config, 1, model->acts_BT, 0, 1);
+    memset(model->grads_acts_memory, 0, layout(off, gs, NUM_ACTIVATION_TENSORS) * sizeof(float));
+}
+
+// fused: the lm head runs head_rows rows at a time, each block's softmax, loss and gradient taken at
+// once and its share of dlnf and dW added right away, so no (B,T,Vp) buffer exists
+static void forward(GPT *model, const int *inputs, const int *targets, int B, int T, int fused) {
     GPTConfig *c = &model->config;
     int L = c->num_layers, NH = c->num_heads, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
     int F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
     if (c->pos == POS_LEARNED && T > c->max_seq_len)
         die("sequence length %d exceeds the model's %d learned positions\nHINT: use -t <= %d, or a RoPE model (--pos rope)",
             T, c->max_seq_len, c->max_seq_len);
-    if ((size_t)B * T > model->acts_BT) alloc_activations(model, B, T);
+    size_t rows = fused ? head_rows(c, (size_t)B * T) : (size_t)B * T;
+    if ((size_t)B * T > model->acts_BT || rows > model->acts_logit_rows ||
+        attention_scratch_size(B, T, C, NH) > model->act_sizes[22]) // a shorter, wider batch may need more
+        alloc_activations(model, B, T, rows);
     model->B = B; model->T = T;
     check_tokens(c, inputs, targets, (size_t)B * T);
     memcpy(model->inputs, inputs, (size_t)B * T * sizeof(int));
@@ -389,16 +411,39 @@ void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T
     }
     const float *last = a->residual3 + (L - 1) * BT * C;
     norm_forward(c, a->lnf, a->lnf_mean, a->lnf_rstd, last, p->lnfw, p->lnfb, BT);
-    matmul_forward(a->logits, a->lnf, c->tie ? p->wte : p->lmw, NULL, BT, C, Vp);
-    crossentropy_forward(a->losses, a->logits, model->targets, BT, V, Vp);
+    size_t count = 0;
+    for (size_t i = 0; i < BT; i++) count += model->targets[i] >= 0;
+    const float *W = c->tie ? p->wte : p->lmw;
+    model->head_done = fused && count > 0;
+    if (model->head_done) {
+        zero_act_grads(model);
+        ActivationTensors *ga = &model->grads_acts;
+        float *dW = c->tie ? model->grads.wte : model->grads.lmw;
+        for (size_t r0 = 0; r0 < BT; r0 += rows) {
+            size_t n = BT - r0 < rows ? BT - r0 : rows;
+            matmul_forward(a->logits, a->lnf + r0 * C, W, NULL, n, C, Vp);
+            crossentropy_forward(a->losses + r0, a->logits, model->targets + r0, n, V, Vp);
+            crossentropy_backward(a->logits, model->targets + r0, 1.0f / count, n, V, Vp);
+            matmul_backward(ga->lnf + r0 * C, dW, NULL, a->logits, a->lnf + r0 * C, W, n, C, Vp);
+        }
+    } else {
+        matmul_forward(a->logits, a->lnf, W, NULL, BT, C, Vp);
+        crossentropy_forward(a->losses, a->logits, model->targets, BT, V, Vp);
+    }
 
     // mean over the positions that carry a loss, summed in a fixed order
     double sum = 0;
-    size_t count = 0;
-    for (size_t i = 0; i < BT; i++) if (model->targets[i] >= 0) { sum += a->losses[i]; count++; }
+    for (size_t i = 0; i < BT; i++) if (model->targets[i] >= 0) sum += a->losses[i];
     model->loss_count = count;
     model->mean_loss = count ? (float)(sum / count) : -1.0f;
     model->backward_ready = count > 0;
+}
+
+void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T) { forward(model, inputs, targets, B, T, 0); }
+
+void gpt_forward_backward(GPT *model, const int *inputs, const int *targets, int B, int T) {
+    forward(model, inputs, targets, B, T, 1);
+    if (model->backward_ready) gpt_backward(model);
 }
 
 // parameter gradients accumulate over the micro-batches of a step: zeroed once per step
@@ -415,14 +460,12 @@ void gpt_backward(GPT *model) {
     ParameterTensors *p = &model->params, *g = &model->grads;
     ActivationTensors *a = &model->acts, *ga = &model->grads_acts;
     int learn_s = c->attn == ATTN_SSMAX || c->attn == ATTN_SSMAX_BIAS; // ssmax-fixed keeps s as it is
-    // activation gradients belong to this pass alone: zeroed every backward pass
-    size_t off[NUM_ACTIVATION_TENSORS], gs[NUM_ACTIVATION_TENSORS];
-    act_sizes(gs, c, 1, model->acts_BT, 1);
-    memset(model->grads_acts_memory, 0, layout(off, gs, NUM_ACTIVATION_TENSORS) * sizeof(float));
-
-    crossentropy_backward(a->logits, model->targets, 1.0f / model->loss_count, BT, V, Vp);
-    float *dlogits = a->logits;
-    matmul_backward(ga->lnf, c->tie ? g->wte : g->lmw, NULL, dlogits, a->lnf, c->tie ? p->wte : p->lmw, BT, C, Vp);
+    if (!model->head_done) { // else the fused forward pass did the head's part, and zeroed the rest
+        zero_act_grads(model);
+        crossentropy_backward(a->logits, model->targets, 1.0f / model->loss_count, BT, V, Vp);
+        float *dlogits = a->logits;
+        matmul_backward(ga->lnf, c->tie ? g->wte : g->lmw, NULL, dlogits, a->lnf, c->tie ? p->wte : p->lmw, BT, C, Vp);
+    }
     const float *last = a->residual3 + (L - 1) * BT * C;
     float *dlast = ga->residual3 + (L - 1) * BT * C;
     norm_backward(c, dlast, g->lnfw, g->lnfb, ga->lnf, last, p->lnfw, a->lnf_mean, a->lnf_rstd, BT);
@@ -448,6 +491,7 @@ void gpt_backward(GPT *model) {
     }
     encoder_backward(g->wte, c->pos == POS_LEARNED ? g->wpe : NULL, ga->encoded, model->inputs, B, T, C);
     model->backward_ready = 0; // the probabilities are now gradients: a second backward would be wrong
+    model->head_done = 0;
 }
 
 // ----------------------------------------------------------------------------

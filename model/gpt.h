@@ -89,7 +89,8 @@ typedef struct {
     float *lnf;       // (B, T, C)
     float *lnf_mean;  // (B, T)
     float *lnf_rstd;  // (B, T)
-    float *logits;    // (B, T, Vp): probabilities after the forward pass, dlogits after backward
+    float *logits;    // (B, T, Vp): probabilities after the forward pass, dlogits after backward; fused
+                      // head: (rows, Vp), one block of rows at a time
     float *losses;    // (B, T)
     float *scratch;   // attention work space, see attention_scratch_size
 } ActivationTensors;
@@ -106,6 +107,8 @@ typedef struct {
     ActivationTensors acts, grads_acts;
     size_t act_sizes[NUM_ACTIVATION_TENSORS];
     size_t acts_BT;         // B*T the activations hold
+    size_t acts_logit_rows; // rows of the logits buffer: B*T, fewer for the fused head
+    int head_done;          // the forward pass did the lm head's backward part (gpt_forward_backward)
     float *acts_memory, *grads_acts_memory;
     size_t num_activations;
     int *inputs, *targets;
@@ -157,7 +160,10 @@ void gpt_switch_attention(GPT *model, int attn, float s0);
 void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T);
 void gpt_zero_grad(GPT *model);  // parameter gradients, once per optimizer step
 void gpt_backward(GPT *model);
-size_t gpt_activation_bytes(const GPTConfig *c, int B, int T);
+// both passes of a training micro-batch; the lm head and cross-entropy run fused in blocks of rows, so
+// the (B,T,Vp) logits never exist (gradients as gpt_forward + gpt_backward, up to float summation order)
+void gpt_forward_backward(GPT *model, const int *inputs, const int *targets, int B, int T);
+size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int fused);
 // the forward pass for evaluation: no gradients, no saved activations, logits EVAL_ROWS rows at a time,
 // so memory is O(B*T*C) (gpt_eval_bytes) and contexts far beyond the training length fit; the same
 // losses as gpt_forward. T may exceed the training length for RoPE models (config.rope_theta may change).

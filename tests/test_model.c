@@ -75,9 +75,8 @@ static void train_steps(GPT *m, const Reference *r, float *losses, int *inp, int
     for (int s = 0; s < r->steps; s++) {
         split_tokens(r, s, inp, tgt);
         gpt_zero_grad(m);
-        gpt_forward(m, inp, tgt, r->B, r->T);
+        gpt_forward_backward(m, inp, tgt, r->B, r->T); // as train_gpt does
         losses[s] = m->mean_loss;
-        gpt_backward(m);
         double norm = gpt_grad_norm(m, NULL);
         float scale = norm > r->clip ? (float)(r->clip / (norm + 1e-6)) : 1.0f;
         adamw_update(m, r->lr, r->beta1, r->beta2, r->eps, r->wd, scale, s + 1);
@@ -302,6 +301,43 @@ static void test_switch_attention(void) {
     free_reference(&r);
 }
 
+// the trainer's fused head (gpt_forward_backward) against the two passes: the same loss and gradients up
+// to float summation order, also with several blocks of rows (GPT-2 vocabulary, 400 positions) and
+// positions without a target; and no (B,T,Vp) buffer
+static void test_fused_head(void) {
+    const Preset *p = gpt_preset("tiny");
+    GPTConfig c = gpt_preset_config(p, 50257, 200, ATTN_SSMAX);
+    GPT a, b;
+    gpt_build(&a, &c); gpt_init_random(&a, 3);
+    gpt_build(&b, &c); gpt_init_random(&b, 3);
+    int B = 2, T = 200;
+    int *inp = malloc_check(B * T * sizeof(int)), *tgt = malloc_check(B * T * sizeof(int));
+    uint64_t rng = 11;
+    for (int i = 0; i < B * T; i++) { inp[i] = random_u32(&rng) % 50257; tgt[i] = i % 7 == 3 ? -1 : (int)(random_u32(&rng) % 50257); }
+    for (int round = 0; round < 2; round++) { // the second round accumulates onto the first
+        if (round == 0) { gpt_zero_grad(&a); gpt_zero_grad(&b); }
+        gpt_forward(&a, inp, tgt, B, T);
+        gpt_backward(&a);
+        gpt_forward_backward(&b, inp, tgt, B, T);
+    }
+    double worst = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t n = a.param_sizes[i];
+        if (!n) continue;
+        const float *ga = a.grads_memory + a.param_offsets[i], *gb = b.grads_memory + b.param_offsets[i];
+        double scale = max_abs(ga, n), err = 0;
+        for (size_t k = 0; k < n; k++) err = fmax(err, fabs(ga[k] - gb[k]));
+        worst = fmax(worst, err / (scale + 1e-30));
+    }
+    check(fabs(a.mean_loss - b.mean_loss) < 1e-6 && worst < 1e-5, "fused head: loss %.7f vs %.7f, gradients differ by %.3g",
+          b.mean_loss, a.mean_loss, worst);
+    check(b.acts_logit_rows < (size_t)B * T, "fused head holds %zu rows of logits for %d positions", b.acts_logit_rows, B * T);
+    printf("  fused lm head: loss %.1e, gradients %.1e, %zu of %d rows of logits held\n", fabs(a.mean_loss - b.mean_loss), worst,
+           b.acts_logit_rows, B * T);
+    free(inp); free(tgt);
+    gpt_free(&a); gpt_free(&b);
+}
+
 static void run_for_determinism(float *out_params, size_t n, int threads) {
     omp_set_num_threads(threads);
     Reference r;
@@ -399,6 +435,7 @@ int main(void) {
     test_checkpoint_roundtrip();
     test_softmax_to_ssmax();
     test_switch_attention();
+    test_fused_head();
     test_determinism();
     test_schedules();
     test_presets();
