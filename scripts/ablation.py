@@ -33,7 +33,7 @@ import plot_eval  # noqa: E402
 # every knob of a scale; default: ~2 hours on 2 cores; smoke: a minute, for make test
 SCALES = {
     "default": dict(model="small", T=256, B=16, steps=4500, lr=2e-3, warmup=200, val_every=250, val_batches=20,
-                    ft_steps=600, ft_lr=1e-3, ft_warmup=50, len_windows=32, needle_mults=[1, 2, 4, 8, 12],
+                    ft_steps=1500, ft_lr=2e-3, ft_warmup=50, len_windows=32, needle_mults=[1, 2, 4, 8, 12],
                     depths=[0, 0.25, 0.5, 0.75, 1], trials=10, score_mult=8, score_trials=100),
     "smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2,
                   ft_steps=8, ft_lr=1e-3, ft_warmup=2, len_windows=1, needle_mults=[1, 2],
@@ -72,14 +72,17 @@ def main():
     ap.add_argument("--data", choices=["books", "tinyshakespeare"], default=None,
                     help="corpus (default: books; smoke falls back to tinyshakespeare when no books are at hand)")
     ap.add_argument("--threads", type=int, default=0, help="threads per run (default: all cores)")
+    ap.add_argument("--report-only", action="store_true", help="redraw the figures and report.md from finished runs")
     args = ap.parse_args()
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     S = SCALES[args.scale]
     out = args.out or ("runs/ablation" if args.scale == "default" else "runs/ablation-smoke")
     os.makedirs(out, exist_ok=True)
-    log = os.path.join(out, "commands.log")
-    open(log, "w").close()
+    log = os.path.join(out, "commands.log") # appended to: an interrupted ablation keeps its history
     t_start = time.time()
+    if args.report_only:
+        report(out, S, args.data or "books", int(S["steps"] * 0.8) + 1, None, args.scale)
+        return
 
     data = args.data
     if data is None:
@@ -203,8 +206,9 @@ def save(fig, path):
 
 
 def plot_needle(out, T):
-    save(plot_eval.needle_figure([(LABELS[c], os.path.join(out, c, "needle.csv")) for c in CONFIGS], T),
-         os.path.join(out, "needle.png"))
+    runs = [(LABELS[c], os.path.join(out, c, "needle.csv")) for c in CONFIGS]
+    save(plot_eval.needle_figure(runs, T), os.path.join(out, "needle.png"))
+    save(plot_eval.needle_figure(runs, T, "first_digit"), os.path.join(out, "needle_first.png"))
 
 
 def plot_scores(out):
@@ -238,12 +242,15 @@ def report(out, S, data, switch, seconds, scale):
     plot_scores(out)
     plot_s(out)
     lines = ["# SSMax ablation at CPU scale (`%s`)" % scale, ""]
-    lines.append("Made by `scripts/ablation.py --scale %s` (`make ablation SCALE=%s`) in %.0f minutes on %d cores. "
+    # time in training steps, from every run's log.csv (runs reused from an earlier invocation included)
+    train_s = sum(float(r["step_ms"]) / 1000 for d in glob.glob(os.path.join(out, "*", "*", "log.csv")) for r in read_csv(d))
+    took = "(training steps %.0f minutes in all%s) " % (train_s / 60, ", this invocation %.0f minutes" % (seconds / 60) if seconds else "")
+    lines.append("Made by `scripts/ablation.py --scale %s` (`make ablation SCALE=%s`) %son %d cores. "
                  "Corpus: %s, byte tokenizer (V = 257); model preset `%s` at T = %d, batch %d, %d steps, lr %g cosine; "
                  "(f) switches at step %d; (e) is (a)'s final checkpoint converted (s0 = 1/mean ln n over the "
                  "training window). Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, "
                  "AdamW betas 0.9/0.999, no weight decay, loss on the answer only."
-                 % (scale, scale, seconds / 60, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
+                 % (scale, scale, took, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
                     switch, S["ft_steps"], T, S["ft_lr"]))
     lines += ["", "## Numbers", "",
               "| config | final val loss | loss at 1..T | loss at 4T..32T (theta x1) | loss at 4T..32T (theta x50) | "
@@ -271,6 +278,8 @@ def report(out, S, data, switch, seconds, scale):
               "## Needle retrieval (paper Fig. 6)", "",
               "Exact-match accuracy of greedy decoding (teacher-forced: every answer token must be the argmax), "
               "%d trials per cell, RoPE theta x50." % S["trials"], "", "![needle heat maps](needle.png)", "",
+              "First-digit accuracy (the most likely first answer token is the needle's first digit):", "",
+              "![needle first digit](needle_first.png)", "",
               "## Attention on the needle (paper Figs. 7, 8)", "",
               "Top: the mean attention mass that the query predicting the first answer digit puts on the needle "
               "sentence, for the 8 highest heads. Bottom: over %d trials at %d bytes (random depth), the highest "

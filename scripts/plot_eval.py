@@ -3,7 +3,7 @@
 plot_eval.py: figures of eval_gpt's CSV files and of ssmax.csv, several models side by side.
 
     plot_eval.py lengths --out lengths.png [--train-len T] NAME=lengths.csv ...
-    plot_eval.py needle  --out needle.png  [--train-len T] NAME=needle.csv ...
+    plot_eval.py needle  --out needle.png  [--train-len T] [--first-digit] NAME=needle.csv ...
     plot_eval.py scores  --out scores.png  NAME=scores.csv ...      (reads scores_heads.csv beside each)
     plot_eval.py s       --out s.png       NAME=RUN_DIR_or_ssmax.csv ...
 
@@ -58,11 +58,12 @@ def needle_grid(path):
     return ctx, dep, acc, first
 
 
-def needle_figure(runs, train_len=None):
-    """runs: [(label, needle.csv)]: one heat map per model."""
+def needle_figure(runs, train_len=None, metric="exact"):
+    """runs: [(label, needle.csv)]: one heat map per model of exact-match (or first-digit) accuracy."""
     fig, axes = plt.subplots(1, len(runs), figsize=(3 * len(runs), 3.6), sharey=True, squeeze=False)
     for ax, (label, path) in zip(axes[0], runs):
-        ctx, dep, acc, _ = needle_grid(path)
+        ctx, dep, exact, first = needle_grid(path)
+        acc = first if metric == "first_digit" else exact
         im = ax.imshow(acc, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
         ax.set_xticks(range(len(ctx)))
         ax.set_xticklabels(["%g" % (x / train_len) for x in ctx] if train_len else [str(x) for x in ctx])
@@ -74,7 +75,7 @@ def needle_figure(runs, train_len=None):
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("context / training length" if train_len else "context")
     axes[0][0].set_ylabel("needle depth")
-    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="exact-match accuracy")
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="first-digit accuracy" if metric == "first_digit" else "exact-match accuracy")
     return fig
 
 
@@ -160,6 +161,7 @@ def main():
     ap.add_argument("kind", choices=["lengths", "needle", "scores", "s"])
     ap.add_argument("--out", required=True, help="PNG to write")
     ap.add_argument("--train-len", type=int, default=None, help="training length, marked on the axes")
+    ap.add_argument("--first-digit", action="store_true", help="needle: first-digit instead of exact-match accuracy")
     ap.add_argument("runs", nargs="+", help="NAME=PATH")
     a = ap.parse_args()
     runs = named(a.runs)
@@ -170,7 +172,7 @@ def main():
         ax.legend(fontsize=8)
         fig.tight_layout()
     elif a.kind == "needle":
-        fig = needle_figure(runs, a.train_len)
+        fig = needle_figure(runs, a.train_len, "first_digit" if a.first_digit else "exact")
     elif a.kind == "scores":
         fig = scores_figure([(n, p, c) for (n, p), c in zip(runs, colours)])
     else:

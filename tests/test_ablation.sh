@@ -16,10 +16,10 @@ if ! $PYTHON -c 'import matplotlib, numpy' 2>/dev/null; then
 fi
 $PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke.log 2>&1 && ok || { bad "the smoke ablation failed: $(tail -4 build/ablation-smoke.log)"; echo "$pass passed, $fail failed"; exit 1; }
 
-for f in report.md loss.png lengths.png needle.png needle_scores.png ssmax_s.png; do
+for f in report.md loss.png lengths.png needle.png needle_first.png needle_scores.png ssmax_s.png; do
   [ -s $O/$f ] && ok || bad "$O/$f is missing or empty"
 done
-for f in loss.png lengths.png needle.png needle_scores.png ssmax_s.png; do
+for f in loss.png lengths.png needle.png needle_first.png needle_scores.png ssmax_s.png; do
   [ "$(head -c 8 $O/$f | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] && ok || bad "$f is not a PNG"
   grep -q "($f)" $O/report.md && ok || bad "report.md does not show $f"
 done
@@ -51,6 +51,9 @@ for kind in lengths needle scores s; do
 done
 # a second run reuses every finished training run
 $PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke2.log 2>&1 && grep -q "reusing" build/ablation-smoke2.log \
-  && ! grep -q "train_gpt --model" $O/commands.log && ok || bad "a second run should reuse the finished pretraining runs"
+  && ! grep -q "train_gpt --model" build/ablation-smoke2.log && ok || bad "a second run should reuse the finished pretraining runs"
+rm $O/report.md $O/needle.png
+$PYTHON scripts/ablation.py --scale smoke --out $O --report-only >build/ablation-smoke3.log 2>&1 && [ -s $O/report.md ] && [ -s $O/needle.png ] \
+  && ! grep -q "^+ " build/ablation-smoke3.log && ok || bad "--report-only should redraw the report without running anything"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
