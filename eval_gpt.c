@@ -148,7 +148,7 @@ static void load(GPT *m, const Options *o, int *T_train) {
     int attn = o->attn ? parse_choice(o->attn, attn_names, ATTN_COUNT) : c.attn;
     if (attn != c.attn) { // config (e): the checkpoint's other tensors, s at s0 and b at 0
         c.attn = attn;
-        c.ssmax_s0 = !isnan(o->ssmax_s0) ? o->ssmax_s0 : attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(*T_train);
+        c.ssmax_s0 = !isnan(o->ssmax_s0) ? o->ssmax_s0 : ssmax_default_s0(attn, *T_train);
     }
     gpt_build(m, &c);
     for (size_t k = 0; k < m->param_sizes[17]; k++) m->params.ssmax_s[k] = c.ssmax_s0;

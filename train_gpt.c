@@ -257,7 +257,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_voc
         if (o->resume && !o->attn_switch_step) check_same_name("attn", o->attn, attn_names, ATTN_COUNT, c.attn, ckpt);
         else if (o->attn && parse_choice(o->attn, attn_names, ATTN_COUNT) != c.attn) { // e.g. Softmax -> SSMax
             c.attn = parse_choice(o->attn, attn_names, ATTN_COUNT);
-            c.ssmax_s0 = c.attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(T); // the new variant's default
+            c.ssmax_s0 = ssmax_default_s0(c.attn, T); // the new variant's default
         }
         if (o->rope_theta > 0) c.rope_theta = o->rope_theta;
         if (!isnan(o->ssmax_s0)) c.ssmax_s0 = o->ssmax_s0;

@@ -46,7 +46,7 @@ GPTConfig gpt_preset_config(const Preset *p, int V, int T, int attn) {
     c.max_seq_len = T > p->T ? T : p->T;
     c.attn = attn;
     c.rope_theta = 10000.0f;
-    c.ssmax_s0 = attn == ATTN_SSMAX_FIXED ? 1.0f : ssmax_default_s0(T);
+    c.ssmax_s0 = ssmax_default_s0(attn, T);
     return c;
 }
 
@@ -56,8 +56,8 @@ int parse_choice(const char *value, const char **names, int n) {
 }
 
 // s0 = 1 / mean_{n=1..T} ln n, so that s * ln n averages 1 over the training window
-float ssmax_default_s0(int T) {
-    if (T < 2) return 1.0f;
+float ssmax_default_s0(int attn, int T) {
+    if (attn == ATTN_SSMAX_FIXED || T < 2) return 1.0f; // ssmax-fixed: logits x ln n
     return (float)(T / lgamma(T + 1.0));
 }
 

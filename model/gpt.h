@@ -148,7 +148,7 @@ int gpt_padded_vocab(int V);                // V rounded up to a multiple of 64
 
 int parse_choice(const char *value, const char **names, int n); // index of value in names, or -1
 int gpt_config_check(const GPTConfig *c, char *why, size_t whylen); // 0 if valid, else fills why
-float ssmax_default_s0(int T);
+float ssmax_default_s0(int attn, int T); // 1 for ssmax-fixed, else 1 / mean_{n=1..T} ln n
 void gpt_param_sizes(size_t *sizes, const GPTConfig *c);
 int gpt_param_decays(int i); // 1 if tensor i gets weight decay (2-D matrices)
 

@@ -383,7 +383,7 @@ static void test_schedules(void) {
     check(lr_at(&s, 50) == 1.0f && lr_at(&s, 109) == 1.0f, "constant schedule is not constant");
     s.kind = SCHED_WSD;
     check(lr_at(&s, 80) == 1.0f && fabsf(lr_at(&s, 109) - 0.1f) < 1e-6f && lr_at(&s, 100) < 1.0f, "wsd schedule wrong");
-    check(fabsf(ssmax_default_s0(1024) - 0.1684f) < 1e-3f, "s0(1024) = %g, expected ~0.168", ssmax_default_s0(1024));
+    check(fabsf(ssmax_default_s0(ATTN_SSMAX, 1024) - 0.1684f) < 1e-3f, "s0(1024) = %g, expected ~0.168", ssmax_default_s0(ATTN_SSMAX, 1024));
 }
 
 // gradient accumulation: two forward/backward passes of one batch without zeroing = twice the gradient
