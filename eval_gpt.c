@@ -217,14 +217,19 @@ static void run_lengths(const Options *o) {
 
 // ----------------------------------------------------------------------------
 
-typedef struct { int exact, first; float *mass; } NeedleResult; // mass (L, NH) on the needle
+// exact: every answer token right; first: the first one; tokens: the fraction of answer tokens right
+// (digits, for the byte tokenizer); mass (L, NH): attention on the needle
+typedef struct { int exact, first; double tokens; float *mass; } NeedleResult;
 
 static NeedleResult score_example(GPT *m, const NeedleExample *ex, int *argmax, float *mass) {
     int q = ex->answer_start - 1, k0 = ex->needle_start, k1 = ex->needle_end;
     EvalOutputs out = {NULL, argmax, &q, &k0, &k1, mass};
     gpt_evaluate(m, ex->tokens, NULL, 1, ex->n, &out);
-    NeedleResult r = {1, argmax[q] == ex->tokens[q + 1], mass};
-    for (int t = q; t < ex->n; t++) r.exact &= argmax[t] == ex->tokens[t + 1];
+    NeedleResult r = {0, argmax[q] == ex->tokens[q + 1], 0, mass};
+    int right = 0;
+    for (int t = q; t < ex->n; t++) right += argmax[t] == ex->tokens[t + 1];
+    r.exact = right == ex->n - q;
+    r.tokens = (double)right / (ex->n - q);
     return r;
 }
 
@@ -264,7 +269,7 @@ static void run_needle(Options *o) {
            o->ckpt, attn_names[m.config.attn], T_train, m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, o->trials,
            hay->path, hay->ntok);
     FILE *f = fopen_check(o->out, "w");
-    fprintf(f, "context,depth,trials,exact,first_digit\n");
+    fprintf(f, "context,depth,trials,exact,first_digit,answer_tokens\n");
     printf("%8s", "context");
     for (int d = 0; d < o->ndepths; d++) printf("  d=%-5.2f", o->depths[d]);
     printf("  (exact-match accuracy)\n");
@@ -273,16 +278,17 @@ static void run_needle(Options *o) {
         printf("%8d", o->contexts[ci]);
         for (int d = 0; d < o->ndepths; d++) {
             int exact = 0, first = 0;
+            double tokens = 0;
             for (int trial = 0; trial < o->trials; trial++) {
                 uint64_t rng = example_seed(o->seed, o->contexts[ci], d, trial);
                 NeedleExample ex;
                 needle_make(&ex, &tok, hay->tokens, hay->ntok, o->contexts[ci], o->depths[d], &rng);
                 NeedleResult r = score_example(&m, &ex, argmax, mass);
-                exact += r.exact; first += r.first;
+                exact += r.exact; first += r.first; tokens += r.tokens;
                 needle_free(&ex);
             }
-            fprintf(f, "%d,%.4f,%d,%.4f,%.4f\n", o->contexts[ci], o->depths[d], o->trials, (double)exact / o->trials,
-                    (double)first / o->trials);
+            fprintf(f, "%d,%.4f,%d,%.4f,%.4f,%.4f\n", o->contexts[ci], o->depths[d], o->trials, (double)exact / o->trials,
+                    (double)first / o->trials, tokens / o->trials);
             printf("  %7.2f", (double)exact / o->trials);
             fflush(stdout);
         }

@@ -24,7 +24,7 @@
 // options: -1 (or NULL) marks "not given", so a preset or checkpoint can fill it
 
 typedef struct {
-    const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule, *gpt2_dir, *task;
+    const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule, *gpt2_dir, *task, *needle_loss;
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
     float rope_theta, ssmax_s0, mpi_timeout;
     int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
@@ -37,6 +37,7 @@ static Options default_options(void) {
     memset(&o, 0, sizeof(o));
     o.model = "small"; o.train = "data/tinyshakespeare-byte/train_*.bin"; o.val = "data/tinyshakespeare-byte/val_*.bin";
     o.out = NULL; o.attn = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant"; o.task = "lm";
+    o.needle_loss = "answer";
     o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = -1;
     o.rope_theta = -1; o.ssmax_s0 = NAN; o.mpi_timeout = 300;
     o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100; o.seed = 1337;
@@ -76,7 +77,10 @@ static void usage(void) {
            "  -b, --batch B           sequences per micro-batch (default: %d)\n"
            "  -t, --seq T             sequence length (default: preset's T)\n"
            "      --task NAME         lm: next-token loss on the training text | needle: retrieval examples made\n"
-           "                          from the training text, loss on the answer only (default: %s)\n", d.train, d.val, d.batch, d.task);
+           "                          from the training text (default: %s)\n"
+           "      --needle-loss NAME  --task needle: which tokens carry the loss: answer (the 7 digits) | question\n"
+           "                          (the question and the answer) | all (every token) (default: %s)\n",
+           d.train, d.val, d.batch, d.task, d.needle_loss);
     printf("\noptimisation:\n"
            "  -n, --steps N           optimizer steps (default: %d)\n"
            "  -a, --grad-accum N      micro-batches per step (default: %d)\n"
@@ -126,12 +130,13 @@ static int parse_named(const char *s, const char *flag, const char **names, int 
 }
 
 static const char *task_names[] = {"lm", "needle"};
+static const char *needle_loss_names[] = {"answer", "question", "all"};
 
 static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_ATTN = 256, O_S0, O_POS, O_THETA, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP, O_SEED,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2, O_SWITCH, O_TASK, O_MPITIMEOUT };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -154,7 +159,7 @@ static Options parse_args(int argc, char **argv) {
         {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS},
         {"dry-run", no_argument, 0, O_DRY}, {"gpt2-dir", required_argument, 0, O_GPT2},
         {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK},
-        {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {0, 0, 0, 0}};
+        {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {"needle-loss", required_argument, 0, O_NEEDLELOSS}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
@@ -208,6 +213,7 @@ static Options parse_args(int argc, char **argv) {
         case O_SWITCH: o.attn_switch_step = parse_int(optarg, "--attn-switch-step", 0, 1 << 30); break;
         case O_MPITIMEOUT: o.mpi_timeout = parse_float(optarg, "--mpi-timeout", 1, 1e7); break;
         case O_TASK: o.task = optarg; parse_named(optarg, "--task", task_names, 2); break;
+        case O_NEEDLELOSS: o.needle_loss = optarg; parse_named(optarg, "--needle-loss", needle_loss_names, 3); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see train_gpt --help", optopt);
             die("unknown option '%s'\nHINT: see train_gpt --help", argv[optind - 1]);
@@ -429,7 +435,9 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     if (train) ROW("train data", "%s (%zu windows)", o->train, train->nwindows);
     if (val) ROW("val data", "%s (%zu windows)", o->val, val->nwindows);
     ROW("batch", "B=%d T=%d accum=%d: %zu tok/step", B, T, o->grad_accum, (size_t)B * T * o->grad_accum * world);
-    if (strcmp(o->task, "lm")) ROW("task", "%s: loss on the answer tokens only", o->task);
+    if (strcmp(o->task, "lm"))
+        ROW("task", "%s: loss on %s", o->task, !strcmp(o->needle_loss, "answer") ? "the answer tokens only" :
+            !strcmp(o->needle_loss, "question") ? "the question and the answer" : "every token");
     ROW("steps", "%d%s", o->steps, o->resume ? " (resumed)" : "");
     if (o->resume) ROW("resume from", "step %d", start_step);
     ROW("lr schedule", "%s, peak %g, warmup %d", o->schedule, o->lr, o->warmup);
@@ -449,10 +457,10 @@ static void format_eta(char *buf, size_t n, double seconds) {
     else snprintf(buf, n, "%dm%02ds", s / 60, s % 60);
 }
 
-// retrieval examples of context T at random depths, only the answer tokens carrying a target: this
-// rank's B rows of a global batch of world*B examples drawn in order from rng
-static void needle_batch(const Tokenizer *tok, const Shard *hay, int B, int T, uint64_t *rng, int *inputs, int *targets,
-                         const Dist *dist) {
+// retrieval examples of context T at random depths: this rank's B rows of a global batch of world*B
+// examples drawn in order from rng. Targets from the answer on (loss 0), the question on (1), or all (2)
+static void needle_batch(const Tokenizer *tok, const Shard *hay, int B, int T, int loss, uint64_t *rng, int *inputs,
+                         int *targets, const Dist *dist) {
     for (int g = 0; g < B * dist->world; g++) {
         NeedleExample ex;
         needle_make(&ex, tok, hay->tokens, hay->ntok, T, random_f32(rng), rng);
@@ -460,7 +468,8 @@ static void needle_batch(const Tokenizer *tok, const Shard *hay, int B, int T, u
         if (b < 0 || b >= B) { needle_free(&ex); continue; }
         for (int t = 0; t < T; t++) {
             inputs[b * T + t] = ex.tokens[t];
-            targets[b * T + t] = t + 1 >= ex.answer_start ? ex.tokens[t + 1] : -1;
+            int from = loss == 0 ? ex.answer_start : loss == 1 ? ex.question_start : 0;
+            targets[b * T + t] = t + 1 >= from ? ex.tokens[t + 1] : -1;
         }
         needle_free(&ex);
     }
@@ -541,6 +550,7 @@ int main(int argc, char **argv) {
     Tokenizer tok;
     int known_tok = config.tokenizer == TOKENIZER_BYTE || config.tokenizer == TOKENIZER_GPT2;
     int can_sample = o.sample_every > 0 && known_tok, needle_task = !strcmp(o.task, "needle");
+    int needle_loss = parse_choice(o.needle_loss, needle_loss_names, 3);
     if (needle_task && !known_tok)
         die("--task needle needs data made by the byte or gpt2 tokenizer; '%s' does not say which made it\nHINT: make the shards with prepare_data", o.train);
     if (can_sample || needle_task) tokenizer_init_kind(&tok, config.tokenizer, o.gpt2_dir);
@@ -607,7 +617,7 @@ int main(int argc, char **argv) {
         for (int micro = 0; micro < o.grad_accum; micro++) {
             if (needle_task) { // examples drawn from (seed, step, micro): the same after a resume
                 uint64_t nrng = random_seed((uint64_t)o.seed, ((uint64_t)step << 16) + micro + 99);
-                needle_batch(&tok, hay, B, T, &nrng, train.inputs, train.targets, &dist);
+                needle_batch(&tok, hay, B, T, needle_loss, &nrng, train.inputs, train.targets, &dist);
             } else {
                 dataloader_next_batch(&train);
             }

@@ -63,6 +63,7 @@ void needle_make(NeedleExample *ex, const Tokenizer *tok, const uint16_t *hay, s
     for (size_t i = 0; i < nb.n; i++) ex->tokens[k++] = nb.tok[i];
     ex->needle_end = k;
     for (long i = at; i < fill; i++) ex->tokens[k++] = hay[start + i];
+    ex->question_start = k;
     for (size_t i = 0; i < qb.n; i++) ex->tokens[k++] = qb.tok[i];
     ex->answer_start = k;
     for (size_t i = 0; i < ab.n; i++) ex->tokens[k++] = ab.tok[i];

@@ -20,6 +20,7 @@ typedef struct {
     int *tokens;          // (n+1)
     int n;                // context length: the model reads tokens[0..n-1]
     int needle_start, needle_end; // the needle sentence: tokens[needle_start..needle_end-1]
+    int question_start;   // first token of the question
     int answer_start;     // first answer token; the answer runs to tokens[n]
     char city[32], digits[NEEDLE_DIGITS + 1];
 } NeedleExample;

@@ -422,8 +422,7 @@ static void forward(GPT *model, const int *inputs, const int *targets, int B, in
         for (size_t r0 = 0; r0 < BT; r0 += rows) {
             size_t n = BT - r0 < rows ? BT - r0 : rows;
             matmul_forward(a->logits, a->lnf + r0 * C, W, NULL, n, C, Vp);
-            crossentropy_forward(a->losses + r0, a->logits, model->targets + r0, n, V, Vp);
-            crossentropy_backward(a->logits, model->targets + r0, 1.0f / count, n, V, Vp);
+            crossentropy_forward_backward(a->losses + r0, a->logits, model->targets + r0, 1.0f / count, n, V, Vp);
             matmul_backward(ga->lnf + r0 * C, dW, NULL, a->logits, a->lnf + r0 * C, W, n, C, Vp);
         }
     } else {

@@ -53,5 +53,6 @@ void residual_backward(real *da, real *db, const real *dout, size_t N);
 void crossentropy_forward(real *losses, real *logits, const int *targets, size_t N, int V, int Vp);
 void crossentropy_eval(real *losses, int *argmax, const real *logits, const int *targets, size_t N, int V, int Vp);
 void crossentropy_backward(real *logits, const int *targets, real dloss, size_t N, int V, int Vp);
+void crossentropy_forward_backward(real *losses, real *logits, const int *targets, real dloss, size_t N, int V, int Vp);
 
 #endif

@@ -60,6 +60,9 @@ const char *gemm_kernel_name(void) { return KERNEL_NAME; }
 static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, float *C, size_t ldc, int mr, int nr, int beta) {
     __m512 c[MR][2];
     for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    // the C tile is read or written after kc steps: start fetching it now (a weight gradient's tile is
+    // rarely in cache, and a miss at the end would stall the whole tile)
+    for (int r = 0; r < mr; r++) { _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_T0); }
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(Bp + k * NR), b1 = _mm512_load_ps(Bp + k * NR + 16);
         for (int r = 0; r < MR; r++) {
@@ -84,6 +87,7 @@ static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, f
 static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, float *C, size_t ldc, int mr, int nr, int beta) {
     __m256 c[MR][2];
     for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    for (int r = 0; r < mr; r++) _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); // as in the AVX-512 kernel
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(Bp + k * NR), b1 = _mm256_load_ps(Bp + k * NR + 8);
         for (int r = 0; r < MR; r++) {
@@ -114,23 +118,50 @@ static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, f
 // ----------------------------------------------------------------------------
 // packing, zero-padded to whole micro-panels
 
+#if defined(__AVX2__)
+// dst[q*ldd + r] = src[r*lds + q] for an 8 x 8 block: unpack pairs, shuffle quads, swap 128-bit halves
+static inline void transpose8x8(float *dst, size_t ldd, const float *src, size_t lds) {
+    __m256 r[8], t[8], s[8];
+    for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(src + q * lds);
+    for (int q = 0; q < 8; q += 2) { t[q] = _mm256_unpacklo_ps(r[q], r[q + 1]); t[q + 1] = _mm256_unpackhi_ps(r[q], r[q + 1]); }
+    for (int q = 0; q < 8; q += 4) {
+        s[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);     // elements (0,1) of each pair of pairs
+        s[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xEE); // elements (2,3)
+        s[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+        s[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; q++) {
+        _mm256_storeu_ps(dst + q * ldd, _mm256_permute2f128_ps(s[q], s[q + 4], 0x20));
+        _mm256_storeu_ps(dst + (q + 4) * ldd, _mm256_permute2f128_ps(s[q], s[q + 4], 0x31));
+    }
+}
+#endif
+
 // A' (m x k block at (i0, p0)) into MR-row panels: Ap[panel][k][r]
 static void pack_a(float *Ap, const float *A, size_t lda, int transA, size_t i0, size_t p0, int mc, int kc, int panel) {
     float *dst = Ap + (size_t)panel * MR * kc;
     int rows = mc - panel * MR < MR ? mc - panel * MR : MR;
     size_t i = i0 + (size_t)panel * MR;
     if (!transA) { // A'(i,k) = A[i*lda + k]: read each row contiguously
+        int k0 = 0;
+#if defined(__AVX2__) && MR == 8
+        if (rows == MR) // 8 rows x 8 columns at a time, transposed in registers: the panel is written contiguously
+            for (; k0 + 8 <= kc; k0 += 8) transpose8x8(dst + k0 * MR, MR, A + i * lda + p0 + k0, lda);
+#endif
         for (int r = 0; r < rows; r++) {
             const float *src = A + (i + r) * lda + p0;
-            for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+            for (int k = k0; k < kc; k++) dst[k * MR + r] = src[k];
         }
-        for (int r = rows; r < MR; r++) for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+        for (int r = rows; r < MR; r++) for (int k = k0; k < kc; k++) dst[k * MR + r] = 0.0f;
     } else {       // A'(i,k) = A[k*lda + i]
-        for (int k = 0; k < kc; k++) {
-            const float *src = A + (p0 + k) * lda + i;
-            for (int r = 0; r < rows; r++) dst[k * MR + r] = src[r];
-            for (int r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
-        }
+        if (rows == MR) // a fixed-length copy per k, which the compiler turns into one vector move
+            for (int k = 0; k < kc; k++) memcpy(dst + k * MR, A + (p0 + k) * lda + i, MR * sizeof(float));
+        else
+            for (int k = 0; k < kc; k++) {
+                const float *src = A + (p0 + k) * lda + i;
+                for (int r = 0; r < rows; r++) dst[k * MR + r] = src[r];
+                for (int r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
+            }
     }
 }
 
@@ -140,17 +171,26 @@ static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0,
     int cols = nc - panel * NR < NR ? nc - panel * NR : NR;
     size_t j = j0 + (size_t)panel * NR;
     if (!transB) { // B'(k,j) = B[k*ldb + j]
-        for (int k = 0; k < kc; k++) {
-            const float *src = B + (p0 + k) * ldb + j;
-            for (int c = 0; c < cols; c++) dst[k * NR + c] = src[c];
-            for (int c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
-        }
+        if (cols == NR) // a fixed-length copy per k: vector moves
+            for (int k = 0; k < kc; k++) memcpy(dst + k * NR, B + (p0 + k) * ldb + j, NR * sizeof(float));
+        else
+            for (int k = 0; k < kc; k++) {
+                const float *src = B + (p0 + k) * ldb + j;
+                for (int c = 0; c < cols; c++) dst[k * NR + c] = src[c];
+                for (int c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+            }
     } else {       // B'(k,j) = B[j*ldb + k]: read each weight row once, contiguously
+        int k0 = 0;
+#if defined(__AVX2__) && NR % 8 == 0
+        if (cols == NR) // 8 weight rows x 8 k at a time, transposed in registers
+            for (; k0 + 8 <= kc; k0 += 8)
+                for (int c0 = 0; c0 < NR; c0 += 8) transpose8x8(dst + k0 * NR + c0, NR, B + (j + c0) * ldb + p0 + k0, ldb);
+#endif
         for (int c = 0; c < cols; c++) {
             const float *src = B + (j + c) * ldb + p0;
-            for (int k = 0; k < kc; k++) dst[k * NR + c] = src[k];
+            for (int k = k0; k < kc; k++) dst[k * NR + c] = src[k];
         }
-        for (int c = cols; c < NR; c++) for (int k = 0; k < kc; k++) dst[k * NR + c] = 0.0f;
+        for (int c = cols; c < NR; c++) for (int k = k0; k < kc; k++) dst[k * NR + c] = 0.0f;
     }
 }
 
@@ -215,13 +255,18 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         for (int q = 0; q < npanels; q++) panel_times_block(Ap, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 } else {
-                    // narrow C: the threads split the A blocks, each packing only its own
+                    // narrow C: the threads split the A blocks, each packing only its own. Blocks shrink
+                    // below MC so that every thread gets as many (a weight gradient of 128 or 384 rows
+                    // would otherwise leave a thread idle); row blocks do not change any sum's order
                     float *Ap = Ap_threads[omp_get_thread_num()];
-                    int mblocks = (int)((M + MC - 1) / MC);
+                    size_t per = (M + (size_t)nthreads * MC - 1) / ((size_t)nthreads * MC); // blocks per thread
+                    size_t mcn = (M + per * nthreads - 1) / (per * nthreads);
+                    mcn = (mcn + MR - 1) / MR * MR;
+                    int mblocks = (int)((M + mcn - 1) / mcn);
                     #pragma omp for schedule(static) nowait
                     for (int ib = 0; ib < mblocks; ib++) {
-                        size_t i0 = (size_t)ib * MC;
-                        int mc = M - i0 < MC ? (int)(M - i0) : MC;
+                        size_t i0 = (size_t)ib * mcn;
+                        int mc = M - i0 < mcn ? (int)(M - i0) : (int)mcn;
                         int mpanels = (mc + MR - 1) / MR;
                         for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p);
                         for (int q = 0; q < npanels; q++) panel_times_block(Ap, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);

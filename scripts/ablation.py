@@ -8,9 +8,10 @@ Trains (a) Softmax, (b) SSMax, (c) SSMax with s fixed at 1, (d) SSMax with a bia
 switched to SSMax for the last fifth of the steps; (e) is (a)'s checkpoint converted to SSMax. Then
   - length generalisation of every pretrained model: per-position loss on held-out books up to 32x the
     training length, RoPE theta as trained and raised 50x (eval_gpt lengths);
-  - retrieval fine-tuning of each model on needle examples at the training length (train_gpt --task
-    needle), then the needle grid over context x depth with theta x50, and the attention that the
-    answer puts on the needle over random trials (eval_gpt needle);
+  - retrieval fine-tuning of each model on needle examples at the training length with RoPE theta
+    already raised 50x (train_gpt --task needle --rope-theta), then the needle grid over context x
+    depth at that theta, and the attention that the answer puts on the needle over random trials
+    (eval_gpt needle);
 and writes OUT/report.md with every figure and a table of the numbers. Runs that already finished
 (their final checkpoint exists) are reused, so an interrupted ablation continues where it stopped.
 """
@@ -33,10 +34,10 @@ import plot_eval  # noqa: E402
 # every knob of a scale; default: ~2 hours on 2 cores; smoke: a minute, for make test
 SCALES = {
     "default": dict(model="small", T=256, B=16, steps=4500, lr=2e-3, warmup=200, val_every=250, val_batches=20,
-                    ft_steps=1500, ft_lr=2e-3, ft_warmup=50, len_windows=32, needle_mults=[1, 2, 4, 8, 12],
+                    ft_steps=1500, ft_lr=5e-4, ft_warmup=50, len_windows=32, needle_mults=[1, 2, 4, 8, 12],
                     depths=[0, 0.25, 0.5, 0.75, 1], trials=10, score_mult=8, score_trials=100),
     "smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2,
-                  ft_steps=8, ft_lr=1e-3, ft_warmup=2, len_windows=1, needle_mults=[1, 2],
+                  ft_steps=8, ft_lr=5e-4, ft_warmup=2, len_windows=1, needle_mults=[1, 2],
                   depths=[0, 0.5, 1], trials=2, score_mult=2, score_trials=6),
 }
 CONFIGS = ["a", "b", "c", "d", "e", "f"]
@@ -129,7 +130,12 @@ def main():
     for c in CONFIGS:
         ft = os.path.join(out, c, "needle-ft")
         if not os.path.exists(final_ckpt(ft, S["ft_steps"])):
-            run(["./train_gpt", "--init-from", ckpt[c], "--attn", ATTN[c], "-i", train_glob, "-j", val_glob,
+            # theta x50 from the start of fine-tuning: the retrieval circuit (a previous-token head, then a
+            # copy) leans on the fast RoPE frequencies, which raising theta at evaluation alone moves: at
+            # this scale a model fine-tuned at theta 10000 retrieves 70-80% at 1x with theta as trained
+            # and 0% with theta x50. The learning rate matters as much: at 2e-3 no model learned to
+            # copy the 7 digits in 2500 steps; at 5e-4 the copy appears after ~700 steps
+            run(["./train_gpt", "--init-from", ckpt[c], "--attn", ATTN[c], "--rope-theta", str(theta * 50), "-i", train_glob, "-j", val_glob,
                  "-b", str(S["B"]), "-t", str(T), "-n", str(S["ft_steps"]), "--task", "needle", "--lr", str(S["ft_lr"]),
                  "--schedule", "cosine", "--warmup", str(S["ft_warmup"]), "--beta2", "0.999", "--wd", "0",
                  "--val-every", str(S["ft_steps"]), "--val-batches", str(S["val_batches"]), "--ckpt-every", "0",
@@ -209,6 +215,7 @@ def plot_needle(out, T):
     runs = [(LABELS[c], os.path.join(out, c, "needle.csv")) for c in CONFIGS]
     save(plot_eval.needle_figure(runs, T), os.path.join(out, "needle.png"))
     save(plot_eval.needle_figure(runs, T, "first_digit"), os.path.join(out, "needle_first.png"))
+    save(plot_eval.needle_figure(runs, T, "answer_tokens"), os.path.join(out, "needle_digits.png"))
 
 
 def plot_scores(out):
@@ -249,13 +256,15 @@ def report(out, S, data, switch, seconds, scale):
                  "Corpus: %s, byte tokenizer (V = 257); model preset `%s` at T = %d, batch %d, %d steps, lr %g cosine; "
                  "(f) switches at step %d; (e) is (a)'s final checkpoint converted (s0 = 1/mean ln n over the "
                  "training window). Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, "
-                 "AdamW betas 0.9/0.999, no weight decay, loss on the answer only."
+                 "AdamW betas 0.9/0.999, no weight decay, loss on the answer only, RoPE theta x50 (the theta of "
+                 "the needle evaluation)."
                  % (scale, scale, took, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
                     switch, S["ft_steps"], T, S["ft_lr"]))
     lines += ["", "## Numbers", "",
               "| config | final val loss | loss at 1..T | loss at 4T..32T (theta x1) | loss at 4T..32T (theta x50) | "
-              "needle exact (all cells) | needle exact at <= T | needle exact at > T | first digit (all) | score trials exact / first / wrong |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "needle exact (all cells) | needle exact at <= T | needle exact at > T | first digit (all) | digits right (all) | "
+              "score trials exact / first / wrong |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in CONFIGS:
         if c == "e":
             val = "(a) converted"
@@ -263,14 +272,15 @@ def report(out, S, data, switch, seconds, scale):
             val = "%.4f" % log_rows(os.path.join(out, c, "pretrain"))[3][-1]
         in1, far1, _ = length_summary(out, c, 1, T)
         _, far50, _ = length_summary(out, c, 50, T)
-        ctx, dep, acc, first = plot_eval.needle_grid(os.path.join(out, c, "needle.csv"))
+        ctx, dep, grids = plot_eval.needle_grid(os.path.join(out, c, "needle.csv"))
+        acc, first, digits = grids["exact"], grids["first_digit"], grids["answer_tokens"]
         short = [j for j, x in enumerate(ctx) if x <= T]
         long_ = [j for j, x in enumerate(ctx) if x > T]
         trials = read_csv(os.path.join(out, c, "scores.csv"))
         counts = [sum(r["result"] == k for r in trials) for k in ("exact", "first_digit", "wrong")]
-        lines.append("| %s | %s | %.4f | %.4f | %.4f | %.2f | %s | %s | %.2f | %d / %d / %d |" % (
+        lines.append("| %s | %s | %.4f | %.4f | %.4f | %.2f | %s | %s | %.2f | %.2f | %d / %d / %d |" % (
             LABELS[c], val, in1, far1, far50, acc.mean(), "%.2f" % acc[:, short].mean() if short else "-",
-            "%.2f" % acc[:, long_].mean() if long_ else "-", first.mean(), *counts))
+            "%.2f" % acc[:, long_].mean() if long_ else "-", first.mean(), digits.mean(), *counts))
     lines += ["", "## Pretraining loss, (a)-(d) and (f)", "", "![loss curves](loss.png)", "",
               "## Length generalisation (paper Fig. 5)", "",
               "Per-position loss at a context of %d bytes (32x training), averaged over %d held-out windows."
@@ -280,6 +290,8 @@ def report(out, S, data, switch, seconds, scale):
               "%d trials per cell, RoPE theta x50." % S["trials"], "", "![needle heat maps](needle.png)", "",
               "First-digit accuracy (the most likely first answer token is the needle's first digit):", "",
               "![needle first digit](needle_first.png)", "",
+              "Fraction of the answer's digits that are right (each the argmax after the right digits before it):", "",
+              "![needle digits right](needle_digits.png)", "",
               "## Attention on the needle (paper Figs. 7, 8)", "",
               "Top: the mean attention mass that the query predicting the first answer digit puts on the needle "
               "sentence, for the 8 highest heads. Bottom: over %d trials at %d bytes (random depth), the highest "

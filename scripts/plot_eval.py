@@ -3,12 +3,13 @@
 plot_eval.py: figures of eval_gpt's CSV files and of ssmax.csv, several models side by side.
 
     plot_eval.py lengths --out lengths.png [--train-len T] NAME=lengths.csv ...
-    plot_eval.py needle  --out needle.png  [--train-len T] [--first-digit] NAME=needle.csv ...
+    plot_eval.py needle  --out needle.png  [--train-len T] [--metric exact|first_digit|answer_tokens] NAME=needle.csv ...
     plot_eval.py scores  --out scores.png  NAME=scores.csv ...      (reads scores_heads.csv beside each)
     plot_eval.py s       --out s.png       NAME=RUN_DIR_or_ssmax.csv ...
 
 lengths: per-position loss against the position (log scale), like the paper's Fig. 5; needle: one
-heat map of exact-match accuracy over context x depth per model (Fig. 6); scores: the heads that
+heat map of exact-match accuracy over context x depth per model (Fig. 6), or of first-digit accuracy,
+or of the fraction of answer tokens (digits) right; scores: the heads that
 attend most to the needle and the best needle score of every trial, coloured by the answer (Figs. 7,
 8); s: the learned s of every head over training and its final layer x head map.
 """
@@ -46,24 +47,31 @@ def lengths_axes(ax, runs, train_len=None):
     ax.grid(alpha=0.3)
 
 
+NEEDLE_METRICS = {"exact": "exact-match accuracy", "first_digit": "first-digit accuracy",
+                  "answer_tokens": "fraction of answer digits right"}
+
+
 def needle_grid(path):
+    """context lengths, depths, and {metric: (depths x contexts) array} for every column of NEEDLE_METRICS"""
     rows = read_csv(path)
     ctx = sorted({int(r["context"]) for r in rows})
     dep = sorted({float(r["depth"]) for r in rows})
-    acc = np.zeros((len(dep), len(ctx)))
-    first = np.zeros_like(acc)
+    grids = {m: np.full((len(dep), len(ctx)), np.nan) for m in NEEDLE_METRICS if m in rows[0]}
     for r in rows:
         i, j = dep.index(float(r["depth"])), ctx.index(int(r["context"]))
-        acc[i, j], first[i, j] = float(r["exact"]), float(r["first_digit"])
-    return ctx, dep, acc, first
+        for m in grids:
+            grids[m][i, j] = float(r[m])
+    return ctx, dep, grids
 
 
 def needle_figure(runs, train_len=None, metric="exact"):
-    """runs: [(label, needle.csv)]: one heat map per model of exact-match (or first-digit) accuracy."""
+    """runs: [(label, needle.csv)]: one heat map per model of a NEEDLE_METRICS column."""
     fig, axes = plt.subplots(1, len(runs), figsize=(3 * len(runs), 3.6), sharey=True, squeeze=False)
     for ax, (label, path) in zip(axes[0], runs):
-        ctx, dep, exact, first = needle_grid(path)
-        acc = first if metric == "first_digit" else exact
+        ctx, dep, grids = needle_grid(path)
+        if metric not in grids:
+            raise SystemExit("error: %s has no column '%s'\nHINT: re-run eval_gpt needle with this version" % (path, metric))
+        acc = grids[metric]
         im = ax.imshow(acc, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
         ax.set_xticks(range(len(ctx)))
         ax.set_xticklabels(["%g" % (x / train_len) for x in ctx] if train_len else [str(x) for x in ctx])
@@ -75,7 +83,7 @@ def needle_figure(runs, train_len=None, metric="exact"):
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("context / training length" if train_len else "context")
     axes[0][0].set_ylabel("needle depth")
-    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="first-digit accuracy" if metric == "first_digit" else "exact-match accuracy")
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label=NEEDLE_METRICS[metric])
     return fig
 
 
@@ -161,7 +169,7 @@ def main():
     ap.add_argument("kind", choices=["lengths", "needle", "scores", "s"])
     ap.add_argument("--out", required=True, help="PNG to write")
     ap.add_argument("--train-len", type=int, default=None, help="training length, marked on the axes")
-    ap.add_argument("--first-digit", action="store_true", help="needle: first-digit instead of exact-match accuracy")
+    ap.add_argument("--metric", choices=sorted(NEEDLE_METRICS), default="exact", help="needle: what the heat maps show")
     ap.add_argument("runs", nargs="+", help="NAME=PATH")
     a = ap.parse_args()
     runs = named(a.runs)
@@ -172,7 +180,7 @@ def main():
         ax.legend(fontsize=8)
         fig.tight_layout()
     elif a.kind == "needle":
-        fig = needle_figure(runs, a.train_len, "first_digit" if a.first_digit else "exact")
+        fig = needle_figure(runs, a.train_len, a.metric)
     elif a.kind == "scores":
         fig = scores_figure([(n, p, c) for (n, p), c in zip(runs, colours)])
     else:

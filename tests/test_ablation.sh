@@ -16,10 +16,10 @@ if ! $PYTHON -c 'import matplotlib, numpy' 2>/dev/null; then
 fi
 $PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke.log 2>&1 && ok || { bad "the smoke ablation failed: $(tail -4 build/ablation-smoke.log)"; echo "$pass passed, $fail failed"; exit 1; }
 
-for f in report.md loss.png lengths.png needle.png needle_first.png needle_scores.png ssmax_s.png; do
+for f in report.md loss.png lengths.png needle.png needle_first.png needle_digits.png needle_scores.png ssmax_s.png; do
   [ -s $O/$f ] && ok || bad "$O/$f is missing or empty"
 done
-for f in loss.png lengths.png needle.png needle_first.png needle_scores.png ssmax_s.png; do
+for f in loss.png lengths.png needle.png needle_first.png needle_digits.png needle_scores.png ssmax_s.png; do
   [ "$(head -c 8 $O/$f | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] && ok || bad "$f is not a PNG"
   grep -q "($f)" $O/report.md && ok || bad "report.md does not show $f"
 done
@@ -43,7 +43,10 @@ awk -F, 'NR > 1 && $5 == "" {exit 1}' $O/d/pretrain/ssmax.csv && ok || bad "(d) 
 [ "$(cut -d, -f1 $O/f/pretrain/ssmax.csv | sed -n 2p)" = 24 ] && ok || bad "(f) should switch at step 25 (s logged from step 24)"
 grep -q "attention switched from softmax to ssmax" $O/commands.log && ok || bad "(f) never switched"
 grep "^+ ./eval_gpt lengths" $O/commands.log | grep "a/pretrain" | tail -1 | grep -q -- "--attn ssmax" && ok || bad "(e) is not (a) converted"
+grep -- "--task needle" $O/commands.log | grep -q -- "--rope-theta 500000" && ok || bad "the retrieval fine-tuning should run at theta x50"
 # the plotting script on its own, as after eval_gpt by hand
+$PYTHON scripts/plot_eval.py needle --metric answer_tokens --out $O/own_digits.png b=$O/b/needle.csv >/dev/null 2>&1 && [ -s $O/own_digits.png ] \
+  && ok || bad "plot_eval.py needle --metric answer_tokens failed"
 for kind in lengths needle scores s; do
   case $kind in lengths) f=lengths_theta1.csv;; needle) f=needle.csv;; scores) f=scores.csv;; s) f=pretrain;; esac
   $PYTHON scripts/plot_eval.py $kind --out $O/own_$kind.png --train-len 160 b=$O/b/$f d=$O/d/$f >/dev/null 2>&1 && [ -s $O/own_$kind.png ] \

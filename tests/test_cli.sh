@@ -185,9 +185,17 @@ $E lengths -c $W/soft/ckpt_00000002.bin --attn ssmax -d "$W/data/val_*.bin" -t 6
 expect_error "needle task at a short context" "needs at least" $T -n 2 --task needle
 N="./train_gpt --model tiny -i $W/data/train_*.bin -j $W/data/val_*.bin -b 2 -t 160 --log-every 100"
 $N -n 3 --task needle --val-every 0 -o $W/needle >$W/needle.txt 2>&1 && grep -q "task  *| needle" $W/needle.txt && ok || bad "--task needle run failed: $(tail -2 $W/needle.txt)"
+expect_error "unknown --needle-loss" "--needle-loss" $N -n 1 --task needle --needle-loss digits
+# the loss covers more tokens with --needle-loss question / all: a larger share of positions carries a target
+for nl in question all; do
+  $N -n 2 --task needle --needle-loss $nl --val-every 0 -o $W/needle-$nl >$W/needle-$nl.txt 2>&1 && grep -q "needle: loss on" $W/needle-$nl.txt \
+    && ok || bad "--task needle --needle-loss $nl run failed: $(tail -2 $W/needle-$nl.txt)"
+done
+l_answer=$(sed -n 2p $W/needle/log.csv | cut -d, -f3); l_all=$(sed -n 2p $W/needle-all/log.csv | cut -d, -f3)
+[ -n "$l_answer" ] && [ "$l_answer" != "$l_all" ] && ok || bad "--needle-loss all should change the first step's loss ($l_answer vs $l_all)"
 $E needle -c $W/needle/ckpt_00000003.bin -d "$W/data/val_*.bin" --contexts 160,320 --depths 0,0.5,1 --trials 2 -o $W/needle.csv \
   --scores $W/scores.csv --score-context 200 --score-trials 3 >$W/eneedle.txt 2>&1 && ok || bad "eval_gpt needle failed: $(tail -2 $W/eneedle.txt)"
-[ "$(tail -n +2 $W/needle.csv | wc -l)" -eq 6 ] && awk -F, 'NR > 1 && ($4 < 0 || $4 > 1 || $5 < $4) {exit 1}' $W/needle.csv && ok || bad "needle.csv should hold 2 x 3 cells of accuracies"
+[ "$(tail -n +2 $W/needle.csv | wc -l)" -eq 6 ] && awk -F, 'NR > 1 && ($4 < 0 || $4 > 1 || $5 < $4 || $6 < $4 || $6 > 1) {exit 1}' $W/needle.csv && ok || bad "needle.csv should hold 2 x 3 cells of accuracies"
 [ "$(tail -n +2 $W/scores.csv | wc -l)" -eq 3 ] && [ "$(tail -n +2 $W/scores_heads.csv | wc -l)" -eq 4 ] && ok || bad "needle score files have the wrong rows"
 awk -F, 'NR > 1 && ($5 < 0 || $5 > 1.0001) {exit 1}' $W/scores.csv && ok || bad "needle scores outside [0, 1]"
 $E needle -c $W/needle/ckpt_00000003.bin -d "$W/data/val_*.bin" --contexts 160,320 --depths 0,0.5,1 --trials 2 -o $W/needle2.csv >/dev/null 2>&1

@@ -138,6 +138,8 @@ static void test_needle(void) {
               "needle: the answer tokens are '%s', expected the digits %s", text + ex.answer_start, ex.digits);
         int qlen = (int)strlen(question), fill = n + 1 - nl - qlen - (int)strlen(answer);
         check(!memcmp(text + ex.answer_start - 1 - qlen, question, qlen), "needle: the question is not before the answer");
+        check(ex.question_start == ex.answer_start - 1 - qlen, "needle: question_start %d, the question starts at %d",
+              ex.question_start, ex.answer_start - 1 - qlen);
         check(ex.needle_start == (int)(depths[d] * fill + 0.5), "needle: depth %g put the needle at %d of %d", depths[d], ex.needle_start, fill);
         int hay_ok = 1; // the haystack around the needle is one contiguous slice
         for (int i = 1; i < fill; i++) {

@@ -301,6 +301,16 @@ static void test_crossentropy(void) {
     double pad = 0;
     for (size_t n = 0; n < N; n++) for (int i = V; i < Vp; i++) pad = fmax(pad, fabs(dlogits[n * Vp + i]));
     check(pad == 0, "padded vocabulary columns must get zero gradient, got %g", pad);
+    // both passes at once (the trainer's fused head): the same losses and dlogits, padding and ignored rows zero
+    real *fused = zeros(N * Vp), *floss = zeros(N);
+    memcpy(fused, c.logits, N * Vp * sizeof(real));
+    for (size_t n = 0; n < N; n++) fused[n * Vp + V] = 7; // junk in a padded column must not survive
+    crossentropy_forward_backward(floss, fused, targets, (real)1 / c.count, N, V, Vp);
+    double dl = 0, dg = 0;
+    for (size_t n = 0; n < N; n++) dl = fmax(dl, fabs(floss[n] - c.losses[n]));
+    for (size_t i = 0; i < N * Vp; i++) dg = fmax(dg, fabs(fused[i] - dlogits[i]));
+    check(dl < 1e-12 && dg < 1e-12, "fused cross-entropy differs from the two passes: losses %g, dlogits %g", dl, dg);
+    free(fused); free(floss);
     // a confidently wrong prediction: the loss stays finite (no log(0))
     real big[16] = {0}; big[0] = 2000; int tgt = 1; real loss;
     crossentropy_forward(&loss, big, &tgt, 1, 2, 16);
