@@ -256,6 +256,11 @@ static void run_needle(Options *o) {
         if (o->contexts[i] > longest) longest = o->contexts[i];
     }
     if (!o->score_context) o->score_context = 8 * T_train;
+    for (int i = 0; i <= o->ncontexts; i++) { // before any file is written
+        int n = i < o->ncontexts ? o->contexts[i] : o->score_context;
+        if ((i < o->ncontexts || o->scores) && n < needle_min_context(&tok))
+            die("a context of %d tokens is too short for a needle example\nHINT: use contexts of at least %d tokens", n, needle_min_context(&tok));
+    }
     if (o->scores) max_context(&m, o->score_context);
     DataLoader dl; // the haystack: the largest held-out shard
     dataloader_init(&dl, o->data, 1, 1, 0, 0);

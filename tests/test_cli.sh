@@ -168,7 +168,9 @@ expect_error "eval_gpt without checkpoint" "checkpoint" $E lengths -d "$W/data/v
 expect_error "eval_gpt missing checkpoint" "nowhere" $E lengths -c $W/nowhere.bin -d "$W/data/val_*.bin"
 expect_error "eval_gpt depth outside [0,1]" "--depths" $E needle -c $C6 -d "$W/data/val_*.bin" --depths 0,1.5
 expect_error "eval_gpt bad context" "--context" $E lengths -c $C6 -d "$W/data/val_*.bin" -t abc
+had_csv=0; [ -e needle.csv ] && had_csv=1
 expect_error "eval_gpt needle context too short" "too short" $E needle -c $C6 -d "$W/data/val_*.bin" --contexts 32
+[ $had_csv = 1 ] || [ ! -e needle.csv ] && ok || bad "a refused eval_gpt needle run left needle.csv behind"
 expect_error "eval_gpt context longer than the held-out data" "no window" $E lengths -c $C6 -d "$W/data/val_*.bin" -t 4000000
 head -c 3000 $C6 >$W/trunc.bin
 expect_error "eval_gpt truncated checkpoint" "truncated" $E lengths -c $W/trunc.bin -d "$W/data/val_*.bin"
