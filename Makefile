@@ -49,7 +49,7 @@ endif
 ifeq ($(BLAS),1)
   CFLAGS += -DUSE_CBLAS
   LDLIBS += -lopenblas
-  APT_BLAS = libopenblas-dev
+  APT_BLAS = libopenblas-openmp-dev # the OpenMP build, so that it shares the trainer's thread pool
   $(call say,build: BLAS=1: matmuls on OpenBLAS cblas_sgemm)
 endif
 $(call say,build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
@@ -167,10 +167,12 @@ BENCH_FLAGS ?=
 bench: all
 	$(BUILD)/bench_gpt $(BENCH_FLAGS) | tee $(BUILD)/bench.md
 
-# the PyTorch reference on the same configs, tuned: OpenBLAS on its own kernels, jemalloc, 2 threads
+# the PyTorch reference on the same configs, tuned: Debian's torch calls libblas.so.3 for its matmuls,
+# which is the netlib reference BLAS (~8 GFLOP/s) unless an OpenBLAS provides it; the OpenMP build of
+# OpenBLAS shares torch's thread pool (~330 GFLOP/s here). OpenBLAS on its own kernels, jemalloc, 2 threads
 JEMALLOC = /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 bench-torch: setup-python
-	$(call apt_install,libjemalloc2)
+	$(call apt_install,libjemalloc2 libopenblas0-openmp)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE LD_PRELOAD=$(JEMALLOC) $(PYTHON) scripts/bench_torch.py --c-table $(BUILD)/bench.md $(BENCH_FLAGS)
 
 # ---- tests

@@ -4,8 +4,10 @@
  * FMA peak measured in the same run, SSMax overhead, and peak RSS. Each config runs in its own
  * process, so peak RSS is per config.
  *
- *   bench_gpt [--steps N] [--warmup N] [--threads N] [--only NAME]
- * Each config runs at least N timed steps and at least 3 s of them; the median is reported.
+ *   bench_gpt [--steps N] [--warmup N] [--rounds N] [--threads N] [--only NAME]
+ * Each process runs at least N timed steps and at least 3 s of them and reports their median; each
+ * config runs --rounds Softmax/SSMax pairs of processes in alternating order, and the table shows the
+ * median over the rounds (the machine is shared: alternating keeps the SSMax overhead fair).
  *
  * FLOPs per step = 3 x forward FLOPs (backward = 2 x forward), with forward FLOPs =
  *   2 x B*T x (matmul weights: L*(3C*C + C*C + Fin*C + F*C) + Vp*C)  +  4 x L*B*NH*hs*T*(T+1)/2
@@ -156,39 +158,53 @@ static void job_steps(const void *arg, double *res) {
 }
 
 int main(int argc, char **argv) {
-    int steps = 5, warmup = 2;
+    int steps = 5, warmup = 2, rounds = 3;
     const char *only = NULL;
     static struct option opts[] = {{"steps", required_argument, 0, 's'}, {"warmup", required_argument, 0, 'w'},
                                    {"threads", required_argument, 0, 't'}, {"only", required_argument, 0, 'o'},
-                                   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                   {"rounds", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "s:w:t:o:h", opts, NULL)) != -1) {
-        if (c == 's') steps = atoi(optarg);
-        else if (c == 'w') warmup = atoi(optarg);
-        else if (c == 't') nthreads_wanted = atoi(optarg);
+    while ((c = getopt_long(argc, argv, "s:w:t:o:r:h", opts, NULL)) != -1) {
+        if (c == 's') steps = (int)arg_int(optarg, "--steps", 1, 100000, "bench_gpt");
+        else if (c == 'w') warmup = (int)arg_int(optarg, "--warmup", 0, 100000, "bench_gpt");
+        else if (c == 't') nthreads_wanted = (int)arg_int(optarg, "--threads", 1, 4096, "bench_gpt");
+        else if (c == 'r') rounds = (int)arg_int(optarg, "--rounds", 1, 100, "bench_gpt");
         else if (c == 'o') only = optarg;
-        else { printf("usage: bench_gpt [--steps N (5)] [--warmup N (2)] [--threads N (all)] [--only SUBSTRING]\n"); return c == 'h' ? 0 : 1; }
+        else {
+            printf("usage: bench_gpt [--steps N (5)] [--warmup N (2)] [--rounds N (3)] [--threads N (all)] [--only SUBSTRING]\n");
+            return c == 'h' ? 0 : 1;
+        }
     }
-    if (steps < 1 || warmup < 0) die("--steps must be >= 1 and --warmup >= 0");
     double pk[2];
     in_child(job_peak, NULL, pk, "the FMA peak");
     double peak = pk[0];
-    printf("threads %d, matmul kernel %s, FMA peak measured now: %.0f GFLOP/s; median of >= %d steps (and >= 3 s) after %d warm-up\n",
-           (int)pk[1], gemm_kernel_name(), peak, steps, warmup);
+    printf("threads %d, matmul kernel %s, FMA peak measured now: %.0f GFLOP/s; per process the median of >= %d steps (and >= 3 s)\n"
+           "after %d warm-up; the median over %d rounds that alternate Softmax and SSMax processes\n",
+           (int)pk[1], gemm_kernel_name(), peak, steps, warmup, rounds);
     printf("| config | attn | ms/step | tok/s | GFLOP/s | %% of FMA peak | SSMax overhead | peak RSS MiB |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     for (int i = 0; i < NUM_CONFIGS; i++) {
         if (only && !strstr(configs[i].name, only)) continue;
-        double ms[2];
-        long rss[2];
+        // rounds alternate which normalizer goes first, so that a slow spell of the shared machine
+        // falls on both alike; SSMax overhead compares the two medians
+        double ms[2], round_ms[2][100];
+        long rss[2] = {0, 0};
+        for (int r = 0; r < rounds; r++)
+            for (int k = 0; k < 2; k++) {
+                int a = r % 2 ? 1 - k : k;
+                Job job = {&configs[i], a ? ATTN_SSMAX : ATTN_SOFTMAX, warmup, steps};
+                double got[2];
+                in_child(job_steps, &job, got, configs[i].name);
+                round_ms[a][r] = got[0];
+                if ((long)(got[1] / 1024) > rss[a]) rss[a] = (long)(got[1] / 1024);
+            }
+        for (int a = 0; a < 2; a++) {
+            qsort(round_ms[a], rounds, sizeof(double), cmp_double);
+            ms[a] = round_ms[a][rounds / 2];
+        }
         for (int a = 0; a < 2; a++) {
             int attn = a ? ATTN_SSMAX : ATTN_SOFTMAX;
-            Job job = {&configs[i], attn, warmup, steps};
-            double got[2];
-            in_child(job_steps, &job, got, configs[i].name);
-            ms[a] = got[0];
-            rss[a] = (long)(got[1] / 1024);
             GPTConfig cfg = make_config(&configs[i], attn);
             double gflops = step_flops(&cfg, configs[i].B, configs[i].T) / (ms[a] / 1000) / 1e9;
             char over[32] = "";
