@@ -33,10 +33,10 @@ import plot_eval  # noqa: E402
 
 # every knob of a scale; default: ~2 hours on 2 cores; smoke: a minute, for make test
 SCALES = {
-    "default": dict(model="small", T=256, B=16, steps=4500, lr=2e-3, warmup=200, val_every=250, val_batches=20,
+    "default": dict(model="small", T=256, B=16, steps=4500, lr=2e-3, warmup=200, val_every=250, val_batches=20, seeds=2,
                     ft_steps=1500, ft_lr=5e-4, ft_warmup=50, len_windows=32, needle_mults=[1, 2, 4, 8, 12],
                     depths=[0, 0.25, 0.5, 0.75, 1], trials=10, score_mult=8, score_trials=100),
-    "smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2,
+    "smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2, seeds=2,
                   ft_steps=8, ft_lr=5e-4, ft_warmup=2, len_windows=1, needle_mults=[1, 2],
                   depths=[0, 0.5, 1], trials=2, score_mult=2, score_trials=6),
 }
@@ -59,8 +59,27 @@ def run(cmd, log):
         sys.exit("error: this step failed (exit %d); the end of %s says:\n%s" % (p.returncode, log, "".join(tail)))
 
 
+PRETRAINED = ["a", "b", "c", "d", "f"]
+SEED = 1337
+
+
 def final_ckpt(d, steps):
     return os.path.join(d, "ckpt_%08d.bin" % steps)
+
+
+def seed_dir(out, c, k):
+    """the pretraining run of config c from seed SEED + k (k = 0: the main one)"""
+    return os.path.join(out, c, "pretrain" if k == 0 else "pretrain-seed%d" % (SEED + k))
+
+
+def fresh(outputs, inputs):
+    """every output exists and is newer than every input: a finished evaluation, reused"""
+    if not all(os.path.exists(p) for p in outputs + inputs):
+        return False
+    if min(os.path.getmtime(p) for p in outputs) > max(os.path.getmtime(p) for p in inputs):
+        print("reusing %s" % ", ".join(outputs))
+        return True
+    return False
 
 
 read_csv = plot_eval.read_csv
@@ -100,21 +119,24 @@ def main():
     common = ["--model", S["model"], "-i", train_glob, "-j", val_glob, "-b", str(S["B"]), "-t", str(T),
               "-n", str(steps), "--lr", str(S["lr"]), "--warmup", str(S["warmup"]), "--schedule", "cosine",
               "--val-every", str(S["val_every"]), "--val-batches", str(S["val_batches"]), "--ckpt-every", "500",
-              "--keep-ckpts", "1", "--log-every", "50", "--seed", "1337"] + threads
+              "--keep-ckpts", "1", "--log-every", "50"] + threads
+
+    def pretrain(c, d, seed):
+        if os.path.exists(final_ckpt(d, steps)):
+            print("reusing %s" % final_ckpt(d, steps))
+            return
+        extra = ["--attn", ATTN[c], "--seed", str(seed)] + (["--attn-switch-step", str(switch)] if c == "f" else [])
+        # an interrupted run continues from its newest checkpoint
+        target = ["--resume", d] if glob.glob(os.path.join(d, "ckpt_*.bin")) else ["-o", d]
+        run(["./train_gpt"] + common + extra + target, log)
 
     # ---- pretraining: a, b, c, d, f from the same init and data order; e is a's checkpoint converted
     pre = {c: os.path.join(out, c, "pretrain") for c in CONFIGS}
     pre["e"] = pre["a"]
     for c in CONFIGS:
         os.makedirs(os.path.join(out, c), exist_ok=True)
-    for c in ["a", "b", "c", "d", "f"]:
-        if os.path.exists(final_ckpt(pre[c], steps)):
-            print("reusing %s" % final_ckpt(pre[c], steps))
-            continue
-        extra = ["--attn", ATTN[c]] + (["--attn-switch-step", str(switch)] if c == "f" else [])
-        # an interrupted run continues from its newest checkpoint
-        target = ["--resume", pre[c]] if glob.glob(os.path.join(pre[c], "ckpt_*.bin")) else ["-o", pre[c]]
-        run(["./train_gpt"] + common + extra + target, log)
+    for c in PRETRAINED:
+        pretrain(c, pre[c], SEED)
     ckpt = {c: final_ckpt(pre[c], steps) for c in CONFIGS}
     convert = {c: (["--attn", "ssmax"] if c == "e" else []) for c in CONFIGS}
 
@@ -123,6 +145,8 @@ def main():
     for c in CONFIGS:
         for mult in (1, 50):
             path = os.path.join(out, c, "lengths_theta%d.csv" % mult)
+            if fresh([path], [ckpt[c]]):
+                continue
             run(["./eval_gpt", "lengths", "-c", ckpt[c], "-d", val_glob, "-t", str(32 * T), "--windows", str(S["len_windows"]),
                  "--rope-theta", str(theta * mult), "-o", path] + convert[c] + threads, log)
 
@@ -142,10 +166,17 @@ def main():
                  "--log-every", "50", "--seed", "7", "-o", ft] + threads, log)
         contexts = ",".join(str(m * T) for m in S["needle_mults"])
         depths = ",".join(str(d) for d in S["depths"])
+        if fresh([os.path.join(out, c, f) for f in ("needle.csv", "scores.csv")], [final_ckpt(ft, S["ft_steps"])]):
+            continue
         run(["./eval_gpt", "needle", "-c", final_ckpt(ft, S["ft_steps"]), "-d", val_glob, "--contexts", contexts,
              "--depths", depths, "--trials", str(S["trials"]), "--rope-theta", str(theta * 50),
              "-o", os.path.join(out, c, "needle.csv"), "--scores", os.path.join(out, c, "scores.csv"),
              "--score-context", str(S["score_mult"] * T), "--score-trials", str(S["score_trials"])] + threads, log)
+
+    # ---- the pretraining again from other seeds (init and data order), for the seed-to-seed spread
+    for k in range(1, S["seeds"]):
+        for c in PRETRAINED:
+            pretrain(c, seed_dir(out, c, k), SEED + k)
 
     report(out, S, data, switch, time.time() - t_start, args.scale)
 
@@ -171,22 +202,31 @@ def smooth(x, k=25):
     return np.concatenate([x[: k - 1], y])
 
 
-def plot_losses(out, switch):
+def other_seeds(out, c, S):
+    """(seed, run folder) of the finished pretraining runs of config c from the extra seeds"""
+    dirs = [(SEED + k, seed_dir(out, c, k)) for k in range(1, S.get("seeds", 1))]
+    return [(seed, d) for seed, d in dirs if os.path.exists(os.path.join(d, "log.csv"))]
+
+
+def plot_losses(out, switch, S):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for c in ["a", "b", "c", "d", "f"]:
+    for c in PRETRAINED:
         s, tr, vs, va = log_rows(os.path.join(out, c, "pretrain"))
         axes[0].plot(s, smooth(tr), color=COLORS[c], label=LABELS[c], lw=1.2)
         axes[1].plot(vs, va, "o-", color=COLORS[c], label=LABELS[c], ms=3)
+        for _, d in other_seeds(out, c, S): # other seeds: dashed, unlabelled
+            _, _, vs2, va2 = log_rows(d)
+            axes[1].plot(vs2, va2, "--", color=COLORS[c], lw=1, alpha=0.7)
     for ax, name in zip(axes, ["training loss (smoothed)", "validation loss (held-out books)"]):
         ax.set_xlabel("step")
         ax.set_ylabel("loss (nats/byte)")
         ax.set_title(name)
         ax.axvline(switch, color="#8c564b", ls=":", lw=1)
         ax.grid(alpha=0.3)
-    lo = min(min(log_rows(os.path.join(out, c, "pretrain"))[3]) for c in ["a", "b", "c", "d", "f"])
+    lo = min(min(log_rows(d)[3]) for c in PRETRAINED for d in [os.path.join(out, c, "pretrain")] + [d for _, d in other_seeds(out, c, S)])
     axes[1].set_ylim(lo - 0.05, lo + 0.6)
     axes[0].set_ylim(lo - 0.3, lo + 1.0)
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=8, title="dashed: other seeds" if S.get("seeds", 1) > 1 else None, title_fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "loss.png"), dpi=90)
     plt.close(fig)
@@ -243,7 +283,7 @@ def length_summary(out, c, mult, T):
 
 def report(out, S, data, switch, seconds, scale):
     T = S["T"]
-    plot_losses(out, switch)
+    plot_losses(out, switch, S)
     plot_lengths(out, T)
     plot_needle(out, T)
     plot_scores(out)
@@ -260,16 +300,29 @@ def report(out, S, data, switch, seconds, scale):
                  "the needle evaluation)."
                  % (scale, scale, took, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
                     switch, S["ft_steps"], T, S["ft_lr"]))
+    seeds_note = ""
+    spread = []
+    for c in PRETRAINED:
+        vals = [log_rows(os.path.join(out, c, "pretrain"))[3][-1]] + [log_rows(d)[3][-1] for _, d in other_seeds(out, c, S)]
+        if len(vals) > 1:
+            spread.append(max(vals) - min(vals))
+    if spread:
+        seeds_note = (" Pretraining of (a)-(d) and (f) also ran from %d other seed(s) (init and data order; those models are "
+                      "not evaluated further): the same config's final validation loss differs between seeds by up to "
+                      "%.4f (mean over configs %.4f), which is the scale below which pretraining differences are noise."
+                      % (S["seeds"] - 1, max(spread), sum(spread) / len(spread)))
+    lines[-1] += seeds_note
     lines += ["", "## Numbers", "",
-              "| config | final val loss | loss at 1..T | loss at 4T..32T (theta x1) | loss at 4T..32T (theta x50) | "
+              "| config | final val loss | other seeds | loss at 1..T | loss at 4T..32T (theta x1) | loss at 4T..32T (theta x50) | "
               "needle exact (all cells) | needle exact at <= T | needle exact at > T | first digit (all) | digits right (all) | "
               "score trials exact / first / wrong |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in CONFIGS:
         if c == "e":
-            val = "(a) converted"
+            val, others = "(a) converted", "-"
         else:
             val = "%.4f" % log_rows(os.path.join(out, c, "pretrain"))[3][-1]
+            others = ", ".join("%.4f" % log_rows(d)[3][-1] for _, d in other_seeds(out, c, S)) or "-"
         in1, far1, _ = length_summary(out, c, 1, T)
         _, far50, _ = length_summary(out, c, 50, T)
         ctx, dep, grids = plot_eval.needle_grid(os.path.join(out, c, "needle.csv"))
@@ -278,8 +331,8 @@ def report(out, S, data, switch, seconds, scale):
         long_ = [j for j, x in enumerate(ctx) if x > T]
         trials = read_csv(os.path.join(out, c, "scores.csv"))
         counts = [sum(r["result"] == k for r in trials) for k in ("exact", "first_digit", "wrong")]
-        lines.append("| %s | %s | %.4f | %.4f | %.4f | %.2f | %s | %s | %.2f | %.2f | %d / %d / %d |" % (
-            LABELS[c], val, in1, far1, far50, acc.mean(), "%.2f" % acc[:, short].mean() if short else "-",
+        lines.append("| %s | %s | %s | %.4f | %.4f | %.4f | %.2f | %s | %s | %.2f | %.2f | %d / %d / %d |" % (
+            LABELS[c], val, others, in1, far1, far50, acc.mean(), "%.2f" % acc[:, short].mean() if short else "-",
             "%.2f" % acc[:, long_].mean() if long_ else "-", first.mean(), digits.mean(), *counts))
     lines += ["", "## Pretraining loss, (a)-(d) and (f)", "", "![loss curves](loss.png)", "",
               "## Length generalisation (paper Fig. 5)", "",

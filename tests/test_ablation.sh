@@ -36,7 +36,10 @@ for c in a b c d e f; do
 done
 for c in a b c d f; do
   [ -f $O/$c/pretrain/ckpt_00000030.bin ] && ok || bad "($c) has no final pretraining checkpoint"
+  [ -f $O/$c/pretrain-seed1338/ckpt_00000030.bin ] && ok || bad "($c) has no pretraining run from the second seed"
+  cmp -s $O/$c/pretrain/log.csv $O/$c/pretrain-seed1338/log.csv && bad "($c): the second seed trained the same run" || ok
 done
+grep -q "other seed" $O/report.md && ok || bad "report.md does not report the seed-to-seed spread"
 [ ! -f $O/a/pretrain/ssmax.csv ] && [ -f $O/b/pretrain/ssmax.csv ] && ok || bad "ssmax.csv belongs to the SSMax runs only"
 awk -F, 'NR > 1 && $4 != 1 {exit 1}' $O/c/pretrain/ssmax.csv && ok || bad "(c) s should stay exactly 1"
 awk -F, 'NR > 1 && $5 == "" {exit 1}' $O/d/pretrain/ssmax.csv && ok || bad "(d) ssmax.csv should log b"
@@ -55,6 +58,7 @@ done
 # a second run reuses every finished training run
 $PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke2.log 2>&1 && grep -q "reusing" build/ablation-smoke2.log \
   && ! grep -q "train_gpt --model" build/ablation-smoke2.log && ok || bad "a second run should reuse the finished pretraining runs"
+! grep -q "^+ ./eval_gpt" build/ablation-smoke2.log && ok || bad "a second run should reuse the finished evaluations"
 rm $O/report.md $O/needle.png
 $PYTHON scripts/ablation.py --scale smoke --out $O --report-only >build/ablation-smoke3.log 2>&1 && [ -s $O/report.md ] && [ -s $O/needle.png ] \
   && ! grep -q "^+ " build/ablation-smoke3.log && ok || bad "--report-only should redraw the report without running anything"
