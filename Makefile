@@ -94,8 +94,9 @@ $(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# ./train_gpt is the MPI build after `make MPI=1` and the plain one after `make`: relinked on a switch
-FLAVOUR = $(if $(filter 1,$(MPI)),mpi,plain)
+# ./train_gpt, ./eval_gpt and ./prepare_data come from the build folder of the last make (build/mpi
+# after `make MPI=1`, BUILD_DIR=... when given): relinked when that folder changes
+FLAVOUR = $(BUILD)
 build/flavour: FORCE
 	@mkdir -p build
 	@echo '$(FLAVOUR)' | cmp -s - $@ || echo '$(FLAVOUR)' > $@
@@ -106,11 +107,11 @@ train_gpt: $(BUILD)/train_gpt.o $(OBJ) build/flavour
 $(BUILD)/train_gpt_mpi: $(BUILD)/train_gpt.o $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-eval_gpt: $(BUILD)/eval_gpt.o $(OBJ)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+eval_gpt: $(BUILD)/eval_gpt.o $(OBJ) build/flavour
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
 
-prepare_data: $(BUILD)/data/prepare_data.o $(OBJ)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+prepare_data: $(BUILD)/data/prepare_data.o $(OBJ) build/flavour
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
 
 # the gradient check compiles the layers in double precision
 $(BUILD)/test_gradcheck: tests/test_gradcheck.c model/layers.c $(HEADERS) $(BUILD)/flags

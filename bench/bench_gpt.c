@@ -1,13 +1,13 @@
 /*
  * bench_gpt.c: times whole training steps (forward, backward, gradient norm, AdamW) on random tokens
  * after warm-up, and prints a table: ms/step (median), tok/s, achieved GFLOP/s, % of this machine's
- * FMA peak measured in the same run, SSMax overhead, and peak RSS. Each config runs in its own
- * process, so peak RSS is per config.
+ * FMA peak measured in the same run, SSMax overhead, and peak RSS.
  *
- *   bench_gpt [--steps N] [--warmup N] [--rounds N] [--threads N] [--only NAME]
- * Each process runs at least N timed steps and at least 3 s of them and reports their median; each
- * config runs --rounds Softmax/SSMax pairs of processes in alternating order, and the table shows the
- * median over the rounds (the machine is shared: alternating keeps the SSMax overhead fair).
+ *   bench_gpt [--steps N] [--warmup N] [--threads N] [--only NAME]
+ * Each config runs in a child process that holds a Softmax and an SSMax model and alternates their
+ * steps, at least N timed steps and at least 3 s of each; the table shows the medians. On a shared
+ * machine a slow spell then falls on both alike, which keeps the SSMax overhead fair. Peak RSS comes
+ * from a separate process per model.
  *
  * FLOPs per step = 3 x forward FLOPs (backward = 2 x forward), with forward FLOPs =
  *   2 x B*T x (matmul weights: L*(3C*C + C*C + Fin*C + F*C) + Vp*C)  +  4 x L*B*NH*hs*T*(T+1)/2
@@ -52,29 +52,69 @@ static double step_flops(const GPTConfig *c, int B, int T) {
 
 static int cmp_double(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
 
-// ms per step (median) of one config; runs in a child process
-static double time_steps(const BenchConfig *b, int attn, int warmup, int steps) {
+// a model of one config with random weights and tokens, ready to time training steps
+typedef struct { GPT m; int *inp, *tgt, B, T, steps_done; } Trainer;
+
+static void trainer_init(Trainer *x, const BenchConfig *b, int attn) {
     GPTConfig c = make_config(b, attn);
-    GPT m;
-    gpt_build(&m, &c);
-    gpt_init_random(&m, 1);
+    gpt_build(&x->m, &c);
+    gpt_init_random(&x->m, 1);
     size_t n = (size_t)b->B * b->T;
-    int *inp = malloc_check(n * sizeof(int)), *tgt = malloc_check(n * sizeof(int));
+    x->inp = malloc_check(n * sizeof(int));
+    x->tgt = malloc_check(n * sizeof(int));
     uint64_t rng = 5;
-    for (size_t i = 0; i < n; i++) { inp[i] = random_u32(&rng) % c.vocab_size; tgt[i] = random_u32(&rng) % c.vocab_size; }
-    // at least `steps` timed steps and at least 3 s of them: short steps on a shared machine are noisy
+    for (size_t i = 0; i < n; i++) { x->inp[i] = random_u32(&rng) % c.vocab_size; x->tgt[i] = random_u32(&rng) % c.vocab_size; }
+    x->B = b->B; x->T = b->T; x->steps_done = 0;
+}
+
+// one whole training step (forward, backward, gradient norm, AdamW); returns its milliseconds
+static double trainer_step(Trainer *x) {
+    double t0 = now_seconds();
+    gpt_zero_grad(&x->m);
+    gpt_forward_backward(&x->m, x->inp, x->tgt, x->B, x->T);
+    double norm = gpt_grad_norm(&x->m, NULL);
+    adamw_update(&x->m, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, norm > 1 ? (float)(1 / norm) : 1.0f, ++x->steps_done);
+    return (now_seconds() - t0) * 1000;
+}
+
+static double median(double *v, int n) {
+    qsort(v, n, sizeof(double), cmp_double);
+    return v[n / 2];
+}
+
+// ms per step (medians) of a config with Softmax (ms[0]) and SSMax (ms[1]), and the SSMax overhead as
+// the median of the ratios of neighbouring steps (ms[2]): both models live in one process and their
+// steps alternate, so a slow spell of the shared machine falls on both alike. At least `steps` timed
+// steps of each and at least 3 s of each (short steps are noisy); runs in a child
+static void time_pair(const BenchConfig *b, int warmup, int steps, double ms[3]) {
+    Trainer x[2];
+    trainer_init(&x[0], b, ATTN_SOFTMAX);
+    trainer_init(&x[1], b, ATTN_SSMAX);
     int cap = steps > 400 ? steps : 400, done = 0;
-    double *ms = malloc_check(cap * sizeof(double)), spent = 0;
-    for (int s = 0; s < warmup + cap && (done < steps || spent < 3.0); s++) {
-        double t0 = now_seconds();
-        gpt_zero_grad(&m);
-        gpt_forward_backward(&m, inp, tgt, b->B, b->T);
-        double norm = gpt_grad_norm(&m, NULL);
-        adamw_update(&m, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, norm > 1 ? (float)(1 / norm) : 1.0f, s + 1);
-        if (s >= warmup) { ms[done++] = (now_seconds() - t0) * 1000; spent += ms[done - 1] / 1000; }
+    double *t[2] = {malloc_check(cap * sizeof(double)), malloc_check(cap * sizeof(double))}, spent[2] = {0, 0};
+    for (int s = 0; s < warmup; s++) for (int a = 0; a < 2; a++) trainer_step(&x[a]);
+    while (done < cap && (done < steps || spent[0] < 3.0 || spent[1] < 3.0)) {
+        for (int k = 0; k < 2; k++) { // which goes first alternates too
+            int a = done % 2 ? 1 - k : k;
+            t[a][done] = trainer_step(&x[a]);
+            spent[a] += t[a][done] / 1000;
+        }
+        done++;
     }
-    qsort(ms, done, sizeof(double), cmp_double);
-    return ms[done / 2];
+    double *ratio = malloc_check(done * sizeof(double));
+    for (int i = 0; i < done; i++) ratio[i] = t[1][i] / t[0][i];
+    ms[2] = median(ratio, done) - 1;
+    for (int a = 0; a < 2; a++) ms[a] = median(t[a], done);
+}
+
+// the peak RSS of a process that holds one model and has run one step (for the memory column)
+static double one_model_rss(const BenchConfig *b, int attn) {
+    Trainer x;
+    trainer_init(&x, b, attn);
+    trainer_step(&x);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss;
 }
 
 // a register-resident FMA loop on all threads: the machine's practical fp32 peak
@@ -116,26 +156,26 @@ static double fma_peak_gflops(void) {
     return best;
 }
 
-// runs fn(arg) in a child process and returns its two result numbers (OpenMP's threads do not survive a
+// runs fn(arg) in a child process and returns its (up to) three result numbers (OpenMP's threads do not survive a
 // fork, so the parent never starts them)
-static void in_child(void (*fn)(const void *, double *), const void *arg, double out[2], const char *what) {
+static void in_child(void (*fn)(const void *, double *), const void *arg, double out[3], const char *what) {
     int fd[2];
     if (pipe(fd) != 0) die("pipe failed");
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        double res[2];
+        double res[3] = {0, 0, 0};
         fn(arg, res);
         if (write(fd[1], res, sizeof(res)) != sizeof(res)) _exit(1);
         _exit(0);
     }
     close(fd[1]);
-    ssize_t r = read(fd[0], out, 2 * sizeof(double));
+    ssize_t r = read(fd[0], out, 3 * sizeof(double));
     close(fd[0]);
     int status;
     waitpid(pid, &status, 0);
-    if (r != 2 * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status)) die("benchmark of %s failed", what);
+    if (r != 3 * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status)) die("benchmark of %s failed", what);
 }
 
 typedef struct { const BenchConfig *cfg; int attn, warmup, steps; } Job;
@@ -148,69 +188,60 @@ static void job_peak(const void *arg, double *res) {
     res[1] = omp_get_max_threads();
 }
 
-static void job_steps(const void *arg, double *res) {
+static void job_pair(const void *arg, double *res) {
     const Job *j = arg;
     if (nthreads_wanted) omp_set_num_threads(nthreads_wanted);
-    res[0] = time_steps(j->cfg, j->attn, j->warmup, j->steps);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    res[1] = (double)ru.ru_maxrss;
+    time_pair(j->cfg, j->warmup, j->steps, res);
+}
+
+static void job_rss(const void *arg, double *res) {
+    const Job *j = arg;
+    if (nthreads_wanted) omp_set_num_threads(nthreads_wanted);
+    res[0] = one_model_rss(j->cfg, j->attn);
+    res[1] = 0;
 }
 
 int main(int argc, char **argv) {
-    int steps = 5, warmup = 2, rounds = 3;
+    int steps = 10, warmup = 2;
     const char *only = NULL;
     static struct option opts[] = {{"steps", required_argument, 0, 's'}, {"warmup", required_argument, 0, 'w'},
                                    {"threads", required_argument, 0, 't'}, {"only", required_argument, 0, 'o'},
-                                   {"rounds", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "s:w:t:o:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:w:t:o:h", opts, NULL)) != -1) {
         if (c == 's') steps = (int)arg_int(optarg, "--steps", 1, 100000, "bench_gpt");
         else if (c == 'w') warmup = (int)arg_int(optarg, "--warmup", 0, 100000, "bench_gpt");
         else if (c == 't') nthreads_wanted = (int)arg_int(optarg, "--threads", 1, 4096, "bench_gpt");
-        else if (c == 'r') rounds = (int)arg_int(optarg, "--rounds", 1, 100, "bench_gpt");
         else if (c == 'o') only = optarg;
         else {
-            printf("usage: bench_gpt [--steps N (5)] [--warmup N (2)] [--rounds N (3)] [--threads N (all)] [--only SUBSTRING]\n");
+            printf("usage: bench_gpt [--steps N (10)] [--warmup N (2)] [--threads N (all)] [--only SUBSTRING]\n");
             return c == 'h' ? 0 : 1;
         }
     }
-    double pk[2];
+    double pk[3];
     in_child(job_peak, NULL, pk, "the FMA peak");
     double peak = pk[0];
-    printf("threads %d, matmul kernel %s, FMA peak measured now: %.0f GFLOP/s; per process the median of >= %d steps (and >= 3 s)\n"
-           "after %d warm-up; the median over %d rounds that alternate Softmax and SSMax processes\n",
-           (int)pk[1], gemm_kernel_name(), peak, steps, warmup, rounds);
+    printf("threads %d, matmul kernel %s, FMA peak measured now: %.0f GFLOP/s; Softmax and SSMax steps alternate in one\n"
+           "process per config, median of >= %d steps (and >= 3 s) of each after %d warm-up; peak RSS of a one-model process\n",
+           (int)pk[1], gemm_kernel_name(), peak, steps, warmup);
     printf("| config | attn | ms/step | tok/s | GFLOP/s | %% of FMA peak | SSMax overhead | peak RSS MiB |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     for (int i = 0; i < NUM_CONFIGS; i++) {
         if (only && !strstr(configs[i].name, only)) continue;
-        // rounds alternate which normalizer goes first, so that a slow spell of the shared machine
-        // falls on both alike; SSMax overhead compares the two medians
-        double ms[2], round_ms[2][100];
-        long rss[2] = {0, 0};
-        for (int r = 0; r < rounds; r++)
-            for (int k = 0; k < 2; k++) {
-                int a = r % 2 ? 1 - k : k;
-                Job job = {&configs[i], a ? ATTN_SSMAX : ATTN_SOFTMAX, warmup, steps};
-                double got[2];
-                in_child(job_steps, &job, got, configs[i].name);
-                round_ms[a][r] = got[0];
-                if ((long)(got[1] / 1024) > rss[a]) rss[a] = (long)(got[1] / 1024);
-            }
-        for (int a = 0; a < 2; a++) {
-            qsort(round_ms[a], rounds, sizeof(double), cmp_double);
-            ms[a] = round_ms[a][rounds / 2];
-        }
+        double ms[3], got[3];
+        Job job = {&configs[i], ATTN_SOFTMAX, warmup, steps};
+        in_child(job_pair, &job, ms, configs[i].name);
         for (int a = 0; a < 2; a++) {
             int attn = a ? ATTN_SSMAX : ATTN_SOFTMAX;
+            Job one = {&configs[i], attn, 0, 1};
+            in_child(job_rss, &one, got, configs[i].name);
             GPTConfig cfg = make_config(&configs[i], attn);
             double gflops = step_flops(&cfg, configs[i].B, configs[i].T) / (ms[a] / 1000) / 1e9;
             char over[32] = "";
-            if (a) snprintf(over, sizeof(over), "%+.1f%%", 100 * (ms[1] / ms[0] - 1));
+            if (a) snprintf(over, sizeof(over), "%+.1f%%", 100 * ms[2]);
             printf("| %s | %s | %.0f | %.0f | %.0f | %.0f%% | %s | %ld |\n", configs[i].name, attn_names[attn], ms[a],
-                   configs[i].B * configs[i].T / (ms[a] / 1000), gflops, 100 * gflops / peak, over, rss[a]);
+                   configs[i].B * configs[i].T / (ms[a] / 1000), gflops, 100 * gflops / peak, over, (long)(got[0] / 1024));
             fflush(stdout);
         }
     }

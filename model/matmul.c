@@ -6,7 +6,8 @@
  * Blocking follows Goto/BLIS: a KC x NC block of B is packed into NR-wide micro-panels (shared by
  * all threads), an MC x KC block of A into MR-tall micro-panels (shared too, packed by all threads);
  * the threads split the NR panels (or, when C is narrow, the A blocks, each packing its own), and
- * each micro-kernel call keeps an MR x NR tile of C in registers for KC steps. Every element
+ * each micro-kernel call keeps an MR x NR tile of C in registers for KC steps (and prefetches the C
+ * tile it will read or write). Packing transposes 8 x 8 blocks in registers where AVX2 allows. Every element
  * of C is computed by one thread in a fixed order, so results do not depend on the thread count.
  * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.
  */
@@ -261,7 +262,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     float *Ap = Ap_threads[omp_get_thread_num()];
                     size_t per = (M + (size_t)nthreads * MC - 1) / ((size_t)nthreads * MC); // blocks per thread
                     size_t mcn = (M + per * nthreads - 1) / (per * nthreads);
-                    mcn = (mcn + MR - 1) / MR * MR;
+                    mcn = (mcn + MR - 1) / MR * MR; // <= MC rounded up to whole panels: the pack buffer holds it
                     int mblocks = (int)((M + mcn - 1) / mcn);
                     #pragma omp for schedule(static) nowait
                     for (int ib = 0; ib < mblocks; ib++) {
