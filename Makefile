@@ -158,7 +158,7 @@ run: setup all
 	./train_gpt $(RUN_FLAGS) --attn ssmax -o runs/compare/ssmax
 	$(PYTHON) scripts/plot_loss.py --out runs/compare/loss.png --shard data/tinyshakespeare-byte/train_000000.bin softmax=runs/compare/softmax ssmax=runs/compare/ssmax
 
-# ---- the paper's ablations: train (a)-(f), evaluate, runs/ablation/report.md (~2 h at SCALE=default)
+# ---- the paper's ablations: train (a)-(f), evaluate, runs/ablation/report.md (~1h40 at SCALE=default)
 SCALE ?= default
 ablation: setup all
 	$(PYTHON) scripts/ablation.py --scale $(SCALE) $(if $(filter smoke,$(SCALE)),--out runs/ablation-smoke)

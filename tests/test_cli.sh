@@ -90,7 +90,7 @@ cmp -s $W/runA/ckpt_00000012.bin $W/runB/ckpt_00000012.bin && ok || bad "resumed
 K="$T -n 400 --attn ssmax --val-every 50 --ckpt-every 5"
 $K -o $W/runK >/dev/null 2>&1 &
 pid=$!
-for i in $(seq 1 1000); do [ -f $W/runK/ckpt_00000010.bin ] && break; sleep 0.01; done
+for i in $(seq 1 12000); do [ -f $W/runK/ckpt_00000010.bin ] && break; sleep 0.01; done # up to 2 min: sanitizer builds on a busy machine are slow
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 [ -f $W/runK/ckpt_00000400.bin ] && echo "note: the run finished before it could be killed"
 $K --resume $W/runK >/dev/null 2>&1 || [ -f $W/runK/ckpt_00000400.bin ] && ok || bad "resume after kill -9 failed"

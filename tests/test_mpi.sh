@@ -52,7 +52,7 @@ $MPIRUN 3 $P $A --attn ssmax -n 10 --ckpt-every 5 --resume $W/res >$W/res3.txt 2
 # a rank that dies: mpirun ends the job with a message, the newest checkpoint loads
 $MPIRUN 2 $P $A -n 100000 -b 4 --val-every 0 --ckpt-every 20 -o $W/kill >$W/kill.txt 2>&1 &
 job=$!
-for i in $(seq 100); do ls $W/kill/ckpt_*.bin >/dev/null 2>&1 && break; sleep 0.1; done
+for i in $(seq 1200); do ls $W/kill/ckpt_*.bin >/dev/null 2>&1 && break; sleep 0.1; done # up to 2 min: sanitizer builds are slow
 victim=$(pgrep -f "$P.*$W/kill" | tail -1)
 [ -n "$victim" ] && kill -9 "$victim"
 for i in $(seq 100); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
@@ -65,7 +65,7 @@ last=$(ls $W/kill/ckpt_*.bin 2>/dev/null | tail -1)
 # a rank that hangs: the others give up after --mpi-timeout and end the job
 $MPIRUN 2 $P $A -n 100000 -b 4 --val-every 0 --ckpt-every 20 --mpi-timeout 2 -o $W/hang >$W/hang.txt 2>&1 &
 job=$!
-for i in $(seq 100); do ls $W/hang/ckpt_*.bin >/dev/null 2>&1 && break; sleep 0.1; done
+for i in $(seq 1200); do ls $W/hang/ckpt_*.bin >/dev/null 2>&1 && break; sleep 0.1; done
 victim=$(pgrep -f "$P.*$W/hang" | tail -1)
 [ -n "$victim" ] && kill -STOP "$victim"
 for i in $(seq 150); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
