@@ -156,8 +156,8 @@ static double fma_peak_gflops(void) {
     return best;
 }
 
-// runs fn(arg) in a child process and returns its (up to) three result numbers (OpenMP's threads do not survive a
-// fork, so the parent never starts them)
+// runs fn(arg) in a child process and returns its three result numbers (zero where fn sets none; OpenMP's
+// threads do not survive a fork, so the parent never starts them)
 static void in_child(void (*fn)(const void *, double *), const void *arg, double out[3], const char *what) {
     int fd[2];
     if (pipe(fd) != 0) die("pipe failed");
@@ -178,7 +178,7 @@ static void in_child(void (*fn)(const void *, double *), const void *arg, double
     if (r != 3 * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status)) die("benchmark of %s failed", what);
 }
 
-typedef struct { const BenchConfig *cfg; int attn, warmup, steps; } Job;
+typedef struct { const BenchConfig *cfg; int attn, warmup, steps; } Job; // attn: for job_rss (job_pair runs both)
 static int nthreads_wanted = 0;
 
 static void job_peak(const void *arg, double *res) {
@@ -198,7 +198,6 @@ static void job_rss(const void *arg, double *res) {
     const Job *j = arg;
     if (nthreads_wanted) omp_set_num_threads(nthreads_wanted);
     res[0] = one_model_rss(j->cfg, j->attn);
-    res[1] = 0;
 }
 
 int main(int argc, char **argv) {
@@ -230,7 +229,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NUM_CONFIGS; i++) {
         if (only && !strstr(configs[i].name, only)) continue;
         double ms[3], got[3];
-        Job job = {&configs[i], ATTN_SOFTMAX, warmup, steps};
+        Job job = {&configs[i], 0, warmup, steps};
         in_child(job_pair, &job, ms, configs[i].name);
         for (int a = 0; a < 2; a++) {
             int attn = a ? ATTN_SSMAX : ATTN_SOFTMAX;
