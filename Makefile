@@ -4,7 +4,7 @@ PYTHON ?= /usr/bin/python3
 ATTN ?= softmax
 SHARED ?= ../shared
 
-CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -DATTN_DEFAULT=\"$(ATTN)\"
+CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -fno-trapping-math -DATTN_DEFAULT=\"$(ATTN)\"
 LDLIBS = -lpcre2-8 -lm
 
 # ---- compiler probes: say what was found (once: `all` re-runs make for the build), fail loudly where it matters
@@ -15,13 +15,43 @@ ifeq ($(DEBUG),1)
   $(call say,build: DEBUG=1: -O0 -g with address and undefined-behaviour sanitizers)
 else
   CFLAGS += -O3
-  ifeq ($(shell echo 'int main(void){return 0;}' | $(CC) -march=native -x c - -o /dev/null 2>/dev/null && echo ok),ok)
-    CFLAGS += -march=native
-    $(call say,build: -O3 -march=native)
-  else
-    $(call say,build: -O3 (the compiler rejects -march=native))
-  endif
+  $(call say,build: -O3)
 endif
+# ---- kernel tier: ISA=avx512|avx2|portable (default: the best this compiler and CPU allow). A tier
+# below the CPU's is -march=native with the wider instructions switched off (so `make ISA=avx2` on an
+# AVX-512 machine runs the AVX2 kernels); a tier above it is built for the generic x86-64 level and
+# refuses to start here. Each explicit tier builds in its own folder, build/ISA
+march_ok = $(shell echo 'int main(void){return 0;}' | $(CC) $(1) -x c - -o /dev/null 2>/dev/null && echo ok)
+native_macros := $(if $(call march_ok,-march=native),$(shell echo | $(CC) -march=native -dM -E - 2>/dev/null))
+NATIVE_ISA := $(if $(filter __AVX512F__,$(native_macros)),avx512,$(if $(and $(filter __AVX2__,$(native_macros)),$(filter __FMA__,$(native_macros))),avx2,portable))
+ISA_RANK_avx512 = 3
+ISA_RANK_avx2 = 2
+ISA_RANK_portable = 1
+ISA_LEVEL_avx512 = -march=x86-64-v4 -mtune=native
+ISA_LEVEL_avx2 = -march=x86-64-v3 -mtune=native
+ISA_LEVEL_portable = -march=x86-64-v2 -mtune=native
+ISA_OFF_avx2 = -mno-avx512f
+ISA_OFF_portable = -mno-avx
+ifeq ($(ISA),)
+  ISA := $(NATIVE_ISA)
+  ISA_GIVEN =
+else
+  ISA_GIVEN = 1
+  ifeq ($(ISA_RANK_$(ISA)),)
+    $(error ISA=$(ISA) is not a kernel tier: use ISA=avx512, ISA=avx2 or ISA=portable)
+  endif
+  BUILD_DIR ?= build/$(ISA)
+endif
+ifeq ($(ISA),$(NATIVE_ISA))
+  ISA_FLAGS = $(if $(call march_ok,-march=native),-march=native)
+else ifeq ($(shell test $(ISA_RANK_$(ISA)) -lt $(ISA_RANK_$(NATIVE_ISA)) && echo below),below)
+  ISA_FLAGS = -march=native $(ISA_OFF_$(ISA))
+else
+  ISA_FLAGS = $(ISA_LEVEL_$(ISA))
+  $(call say,build: ISA=$(ISA) is above what this CPU runs ($(NATIVE_ISA)): the binaries will refuse to start here)
+endif
+CFLAGS += $(ISA_FLAGS)
+$(call say,build: $(ISA_FLAGS): kernel tier $(ISA) (this CPU runs: $(NATIVE_ISA)))
 ifeq ($(NO_OMP),1)
   CFLAGS += -fopenmp-simd
   $(call say,build: OpenMP disabled by NO_OMP=1: one thread (omp simd still vectorises))
@@ -54,14 +84,14 @@ ifeq ($(BLAS),1)
 endif
 $(call say,build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
 
-MODEL_SRC = model/layers.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
+MODEL_SRC = model/tier.c model/layers.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
 DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c dist/dist.c
 HEADERS = $(wildcard model/*.h data/*.h tests/*.h)
 BUILD = $(or $(BUILD_DIR),build)
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: all build help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
+.PHONY: all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
 ifeq ($(MPI),1)
@@ -114,8 +144,8 @@ prepare_data: $(BUILD)/data/prepare_data.o $(OBJ) build/flavour
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
 
 # the gradient check compiles the layers in double precision
-$(BUILD)/test_gradcheck: tests/test_gradcheck.c model/layers.c $(HEADERS) $(BUILD)/flags
-	$(CC) $(CFLAGS) -DREAL=double -DREAL_IS_DOUBLE tests/test_gradcheck.c model/layers.c -o $@ $(LDFLAGS) $(LDLIBS)
+$(BUILD)/test_gradcheck: tests/test_gradcheck.c model/layers.c model/tier.c $(HEADERS) $(BUILD)/flags
+	$(CC) $(CFLAGS) -DREAL=double -DREAL_IS_DOUBLE tests/test_gradcheck.c model/layers.c model/tier.c -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench_gpt: $(BUILD)/bench/bench_gpt.o $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -176,9 +206,16 @@ bench-torch: setup-python
 	$(call apt_install,libjemalloc2 libopenblas0-openmp)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE LD_PRELOAD=$(JEMALLOC) $(PYTHON) scripts/bench_torch.py --c-table $(BUILD)/bench.md $(BENCH_FLAGS)
 
-# ---- tests
-test: setup-test all
-	@PYTHON=$(PYTHON) tests/run_tests.sh
+# ---- tests: every suite on this build, and the kernel suites (GEMM, attention, gradient checks, the
+# whole model against the PyTorch reference over 10 AdamW steps) on every tier below it, which this
+# CPU can execute too, each in its own folder build/ISA
+TIERS_BELOW = $(foreach t,avx2 portable,$(if $(shell test $(ISA_RANK_$(t)) -lt $(ISA_RANK_$(ISA)) && echo below),$(t)))
+KERNEL_TESTS = test_gradcheck test_matmul test_model
+tiers:
+	@for t in $(TIERS_BELOW); do $(MAKE) --no-print-directory ISA=$$t BUILD_DIR=build/$$t \
+	  $(addprefix build/$$t/,$(KERNEL_TESTS)) || exit 1; done
+test: setup-test all tiers
+	@PYTHON=$(PYTHON) BUILD=$(BUILD) TIERS="$(TIERS_BELOW)" KERNEL_TESTS="$(KERNEL_TESTS)" tests/run_tests.sh
 
 reference: setup-python all
 	$(PYTHON) scripts/reference.py --out tests/ref
@@ -191,4 +228,4 @@ gpt2-vectors:
 	cp scripts/gpt2_vectors.mjs $(BUILD)/node/ && node $(BUILD)/node/gpt2_vectors.mjs tests/ref/gpt2_vectors.tsv $(SHARED)/data
 
 clean:
-	rm -rf $(BUILD) train_gpt prepare_data
+	rm -rf build $(BUILD) train_gpt eval_gpt prepare_data

@@ -14,6 +14,7 @@
  * (the attention term counts q.k and p.v over the causal half). Fin = F, or 2F for SwiGLU.
  */
 #include <getopt.h>
+#include <dlfcn.h>
 #include <unistd.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
@@ -24,6 +25,7 @@
 #include "../model/gpt.h"
 #include "../model/optim.h"
 #include "../model/matmul.h"
+#include "../model/tier.h"
 
 typedef struct { const char *name, *preset; int B, T, V; } BenchConfig;
 
@@ -82,11 +84,11 @@ static double median(double *v, int n) {
     return v[n / 2];
 }
 
-// ms per step (medians) of a config with Softmax (ms[0]) and SSMax (ms[1]), and the SSMax overhead as
-// the median of the ratios of neighbouring steps (ms[2]): both models live in one process and their
+// ms per step (medians) of a config with Softmax (ms[0]) and SSMax (ms[1]), and the median and quartiles
+// of the ratios of neighbouring SSMax/Softmax steps, less 1 (ms[2], ms[3], ms[4]): both models live in one process and their
 // steps alternate, so a slow spell of the shared machine falls on both alike. At least `steps` timed
 // steps of each and at least 3 s of each (short steps are noisy); runs in a child
-static void time_pair(const BenchConfig *b, int warmup, int steps, double ms[3]) {
+static void time_pair(const BenchConfig *b, int warmup, int steps, double ms[5]) {
     Trainer x[2];
     trainer_init(&x[0], b, ATTN_SOFTMAX);
     trainer_init(&x[1], b, ATTN_SSMAX);
@@ -103,7 +105,9 @@ static void time_pair(const BenchConfig *b, int warmup, int steps, double ms[3])
     }
     double *ratio = malloc_check(done * sizeof(double));
     for (int i = 0; i < done; i++) ratio[i] = t[1][i] / t[0][i];
-    ms[2] = median(ratio, done) - 1;
+    ms[2] = median(ratio, done) - 1; // sorted now
+    ms[3] = ratio[done / 4] - 1;
+    ms[4] = ratio[(3 * done) / 4] - 1;
     for (int a = 0; a < 2; a++) ms[a] = median(t[a], done);
 }
 
@@ -156,26 +160,26 @@ static double fma_peak_gflops(void) {
     return best;
 }
 
-// runs fn(arg) in a child process and returns its three result numbers (zero where fn sets none; OpenMP's
+// runs fn(arg) in a child process and returns its five result numbers (zero where fn sets none; OpenMP's
 // threads do not survive a fork, so the parent never starts them)
-static void in_child(void (*fn)(const void *, double *), const void *arg, double out[3], const char *what) {
+static void in_child(void (*fn)(const void *, double *), const void *arg, double out[5], const char *what) {
     int fd[2];
     if (pipe(fd) != 0) die("pipe failed");
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        double res[3] = {0, 0, 0};
+        double res[5] = {0, 0, 0, 0, 0};
         fn(arg, res);
         if (write(fd[1], res, sizeof(res)) != sizeof(res)) _exit(1);
         _exit(0);
     }
     close(fd[1]);
-    ssize_t r = read(fd[0], out, 3 * sizeof(double));
+    ssize_t r = read(fd[0], out, 5 * sizeof(double));
     close(fd[0]);
     int status;
     waitpid(pid, &status, 0);
-    if (r != 3 * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status)) die("benchmark of %s failed", what);
+    if (r != 5 * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status)) die("benchmark of %s failed", what);
 }
 
 typedef struct { const BenchConfig *cfg; int attn, warmup, steps; } Job; // attn: for job_rss (job_pair runs both)
@@ -200,35 +204,165 @@ static void job_rss(const void *arg, double *res) {
     res[0] = one_model_rss(j->cfg, j->attn);
 }
 
+// ----------------------------------------------------------------------------
+// the GEMM alone, on the shapes that take the time: the lm head of the big configs (blocks of 320 rows,
+// or 256 for gpt2-124m at B=4 T=64, against V = 50304) and every linear layer of the small preset
+// (B*T = 2048 rows), each as the three products of a linear layer: forward out = x W^T, dinp += dout W,
+// dW += dout^T x. Against OpenBLAS where libopenblas is installed (loaded at run time, so the benchmark
+// does not depend on it)
+
+typedef struct { const char *name; int rows, C, OC; } GemmShape;
+static const GemmShape gemm_shapes[] = {
+    {"lm head 6x384", 320, 384, 50304},  {"lm head gpt2-124m", 256, 768, 50304}, {"lm head paper-162m", 320, 768, 50304},
+    {"small qkv", 2048, 128, 384},       {"small attproj", 2048, 128, 128},      {"small fc (swiglu)", 2048, 128, 704},
+    {"small fcproj", 2048, 352, 128},    {"small lm head", 2048, 128, 320},
+};
+#define NUM_GEMM_SHAPES (int)(sizeof(gemm_shapes) / sizeof(gemm_shapes[0]))
+
+typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+static cblas_sgemm_fn openblas_sgemm = NULL;
+static const char *openblas_status = "";
+
+static void openblas_load(int threads) {
+    // OpenBLAS's kernels for the same instruction set as this build's tier (its DYNAMIC_ARCH builds read
+    // OPENBLAS_CORETYPE when loaded); the widest tier lets it pick its own
+    if (!strcmp(kernel_tier(), "avx2")) setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    else if (!strcmp(kernel_tier(), "portable")) setenv("OPENBLAS_CORETYPE", "Nehalem", 1);
+    else unsetenv("OPENBLAS_CORETYPE");
+    const char *libs[] = {"libopenblas.so.0", "libopenblasp.so.0", "libopenblaso.so.0"};
+    for (int i = 0; i < 3 && !openblas_sgemm; i++) {
+        void *h = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) continue;
+        openblas_sgemm = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
+        void (*set_threads)(int) = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+        char *(*config)(void) = (char *(*)(void))dlsym(h, "openblas_get_config");
+        if (set_threads) set_threads(threads);
+        static char status[160];
+        snprintf(status, sizeof(status), "%s, %s", libs[i], config ? config() : "?");
+        openblas_status = status;
+    }
+    if (!openblas_sgemm) openblas_status = "not installed: the OpenBLAS columns are skipped (apt-get install libopenblas0-openmp)";
+}
+
+// one call of a product: op 0 forward, 1 dinp, 2 dweight; who 0 ours, 1 OpenBLAS
+static void gemm_call(const GemmShape *g, int op, int who, float *x, float *w, float *y) {
+    size_t N = g->rows, C = g->C, OC = g->OC;
+    if (who == 0) {
+        if (op == 0) sgemm(0, 1, N, OC, C, x, C, w, C, 0.0f, y, OC);       // y (N,OC) = x (N,C) W^T
+        else if (op == 1) sgemm(0, 0, N, C, OC, y, OC, w, C, 1.0f, x, C); // x (N,C) += y (N,OC) W (OC,C)
+        else sgemm(1, 0, OC, C, N, y, OC, x, C, 1.0f, w, C);              // W (OC,C) += y^T x
+    } else { // CblasRowMajor 101, NoTrans 111, Trans 112
+        if (op == 0) openblas_sgemm(101, 111, 112, (int)N, (int)OC, (int)C, 1.0f, x, (int)C, w, (int)C, 0.0f, y, (int)OC);
+        else if (op == 1) openblas_sgemm(101, 111, 111, (int)N, (int)C, (int)OC, 1.0f, y, (int)OC, w, (int)C, 1.0f, x, (int)C);
+        else openblas_sgemm(101, 112, 111, (int)OC, (int)C, (int)N, 1.0f, y, (int)OC, x, (int)C, 1.0f, w, (int)C);
+    }
+}
+
+// median GFLOP/s of ours (res[0]) and OpenBLAS (res[1]), their calls alternating so that a slow spell
+// of the shared machine falls on both alike, and the median of the paired ratios (res[2])
+static void gemm_time(const GemmShape *g, int op, float *x, float *w, float *y, double *res) {
+    double flops = 2.0 * g->rows * g->C * g->OC, t[2][31], ratio[31], spent = 0;
+    int who_n = openblas_sgemm ? 2 : 1, reps = 0;
+    for (int who = 0; who < who_n; who++) gemm_call(g, op, who, x, w, y); // warm-up
+    while (reps < 31 && (reps < 7 || spent < 1.0)) {
+        for (int who = 0; who < who_n; who++) {
+            double t0 = now_seconds();
+            gemm_call(g, op, who, x, w, y);
+            t[who][reps] = now_seconds() - t0;
+            spent += t[who][reps];
+        }
+        ratio[reps] = who_n == 2 ? t[1][reps] / t[0][reps] : 0;
+        reps++;
+    }
+    for (int who = 0; who < who_n; who++) res[who] = flops / median(t[who], reps) / 1e9;
+    res[2] = median(ratio, reps);
+}
+
+typedef struct { const GemmShape *shape; int op; } GemmJob;
+
+static void job_gemm(const void *arg, double *res) {
+    const GemmJob *j = arg;
+    const GemmShape *g = j->shape;
+    if (nthreads_wanted) omp_set_num_threads(nthreads_wanted);
+    openblas_load(omp_get_max_threads());
+    size_t N = g->rows, C = g->C, OC = g->OC;
+    float *x = malloc_check(N * C * sizeof(float)), *w = malloc_check(OC * C * sizeof(float)), *y = malloc_check(N * OC * sizeof(float));
+    uint64_t rng = 7;
+    for (size_t i = 0; i < N * C; i++) x[i] = random_f32(&rng) - 0.5f;
+    for (size_t i = 0; i < OC * C; i++) w[i] = random_f32(&rng) - 0.5f;
+    for (size_t i = 0; i < N * OC; i++) y[i] = random_f32(&rng) - 0.5f;
+    gemm_time(g, j->op, x, w, y, res);
+}
+
+// prints which OpenBLAS the GEMM children load (in a child too: OpenBLAS starts OpenMP threads, which
+// do not survive a fork)
+static void job_blas_info(const void *arg, double *res) {
+    (void)arg;
+    openblas_load(1);
+    printf("\nGEMM alone (ours and OpenBLAS alternate; median GFLOP/s of >= 7 calls and >= 1 s of both; ours / OpenBLAS\n"
+           "= median of the paired time ratios; OpenBLAS: %s)\n\n", openblas_status);
+    fflush(stdout);
+    res[0] = openblas_sgemm != NULL;
+}
+
+static void gemm_table(double peak, const char *only) {
+    static const char *ops[3] = {"forward x W^T", "dinp += dout W", "dW += dout^T x"};
+    double info[5];
+    in_child(job_blas_info, NULL, info, "the OpenBLAS probe");
+    printf("| shape | rows x C -> OC | product | ours GFLOP/s | %% of FMA peak | OpenBLAS GFLOP/s | ours / OpenBLAS |\n");
+    printf("|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < NUM_GEMM_SHAPES; i++)
+        for (int op = 0; op < 3 && (!only || strstr(gemm_shapes[i].name, only)); op++) {
+            double r[5];
+            GemmJob job = {&gemm_shapes[i], op};
+            in_child(job_gemm, &job, r, gemm_shapes[i].name);
+            char blas[32] = "-", ratio[32] = "-";
+            if (r[1] > 0) { snprintf(blas, sizeof(blas), "%.0f", r[1]); snprintf(ratio, sizeof(ratio), "%.2fx", r[2]); }
+            printf("| %s | %d x %d -> %d | %s | %.0f | %.0f%% | %s | %s |\n", gemm_shapes[i].name, gemm_shapes[i].rows,
+                   gemm_shapes[i].C, gemm_shapes[i].OC, ops[op], r[0], 100 * r[0] / peak, blas, ratio);
+            fflush(stdout);
+        }
+}
+
 int main(int argc, char **argv) {
-    int steps = 10, warmup = 2;
+    int steps = 10, warmup = 2, part = 0; // part: 0 both tables, 1 steps only, 2 GEMM only
     const char *only = NULL;
     static struct option opts[] = {{"steps", required_argument, 0, 's'}, {"warmup", required_argument, 0, 'w'},
                                    {"threads", required_argument, 0, 't'}, {"only", required_argument, 0, 'o'},
-                                   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                   {"part", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "s:w:t:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:w:t:o:p:h", opts, NULL)) != -1) {
         if (c == 's') steps = (int)arg_int(optarg, "--steps", 1, 100000, "bench_gpt");
         else if (c == 'w') warmup = (int)arg_int(optarg, "--warmup", 0, 100000, "bench_gpt");
         else if (c == 't') nthreads_wanted = (int)arg_int(optarg, "--threads", 1, 4096, "bench_gpt");
         else if (c == 'o') only = optarg;
+        else if (c == 'p' && !strcmp(optarg, "all")) part = 0;
+        else if (c == 'p' && !strcmp(optarg, "steps")) part = 1;
+        else if (c == 'p' && !strcmp(optarg, "gemm")) part = 2;
+        else if (c == 'p') die("--part takes all, steps or gemm, got '%s'\nHINT: see bench_gpt --help", optarg);
         else {
-            printf("usage: bench_gpt [--steps N (10)] [--warmup N (2)] [--threads N (all)] [--only SUBSTRING]\n");
+            printf("usage: bench_gpt [--steps N (10)] [--warmup N (2)] [--threads N (all)] [--only SUBSTRING]\n"
+                   "                 [--part all|steps|gemm (all)]\n"
+                   "  --only keeps the configs and GEMM shapes whose name contains SUBSTRING\n");
             return c == 'h' ? 0 : 1;
         }
     }
-    double pk[3];
+    double pk[5];
     in_child(job_peak, NULL, pk, "the FMA peak");
     double peak = pk[0];
-    printf("threads %d, matmul kernel %s, FMA peak measured now: %.0f GFLOP/s; Softmax and SSMax steps alternate in one\n"
-           "process per config, median of >= %d steps (and >= 3 s) of each after %d warm-up; peak RSS of a one-model process\n",
-           (int)pk[1], gemm_kernel_name(), peak, steps, warmup);
-    printf("| config | attn | ms/step | tok/s | GFLOP/s | %% of FMA peak | SSMax overhead | peak RSS MiB |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
-    fflush(stdout);
-    for (int i = 0; i < NUM_CONFIGS; i++) {
+    printf("CPU %s, kernel tier %s (matmul kernel %s), %d threads, FMA peak of this tier measured now: %.0f GFLOP/s\n",
+           cpu_model_name(), kernel_tier(), gemm_kernel_name(), (int)pk[1], peak);
+    if (part != 2) {
+        printf("\nWhole training steps: Softmax and SSMax alternate in one process per config, median of >= %d steps (and\n"
+               ">= 3 s) of each after %d warm-up; overhead = SSMax median / Softmax median - 1, paired = median and\n"
+               "interquartile range of the ratios of neighbouring steps; peak RSS of a one-model process\n\n", steps, warmup);
+        printf("| config | attn | ms/step | tok/s | GFLOP/s | %% of FMA peak | SSMax overhead (paired) | peak RSS MiB |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
+        fflush(stdout);
+    }
+    for (int i = 0; i < NUM_CONFIGS && part != 2; i++) {
         if (only && !strstr(configs[i].name, only)) continue;
-        double ms[3], got[3];
+        double ms[5], got[5];
         Job job = {&configs[i], 0, warmup, steps};
         in_child(job_pair, &job, ms, configs[i].name);
         for (int a = 0; a < 2; a++) {
@@ -237,12 +371,14 @@ int main(int argc, char **argv) {
             in_child(job_rss, &one, got, configs[i].name);
             GPTConfig cfg = make_config(&configs[i], attn);
             double gflops = step_flops(&cfg, configs[i].B, configs[i].T) / (ms[a] / 1000) / 1e9;
-            char over[32] = "";
-            if (a) snprintf(over, sizeof(over), "%+.1f%%", 100 * ms[2]);
+            char over[64] = "";
+            if (a) snprintf(over, sizeof(over), "%+.1f%% (%+.1f%%, %+.1f..%+.1f)", 100 * (ms[1] / ms[0] - 1), 100 * ms[2],
+                            100 * ms[3], 100 * ms[4]);
             printf("| %s | %s | %.0f | %.0f | %.0f | %.0f%% | %s | %ld |\n", configs[i].name, attn_names[attn], ms[a],
                    configs[i].B * configs[i].T / (ms[a] / 1000), gflops, 100 * gflops / peak, over, (long)(got[0] / 1024));
             fflush(stdout);
         }
     }
+    if (part != 1) gemm_table(peak, only);
     return 0;
 }

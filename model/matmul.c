@@ -1,14 +1,16 @@
 /*
- * matmul.c: the fast matmuls of the linear layers: a packed, cache-blocked SGEMM with a
- * register-tiled micro-kernel (AVX-512 8x32, AVX2 6x16, or portable 4x16 that the compiler
- * vectorises), chosen at build time by what -march allows.
+ * matmul.c: the fast matmuls of the linear layers: a cache-blocked SGEMM with a register-tiled
+ * micro-kernel (AVX-512 8x32, AVX2 6x16, or portable 4x16 that the compiler vectorises), chosen at
+ * build time by the kernel tier (make ISA=avx512|avx2|portable).
  *
  * Blocking follows Goto/BLIS: a KC x NC block of B is packed into NR-wide micro-panels (shared by
- * all threads), an MC x KC block of A into MR-tall micro-panels (shared too, packed by all threads);
- * the threads split the NR panels (or, when C is narrow, the A blocks, each packing its own), and
+ * all threads); the threads split the NR panels (or, when C is narrow, the MC-row blocks of A), and
  * each micro-kernel call keeps an MR x NR tile of C in registers for KC steps (and prefetches the C
- * tile it will read or write). Packing transposes 8 x 8 blocks in registers where AVX2 allows. Every element
- * of C is computed by one thread in a fixed order, so results do not depend on the thread count.
+ * tile it will read or write). The kernels read A in place through its strides (packing it would
+ * cost a pass over A for every N/NR panels' worth of work, a large share for the small models'
+ * 128-704-wide layers), except a transposed A against a wide C, which is packed into MR-row panels.
+ * Weight rows are packed by 8 x 8 register transposes where AVX2 allows. Every element of C is
+ * computed by one thread in a fixed order, so results do not depend on the thread count.
  * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.
  */
 #include <string.h>
@@ -31,8 +33,12 @@
 #define NR 16
 #define KERNEL_NAME "portable 4x16"
 #endif
+#ifndef KC
 #define KC 384  // B micro-panel KC x NR fits L1 (48 KiB), A block MC x KC fits L2; one block for C = 384
+#endif
+#ifndef MC
 #define MC 128
+#endif
 #define NC 4096 // B block KC x NC fits L3
 
 #ifdef USE_CBLAS
@@ -54,11 +60,17 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
 const char *gemm_kernel_name(void) { return KERNEL_NAME; }
 
 // ----------------------------------------------------------------------------
-// micro-kernels: C[0:mr, 0:nr] (row stride ldc) = beta * C + Ap^T Bp over kc steps, where Ap holds kc
-// columns of MR values and Bp kc rows of NR values. beta is 0 (C is not read) or 1.
+// micro-kernels: C[0:mr, 0:nr] (row stride ldc) = beta * C + A Bp over kc steps, where A(r, k) is
+// A[r*rsa + k*csa] (a packed panel: rsa 1, csa MR; A itself, unpacked: its row and column strides) and
+// Bp holds kc rows of NR values. beta is 0 (C is not read) or 1. Rows past mr repeat row mr-1 (never
+// read past A) and are not stored.
+#define A_ROW(r) (A + (size_t)((r) < mr ? (r) : mr - 1) * rsa)
 
 #if defined(__AVX512F__)
-static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, float *C, size_t ldc, int mr, int nr, int beta) {
+static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, const float *restrict Bp, float *C, size_t ldc,
+                   int mr, int nr, int beta) {
+    const float *a[MR];
+    for (int r = 0; r < MR; r++) a[r] = A_ROW(r);
     __m512 c[MR][2];
     for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
     // the C tile is read or written after kc steps: start fetching it now (a weight gradient's tile is
@@ -67,9 +79,9 @@ static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, f
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(Bp + k * NR), b1 = _mm512_load_ps(Bp + k * NR + 16);
         for (int r = 0; r < MR; r++) {
-            __m512 a = _mm512_set1_ps(Ap[k * MR + r]);
-            c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
-            c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
+            __m512 ar = _mm512_set1_ps(a[r][(size_t)k * csa]);
+            c[r][0] = _mm512_fmadd_ps(ar, b0, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(ar, b1, c[r][1]);
         }
     }
     __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
@@ -85,29 +97,55 @@ static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, f
     }
 }
 #elif defined(__AVX2__) && defined(__FMA__)
-static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, float *C, size_t ldc, int mr, int nr, int beta) {
-    __m256 c[MR][2];
-    for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+// 12 accumulators, 2 B vectors and 1 broadcast in AVX2's 16 registers. They are named variables, not an
+// array: GCC 12 keeps a c[MR][2] array in memory and stores all 12 vectors to the stack at every k step
+// (which halves the kernel's speed; `objdump -d build/avx2/model/matmul.o` shows the loop)
+#define ROW_FMA(r) do { __m256 a = _mm256_broadcast_ss(a##r + o); \
+                        c##r##0 = _mm256_fmadd_ps(a, b0, c##r##0); c##r##1 = _mm256_fmadd_ps(a, b1, c##r##1); } while (0)
+#define K_STEP(u) do { size_t o = (size_t)(k + u) * csa; \
+                       __m256 b0 = _mm256_load_ps(Bp + (k + u) * NR), b1 = _mm256_load_ps(Bp + (k + u) * NR + 8); \
+                       ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5); } while (0)
+static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, const float *restrict Bp, float *C, size_t ldc,
+                   int mr, int nr, int beta) {
+    const float *a0 = A_ROW(0), *a1 = A_ROW(1), *a2 = A_ROW(2), *a3 = A_ROW(3), *a4 = A_ROW(4), *a5 = A_ROW(5);
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int r = 0; r < mr; r++) _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); // as in the AVX-512 kernel
-    for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(Bp + k * NR), b1 = _mm256_load_ps(Bp + k * NR + 8);
-        for (int r = 0; r < MR; r++) {
-            __m256 a = _mm256_broadcast_ss(Ap + k * MR + r);
-            c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
-            c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+    int k = 0;
+    for (; k + 4 <= kc; k += 4) { K_STEP(0); K_STEP(1); K_STEP(2); K_STEP(3); }
+    for (; k < kc; k++) K_STEP(0);
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    if (nr == NR) {
+        for (int r = 0; r < mr; r++) {
+            float *row = C + r * ldc;
+            if (beta) { acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(row)); acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(row + 8)); }
+            _mm256_storeu_ps(row, acc[r][0]);
+            _mm256_storeu_ps(row + 8, acc[r][1]);
         }
+        return;
     }
-    float tile[MR][NR] __attribute__((aligned(64)));
-    for (int r = 0; r < MR; r++) { _mm256_store_ps(tile[r], c[r][0]); _mm256_store_ps(tile[r] + 8, c[r][1]); }
-    for (int r = 0; r < mr; r++)
-        for (int j = 0; j < nr; j++) C[r * ldc + j] = (beta ? C[r * ldc + j] : 0.0f) + tile[r][j];
+    // a partial tile: lanes below nr, as masks (a lane is on when its sign bit is set)
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane), m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+    for (int r = 0; r < mr; r++) {
+        float *row = C + r * ldc;
+        if (beta) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_maskload_ps(row, m0));
+            acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_maskload_ps(row + 8, m1));
+        }
+        _mm256_maskstore_ps(row, m0, acc[r][0]);
+        _mm256_maskstore_ps(row + 8, m1, acc[r][1]);
+    }
 }
+#undef ROW_FMA
+#undef K_STEP
 #else
-static void kernel(int kc, const float *restrict Ap, const float *restrict Bp, float *C, size_t ldc, int mr, int nr, int beta) {
+static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, const float *restrict Bp, float *C, size_t ldc,
+                   int mr, int nr, int beta) {
     float tile[MR][NR] __attribute__((aligned(64))) = {{0}};
     for (int k = 0; k < kc; k++)
         for (int r = 0; r < MR; r++) {
-            float a = Ap[k * MR + r];
+            float a = A_ROW(r)[(size_t)k * csa];
             #pragma omp simd
             for (int j = 0; j < NR; j++) tile[r][j] += a * Bp[k * NR + j];
         }
@@ -138,32 +176,23 @@ static inline void transpose8x8(float *dst, size_t ldd, const float *src, size_t
 }
 #endif
 
-// A' (m x k block at (i0, p0)) into MR-row panels: Ap[panel][k][r]
-static void pack_a(float *Ap, const float *A, size_t lda, int transA, size_t i0, size_t p0, int mc, int kc, int panel) {
+// a transposed A' (m x k block at (i0, p0), A'(i,k) = A[k*lda + i]) into MR-row panels: Ap[panel][k][r]
+// (an untransposed A is never packed: the micro-kernels read it in place)
+static void pack_a(float *Ap, const float *A, size_t lda, size_t i0, size_t p0, int mc, int kc, int panel) {
     float *dst = Ap + (size_t)panel * MR * kc;
     int rows = mc - panel * MR < MR ? mc - panel * MR : MR;
     size_t i = i0 + (size_t)panel * MR;
-    if (!transA) { // A'(i,k) = A[i*lda + k]: read each row contiguously
-        int k0 = 0;
-#if defined(__AVX2__) && MR == 8
-        if (rows == MR) // 8 rows x 8 columns at a time, transposed in registers: the panel is written contiguously
-            for (; k0 + 8 <= kc; k0 += 8) transpose8x8(dst + k0 * MR, MR, A + i * lda + p0 + k0, lda);
-#endif
-        for (int r = 0; r < rows; r++) {
-            const float *src = A + (i + r) * lda + p0;
-            for (int k = k0; k < kc; k++) dst[k * MR + r] = src[k];
+    if (rows == MR) // a fixed-length copy per k, which the compiler turns into vector moves; rows far
+        for (int k = 0; k < kc; k++) { // apart are fetched 8 ahead
+            __builtin_prefetch(A + (p0 + k + 8) * lda + i); // never faults, even past the end
+            memcpy(dst + k * MR, A + (p0 + k) * lda + i, MR * sizeof(float));
         }
-        for (int r = rows; r < MR; r++) for (int k = k0; k < kc; k++) dst[k * MR + r] = 0.0f;
-    } else {       // A'(i,k) = A[k*lda + i]
-        if (rows == MR) // a fixed-length copy per k, which the compiler turns into one vector move
-            for (int k = 0; k < kc; k++) memcpy(dst + k * MR, A + (p0 + k) * lda + i, MR * sizeof(float));
-        else
-            for (int k = 0; k < kc; k++) {
-                const float *src = A + (p0 + k) * lda + i;
-                for (int r = 0; r < rows; r++) dst[k * MR + r] = src[r];
-                for (int r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
-            }
-    }
+    else
+        for (int k = 0; k < kc; k++) {
+            const float *src = A + (p0 + k) * lda + i;
+            for (int r = 0; r < rows; r++) dst[k * MR + r] = src[r];
+            for (int r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
+        }
 }
 
 // B' (k x n block at (p0, j0)) into NR-column panels: Bp[panel][k][j]
@@ -197,13 +226,22 @@ static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0,
 
 // ----------------------------------------------------------------------------
 
+// where the micro-kernels find the A block at row i0: packed panels (Ap), or A itself
+typedef struct { const float *base; size_t panel, rsa, csa; } ABlock; // panel p at base + p*panel
+
+static ABlock a_packed(const float *Ap, int kc) { return (ABlock){Ap, (size_t)MR * kc, 1, MR}; }
+static ABlock a_direct(const float *A, size_t lda, int transA, size_t i0, size_t p0) {
+    if (!transA) return (ABlock){A + i0 * lda + p0, MR * lda, lda, 1}; // A'(i,k) = A[i*lda + k]
+    return (ABlock){A + p0 * lda + i0, MR, 1, lda};                    // A'(i,k) = A[k*lda + i]
+}
+
 // the micro-kernels of one B micro-panel q against every A micro-panel of the block at row i0
-static void panel_times_block(const float *Ap, const float *Bp, float *C, size_t ldc, size_t i0, size_t j0, int mc, int nc,
+static void panel_times_block(ABlock a, const float *Bp, float *C, size_t ldc, size_t i0, size_t j0, int mc, int nc,
                               int kc, int q, int first) {
     int nr = nc - q * NR < NR ? nc - q * NR : NR;
     for (int p = 0; p * MR < mc; p++) {
         int mr = mc - p * MR < MR ? mc - p * MR : MR;
-        kernel(kc, Ap + (size_t)p * MR * kc, Bp + (size_t)q * NR * kc, C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR,
+        kernel(kc, a.base + p * a.panel, a.rsa, a.csa, Bp + (size_t)q * NR * kc, C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR,
                ldc, mr, nr, first);
     }
 }
@@ -222,6 +260,12 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
         return;
     }
     int nthreads = omp_get_max_threads();
+    // the micro-kernels read A where it lies, unpacked, except a transposed A against a wide C: there
+    // the kernel would read MR floats from each of kc cache lines (a transposed A's rows are far
+    // apart), and across many B panels a packed copy stays in L1 better. Packing costs about one
+    // pass over A per NR-wide panel's worth of FMAs, i.e. 1/N of the work: 10-30% on the small
+    // preset's 128-704-wide layers (measured: 150-160 -> 180-210 GFLOP/s on AVX2)
+    int direct = !transA || N <= 512;
     // whole micro-panels: the last one is zero-padded past MC or NC when MR or NR does not divide it
     if (!Bp) {
         Bp = pack_buffer((size_t)KC * ((NC + NR - 1) / NR * NR));
@@ -250,10 +294,13 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         int mc = M - i0 < MC ? (int)(M - i0) : MC;
                         int mpanels = (mc + MR - 1) / MR;
                         float *Ap = Ap_shared[ib % 2];
-                        #pragma omp for schedule(static)
-                        for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p);
+                        ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
+                        if (!direct) {
+                            #pragma omp for schedule(static)
+                            for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, i0, p0, mc, kc, p);
+                        }
                         #pragma omp for schedule(static) nowait
-                        for (int q = 0; q < npanels; q++) panel_times_block(Ap, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
+                        for (int q = 0; q < npanels; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 } else {
                     // narrow C: the threads split the A blocks, each packing only its own. Blocks shrink
@@ -269,8 +316,9 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         size_t i0 = (size_t)ib * mcn;
                         int mc = M - i0 < mcn ? (int)(M - i0) : (int)mcn;
                         int mpanels = (mc + MR - 1) / MR;
-                        for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, transA, i0, p0, mc, kc, p);
-                        for (int q = 0; q < npanels; q++) panel_times_block(Ap, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
+                        ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
+                        for (int p = 0; p < mpanels && !direct; p++) pack_a(Ap, A, lda, i0, p0, mc, kc, p);
+                        for (int q = 0; q < npanels; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 }
                 #pragma omp barrier // Bp is repacked next

@@ -14,11 +14,16 @@ run() {
   total_fail=$((total_fail + $(echo "$line" | cut -d' ' -f3)))
   [ $rc -ne 0 ] && [ "$(echo "$line" | cut -d' ' -f3)" = 0 ] && { broken="$broken $1"; total_fail=$((total_fail + 1)); }
 }
-run build/test_gradcheck
-run build/test_matmul
-run build/test_model
-run build/test_data
-run build/test_bpe
+B=${BUILD:-build}
+run $B/test_gradcheck
+run $B/test_matmul
+run $B/test_model
+run $B/test_data
+run $B/test_bpe
+# the kernel suites again on every other tier this CPU runs (make test builds them in build/ISA)
+for tier in ${TIERS:-}; do
+  for t in ${KERNEL_TESTS:-test_gradcheck test_matmul test_model}; do run build/$tier/$t; done
+done
 run tests/test_cli.sh
 run tests/test_ablation.sh
 run tests/test_mpi.sh
