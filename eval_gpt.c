@@ -182,7 +182,7 @@ static void run_lengths(const Options *o) {
     double t0 = now_seconds();
     for (int w = 0; w < windows; w++) {
         dataloader_next_batch(&dl);
-        EvalOutputs out = {losses, NULL, NULL, NULL, NULL, NULL};
+        EvalOutputs out = {.losses = losses};
         gpt_evaluate(&m, dl.inputs, dl.targets, 1, n, &out);
         for (int t = 0; t < n; t++) {
             if (!isfinite(losses[t])) die("the loss at position %d is %f\nHINT: the checkpoint holds non-finite weights", t, losses[t]);
@@ -223,7 +223,7 @@ typedef struct { int exact, first; double tokens; float *mass; } NeedleResult;
 
 static NeedleResult score_example(GPT *m, const NeedleExample *ex, int *argmax, float *mass) {
     int q = ex->answer_start - 1, k0 = ex->needle_start, k1 = ex->needle_end;
-    EvalOutputs out = {NULL, argmax, &q, &k0, &k1, mass};
+    EvalOutputs out = {.argmax = argmax, .probe_t = &q, .probe_k0 = &k0, .probe_k1 = &k1, .probe_mass = mass};
     gpt_evaluate(m, ex->tokens, NULL, 1, ex->n, &out);
     NeedleResult r = {0, argmax[q] == ex->tokens[q + 1], 0, mass};
     int right = 0;

@@ -373,18 +373,27 @@ static void log_ssmax(FILE *f, const GPT *m, int step) {
 // ----------------------------------------------------------------------------
 // evaluation and sampling
 
-// mean validation loss over the first `batches` global batches; each rank evaluates its rows
+// mean validation loss over the first `batches` global batches; each rank evaluates its rows. The
+// evaluation pass holds no (B,T,Vp) logits, so validation allocates nothing beside the training buffers
+// but its own O(B*T*C) ones (the same losses as gpt_forward)
 static float evaluate(GPT *model, DataLoader *val, int batches, const Dist *dist) {
     dataloader_reset(val);
     size_t avail = val->nwindows / ((size_t)val->B * val->world);
     if (avail < 1) avail = 1;
     if ((size_t)batches > avail) batches = (int)avail;
+    size_t BT = (size_t)val->B * val->T;
+    float *losses = malloc_check(BT * sizeof(float));
     double sum = 0;
     for (int i = 0; i < batches; i++) {
         dataloader_next_batch(val);
-        gpt_forward(model, val->inputs, val->targets, val->B, val->T);
-        sum += model->mean_loss;
+        EvalOutputs out = {.losses = losses};
+        gpt_evaluate(model, val->inputs, val->targets, val->B, val->T, &out);
+        double batch = 0; // the mean over positions with a target, summed in order as gpt_forward does
+        size_t count = 0;
+        for (size_t j = 0; j < BT; j++) if (val->targets[j] >= 0) { batch += losses[j]; count++; }
+        sum += count ? (float)(batch / count) : -1.0f;
     }
+    free(losses);
     return (float)(dist_sum_double(dist, sum, "the validation loss") / dist->world / batches);
 }
 
@@ -393,10 +402,11 @@ static void sample(GPT *model, const Tokenizer *tok, int len, int T, float tempe
     ids[0] = tok->eot;
     int V = model->config.vocab_size, Vp = model->config.padded_vocab_size;
     double *weights = malloc_check((size_t)V * sizeof(double));
+    float *probs = malloc_check((size_t)Vp * sizeof(float));
     for (int i = 1; i <= len; i++) {
         int start = i > T ? i - T : 0, n = i - start; // the last T tokens fit the context
-        gpt_forward(model, ids + start, NULL, 1, n);
-        const float *probs = model->acts.logits + (size_t)(n - 1) * Vp;
+        EvalOutputs out = {.next_probs = probs};
+        gpt_evaluate(model, ids + start, NULL, 1, n, &out);
         // sample from p^(1/temperature), renormalised
         double total = 0;
         for (int v = 0; v < V; v++) total += (weights[v] = temperature == 1.0f ? probs[v] : pow(probs[v], 1.0 / temperature));
@@ -410,6 +420,7 @@ static void sample(GPT *model, const Tokenizer *tok, int len, int T, float tempe
     printf("\n----------------\n");
     free(ids);
     free(weights);
+    free(probs);
 }
 
 static void print_config(const Options *o, const GPTConfig *c, const char *ckpt, int B, int T, const DataLoader *train,

@@ -557,5 +557,13 @@ void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int 
         matmul_forward(logits, ln + r0 * C, c->tie ? p->wte : p->lmw, NULL, n, C, Vp);
         crossentropy_eval(out->losses ? out->losses + r0 : NULL, out->argmax ? out->argmax + r0 : NULL, logits,
                           targets ? targets + r0 : NULL, n, V, Vp);
+        for (int b = 0; out->next_probs && b < B; b++) { // the softmax of gpt_forward, on a copy of the last row
+            size_t last = (size_t)b * T + T - 1;
+            if (last < r0 || last >= r0 + n) continue;
+            float *probs = out->next_probs + (size_t)b * Vp, loss;
+            int no_target = -1;
+            memcpy(probs, logits + (last - r0) * Vp, (size_t)Vp * sizeof(float));
+            crossentropy_forward(&loss, probs, &no_target, 1, V, Vp);
+        }
     }
 }

@@ -131,6 +131,7 @@ typedef struct {
     // per layer and head, into probe_mass (B, L, NH)
     const int *probe_t, *probe_k0, *probe_k1;
     float *probe_mass;
+    float *next_probs; // (B, Vp): the next-token distribution after the last position of each row (sampling)
 } EvalOutputs;
 
 // presets: the architecture of a named model; V = 0 takes the vocabulary from the data

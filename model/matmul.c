@@ -102,8 +102,8 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
 // (which halves the kernel's speed; `objdump -d build/avx2/model/matmul.o` shows the loop)
 #define ROW_FMA(r) do { __m256 a = _mm256_broadcast_ss(a##r + o); \
                         c##r##0 = _mm256_fmadd_ps(a, b0, c##r##0); c##r##1 = _mm256_fmadd_ps(a, b1, c##r##1); } while (0)
-#define K_STEP(u) do { size_t o = (size_t)(k + u) * csa; \
-                       __m256 b0 = _mm256_load_ps(Bp + (k + u) * NR), b1 = _mm256_load_ps(Bp + (k + u) * NR + 8); \
+#define K_STEP() do { size_t o = (size_t)k * csa; \
+                      __m256 b0 = _mm256_load_ps(Bp + k * NR), b1 = _mm256_load_ps(Bp + k * NR + 8); \
                        ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5); } while (0)
 static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, const float *restrict Bp, float *C, size_t ldc,
                    int mr, int nr, int beta) {
@@ -111,9 +111,7 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int r = 0; r < mr; r++) _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); // as in the AVX-512 kernel
-    int k = 0;
-    for (; k + 4 <= kc; k += 4) { K_STEP(0); K_STEP(1); K_STEP(2); K_STEP(3); }
-    for (; k < kc; k++) K_STEP(0);
+    for (int k = 0; k < kc; k++) K_STEP(); // not unrolled: GCC then keeps b0, b1 in registers
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     if (nr == NR) {
         for (int r = 0; r < mr; r++) {

@@ -9,23 +9,39 @@
 
 const char *kernel_tier(void) { return KERNEL_TIER; }
 
+// AMD's core generation from the family and model numbers (the model name of a cloud EPYC is often
+// just "AMD EPYC"): Zen 3 and Zen 4 share family 25
+static const char *amd_generation(int family, int model) {
+    if (family == 23) return model >= 0x30 ? "Zen 2" : "Zen";
+    if (family == 25) return model < 0x10 || (model >= 0x20 && model < 0x60) ? "Zen 3" : "Zen 4";
+    if (family == 26) return "Zen 5";
+    return NULL;
+}
+
 const char *cpu_model_name(void) {
-    static char name[128] = "";
+    static char name[192] = "";
     if (name[0]) return name;
-    snprintf(name, sizeof(name), "unknown CPU");
+    char model_name[128] = "unknown CPU", vendor[32] = "", line[512];
+    int family = -1, model = -1;
     FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return name;
-    char line[512];
-    while (fgets(line, sizeof(line), f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-        colon++;
-        while (*colon == ' ' || *colon == '\t') colon++;
-        colon[strcspn(colon, "\n")] = 0;
-        snprintf(name, sizeof(name), "%s", colon);
-        break;
+    while (f && fgets(line, sizeof(line), f)) {
+        char *v = strchr(line, ':');
+        if (!v) continue;
+        v++;
+        while (*v == ' ' || *v == '\t') v++;
+        v[strcspn(v, "\n")] = 0;
+        if (!strncmp(line, "model name", 10)) snprintf(model_name, sizeof(model_name), "%s", v);
+        else if (!strncmp(line, "vendor_id", 9)) snprintf(vendor, sizeof(vendor), "%s", v);
+        else if (!strncmp(line, "cpu family", 10)) family = atoi(v);
+        else if (!strncmp(line, "model", 5) && (line[5] == ' ' || line[5] == '\t')) model = atoi(v);
+        else if (line[0] == '\n' || !strncmp(line, "processor", 9)) { if (family >= 0 && model >= 0) break; }
     }
-    fclose(f);
+    if (f) fclose(f);
+    const char *gen = !strcmp(vendor, "AuthenticAMD") ? amd_generation(family, model) : NULL;
+    if (family >= 0 && model >= 0)
+        snprintf(name, sizeof(name), "%s (family %d model %d%s%s)", model_name, family, model, gen ? ", " : "", gen ? gen : "");
+    else
+        snprintf(name, sizeof(name), "%s", model_name);
     return name;
 }
 

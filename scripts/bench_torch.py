@@ -5,6 +5,7 @@ the same configs and in the same way as bench/bench_gpt.c: whole training steps 
 backward, gradient clipping, AdamW) on random tokens, median of several after warm-up.
 
     make bench-torch      (2 threads, OPENBLAS_CORETYPE unset, jemalloc preloaded: "tuned")
+    make ISA=avx2 bench-torch   (the same, with torch's and OpenBLAS's kernels held to AVX2)
 
 With --c-table FILE (the table `make bench` wrote), it prints the C/PyTorch speed ratio per row.
 """
@@ -81,6 +82,7 @@ def main():
             if m:
                 c_ms[(m.group(1), m.group(2))] = float(m.group(3))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')}, "
           f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '(none)')}; median of {args.steps} steps after {args.warmup} warm-up")
     print("| config | attn | PyTorch ms/step | tok/s | C ms/step | C speed-up |")
     print("|---|---|---|---|---|---|")

@@ -154,9 +154,15 @@ static void test_evaluate(const char *name) {
     float *losses = malloc_check(BT * sizeof(float)), *mass = malloc_check((size_t)B * L * NH * sizeof(float));
     int *pt = malloc_check(B * sizeof(int)), *pk0 = malloc_check(B * sizeof(int)), *pk1 = malloc_check(B * sizeof(int));
     for (int b = 0; b < B; b++) { pt[b] = T - 1 - b; pk0[b] = b; pk1[b] = T / 2 + b; }
-    EvalOutputs out = {losses, argmax, pt, pk0, pk1, mass};
+    int Vp = m.config.padded_vocab_size;
+    float *next = malloc_check((size_t)B * Vp * sizeof(float));
+    EvalOutputs out = {.losses = losses, .argmax = argmax, .probe_t = pt, .probe_k0 = pk0, .probe_k1 = pk1, .probe_mass = mass, .next_probs = next};
     gpt_evaluate(&m, inp, tgt, B, T, &out);
     gpt_forward(&m, inp, tgt, B, T);
+    int next_same = 1; // the sampling distribution: bit for bit gpt_forward's probabilities at the last position
+    for (int b = 0; b < B; b++) next_same &= memcmp(next + (size_t)b * Vp, m.acts.logits + ((size_t)b * T + T - 1) * Vp, Vp * sizeof(float)) == 0;
+    check(next_same, "%s: evaluation next-token probabilities differ from the training forward pass", name);
+    free(next);
     double lerr = 0;
     int argmax_ok = 1;
     for (size_t i = 0; i < BT; i++) {
