@@ -11,6 +11,8 @@
 #include "model/gpt.h"
 #include "model/optim.h"
 #include "model/checkpoint.h"
+#include "model/matmul.h"
+#include "model/tier.h"
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
 #include "data/needle.h"
@@ -455,6 +457,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     ROW("adamw", "betas %g/%g eps %g wd %g", o->beta1, o->beta2, o->eps, o->wd);
     ROW("grad clip", "%g", o->clip);
     ROW("seed / threads", "%d / %d", o->seed, threads);
+    ROW("kernels", "%s tier (matmul %s) on %s", kernel_tier(), gemm_kernel_name(), cpu_model_name());
     if (world > 1) ROW("data parallel", "%d MPI ranks x %d threads: global batch %d", world, threads, B * world);
     ROW("output", "%s", out);
 #undef ROW

@@ -101,6 +101,7 @@ size_t utf8_sanitize(const unsigned char *s, size_t n, unsigned char *out) {
 // loading encoder.json and vocab.bpe
 
 static char *slurp(const char *path, size_t *len, const char *what) {
+    regular_file_check(path, what);
     FILE *f = fopen(path, "rb");
     if (!f) die("cannot open the GPT-2 %s '%s'\nHINT: pass --gpt2-dir DIR holding encoder.json and vocab.bpe (../shared/data/gpt2 here)", what, path);
     fseek(f, 0, SEEK_END);

@@ -12,6 +12,7 @@
 
 void shard_open(Shard *s, const char *path) {
     memset(s, 0, sizeof(*s));
+    regular_file_check(path, "shard");
     int fd = open(path, O_RDONLY);
     if (fd < 0) die("cannot open shard '%s'\nHINT: run `make data` or ./prepare_data to make shards", path);
     struct stat st;

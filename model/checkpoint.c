@@ -13,6 +13,7 @@ static float int_as_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 static int32_t float_as_int(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
 
 static void read_header(const char *path, int32_t *h, long *file_size) {
+    regular_file_check(path, "checkpoint");
     FILE *f = fopen(path, "rb");
     if (!f) die("cannot open checkpoint '%s'\nHINT: check the path; checkpoints are written as DIR/ckpt_<step>.bin", path);
     fseek(f, 0, SEEK_END);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -46,7 +47,20 @@ static inline double arg_num(const char *s, const char *flag, double lo, double 
     return v;
 }
 
+// an input must be a regular file: opening a FIFO blocks until a writer comes (forever, as a rule), and
+// a directory or a device has no size to check. A path that does not exist is left to the open's error
+static inline void regular_file_check(const char *path, const char *what) {
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return;
+    const char *kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket"
+                     : "a device or other special file";
+    fprintf(stderr, "error: %s '%s' is %s, not a regular file\nHINT: give the path of the file itself (pipes and devices "
+            "cannot be read: copy the data to a file first)\n", what, path, kind);
+    exit(1);
+}
+
 static inline FILE *fopen_check_(const char *path, const char *mode, const char *file, int line) {
+    if (mode[0] == 'r') regular_file_check(path, "input");
     FILE *f = fopen(path, mode);
     if (f == NULL) {
         fprintf(stderr, "error: cannot open '%s' (mode %s) at %s:%d\nHINT: check that the path exists and is readable\n",

@@ -172,6 +172,20 @@ had_csv=0; [ -e needle.csv ] && had_csv=1
 expect_error "eval_gpt needle context too short" "too short" $E needle -c $C6 -d "$W/data/val_*.bin" --contexts 32
 [ $had_csv = 1 ] || [ ! -e needle.csv ] && ok || bad "a refused eval_gpt needle run left needle.csv behind"
 expect_error "eval_gpt context longer than the held-out data" "no window" $E lengths -c $C6 -d "$W/data/val_*.bin" -t 4000000
+# non-regular files as inputs: a FIFO would block the open forever, so each is refused at once (the
+# timeout turns a hang into a failure)
+mkfifo $W/fifo_000000.bin
+F=$W/fifo_000000.bin
+expect_error "FIFO as training shard" "FIFO" timeout 30 $T -n 2 -i "$W/fifo_*.bin" -o $W/fifo_run
+expect_error "FIFO as validation shard" "FIFO" timeout 30 $T -n 2 -j "$W/fifo_*.bin" -o $W/fifo_run
+expect_error "FIFO as --init-from" "FIFO" timeout 30 $T -n 2 --init-from $F -o $W/fifo_run
+expect_error "directory as --init-from" "directory" timeout 30 $T -n 2 --init-from $W/data -o $W/fifo_run
+expect_error "FIFO as eval_gpt checkpoint" "FIFO" timeout 30 $E lengths -c $F -d "$W/data/val_*.bin"
+expect_error "FIFO as eval_gpt data" "FIFO" timeout 30 $E lengths -c $C6 -d "$W/fifo_*.bin"
+expect_error "FIFO as prepare_data input" "FIFO" timeout 30 ./prepare_data --input $F --out $W/fifo_data
+expect_error "FIFO as prepare_data --decode" "FIFO" timeout 30 ./prepare_data --decode $F
+expect_error "device as prepare_data input" "device" timeout 30 ./prepare_data --input /dev/zero --out $W/fifo_data
+rm -f $F
 head -c 3000 $C6 >$W/trunc.bin
 expect_error "eval_gpt truncated checkpoint" "truncated" $E lengths -c $W/trunc.bin -d "$W/data/val_*.bin"
 # at the training length, over the same windows, the evaluation pass gives train_gpt's validation loss
