@@ -178,8 +178,6 @@ int main(int argc, char **argv) {
     if (!(shard_size >= 1 && shard_size <= INT32_MAX)) die("--shard-size must be between 1 and %d, got %g", INT32_MAX, shard_size);
     Tokenizer tok;
     tokenizer_init(&tok, tokname, gpt2_dir);
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) die("cannot create output folder '%s'", out);
-
     int ndocs;
     char **docs = list_documents(input, &ndocs);
     int nval_docs = ndocs >= 2 ? (int)(val_frac * ndocs + 0.5) : 0;
@@ -197,6 +195,9 @@ int main(int argc, char **argv) {
         if (len == 0) { chunks = realloc(chunks, (nchunks + 1) * sizeof(Chunk)); chunks[nchunks++] = (Chunk){i, 0, 0, {0}}; }
         bytes += len;
     }
+    // the output folder only once every input has been read: a refused input leaves nothing behind
+    if (mkdir(out, 0755) != 0 && errno != EEXIST)
+        die("cannot create output folder '%s' (%s)\nHINT: check that its parent exists and is writable, or pass another --out", out, strerror(errno));
     double t0 = now_seconds();
     int done = 0;
     #pragma omp parallel for schedule(dynamic, 1)

@@ -185,6 +185,7 @@ expect_error "FIFO as eval_gpt data" "FIFO" timeout 30 $E lengths -c $C6 -d "$W/
 expect_error "FIFO as prepare_data input" "FIFO" timeout 30 ./prepare_data --input $F --out $W/fifo_data
 expect_error "FIFO as prepare_data --decode" "FIFO" timeout 30 ./prepare_data --decode $F
 expect_error "device as prepare_data input" "device" timeout 30 ./prepare_data --input /dev/zero --out $W/fifo_data
+[ ! -e $W/fifo_data ] && ok || bad "a refused prepare_data input left its output folder behind"
 rm -f $F
 head -c 3000 $C6 >$W/trunc.bin
 expect_error "eval_gpt truncated checkpoint" "truncated" $E lengths -c $W/trunc.bin -d "$W/data/val_*.bin"
