@@ -181,7 +181,7 @@ data: all
 	@scripts/prepare.sh $(DATASET) $(TOKENIZER)
 
 # ---- the main job: Softmax and SSMax side by side on tinyshakespeare
-RUN_FLAGS ?= --model small -b 16 -t 128 -n 1200 --lr 2e-3 --warmup 100 --schedule cosine --val-every 100 --val-batches 16 --ckpt-every 0 --log-every 50
+RUN_FLAGS ?= --overwrite --model small -b 16 -t 128 -n 1200 --lr 2e-3 --warmup 100 --schedule cosine --val-every 100 --val-batches 16 --ckpt-every 0 --log-every 50
 run: setup all
 	@scripts/prepare.sh tinyshakespeare byte
 	./train_gpt $(RUN_FLAGS) --attn softmax -o runs/compare/softmax

@@ -30,7 +30,7 @@ typedef struct {
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
     float rope_theta, ssmax_s0, mpi_timeout;
     int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
-    int ckpt_every, keep_ckpts, threads, log_every, dry_run, attn_switch_step;
+    int ckpt_every, keep_ckpts, threads, log_every, dry_run, attn_switch_step, overwrite;
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
 } Options;
 
@@ -109,6 +109,8 @@ static void usage(void) {
            "      --ckpt-every N      checkpoint every N steps and at the end, 0 = end only (default: %d)\n"
            "      --keep-ckpts N      newest checkpoints kept (default: %d)\n"
            "      --resume DIR        continue the run in DIR from its newest checkpoint\n"
+           "      --overwrite         let a new run use an output folder that holds another run's checkpoints\n"
+           "                          (they are deleted first; without it such a folder is refused)\n"
            "      --log-every N       progress line every N steps (default: %d)\n"
            "      --threads N         OpenMP threads, per MPI rank (default: all cores, or OMP_NUM_THREADS)\n"
            "      --mpi-timeout S     MPI builds: seconds a rank waits for the others before ending the job (default: %g)\n"
@@ -138,7 +140,7 @@ static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_ATTN = 256, O_S0, O_POS, O_THETA, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP, O_SEED,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -158,6 +160,7 @@ static Options parse_args(int argc, char **argv) {
         {"sample-every", required_argument, 0, O_SAMPLE}, {"sample-len", required_argument, 0, O_SLEN},
         {"temperature", required_argument, 0, O_TEMP}, {"ckpt-every", required_argument, 0, O_CKPT},
         {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
+        {"overwrite", no_argument, 0, O_OVERWRITE},
         {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS},
         {"dry-run", no_argument, 0, O_DRY}, {"gpt2-dir", required_argument, 0, O_GPT2},
         {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK},
@@ -208,6 +211,7 @@ static Options parse_args(int argc, char **argv) {
         case O_CKPT: o.ckpt_every = parse_int(optarg, "--ckpt-every", 0, 1 << 30); break;
         case O_KEEP: o.keep_ckpts = parse_int(optarg, "--keep-ckpts", 1, 1 << 20); break;
         case O_RESUME: o.resume = optarg; break;
+        case O_OVERWRITE: o.overwrite = 1; break;
         case O_LOGEVERY: o.log_every = parse_int(optarg, "--log-every", 1, 1 << 30); break;
         case O_THREADS: o.threads = parse_int(optarg, "--threads", 1, 4096); break;
         case O_DRY: o.dry_run = 1; break;
@@ -328,6 +332,25 @@ static void prune_checkpoints(const char *dir, int keep) {
             snprintf(path, sizeof(path), "%s/ckpt_%08d.bin", dir, steps[i]);
             remove(path);
         }
+    }
+}
+
+// a new run must not share its folder with another run's checkpoints: pruning keeps the newest steps,
+// which would be the old run's, so the new run's checkpoints were deleted as soon as they were written,
+// and a later --resume continued the old run on top of the new log. --overwrite deletes them first
+static void claim_run_folder(const char *dir, int overwrite, int rank) {
+    int steps[4096];
+    int n = newest_checkpoint(dir, NULL, 0, steps, 1);
+    if (n == 0) return;
+    if (!overwrite)
+        die("the output folder '%s' holds another run (%d checkpoint%s)\nHINT: continue it with --resume %s, pick another -o, "
+            "or pass --overwrite to delete its checkpoints and start anew", dir, n, n == 1 ? "" : "s", dir);
+    if (rank > 0) return; // rank 0 deletes them
+    if (n > 4096) n = 4096;
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/ckpt_%08d.bin", dir, steps[i]);
+        if (remove(path) != 0) die("cannot delete '%s' (%s)\nHINT: check the folder's permissions, or pick another -o", path, strerror(errno));
     }
 }
 
@@ -600,7 +623,9 @@ int main(int argc, char **argv) {
     char parent[4096];
     snprintf(parent, sizeof(parent), "%s", out);
     for (char *p = parent + 1; *p; p++) if (*p == '/') { *p = 0; mkdir(parent, 0755); *p = '/'; }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) die("cannot create run folder '%s'", out);
+    if (mkdir(out, 0755) != 0 && errno != EEXIST)
+        die("cannot create run folder '%s' (%s)\nHINT: check that its parent is writable, or pick another -o", out, strerror(errno));
+    if (!(o.resume && !strcmp(out, o.resume))) claim_run_folder(out, o.overwrite, dist.rank);
 
     LRSchedule sched = {parse_choice(o.schedule, schedule_names, SCHED_COUNT), o.lr, o.warmup, o.steps, o.min_lr_frac, o.decay_frac};
     size_t tokens_per_step = (size_t)B * T * o.grad_accum * dist.world;

@@ -70,6 +70,16 @@ $T -n 12 --attn ssmax --val-every 3 --ckpt-every 6 -o $W/runA >$W/runA.txt 2>&1 
 head -1 $W/runA/log.csv | grep -qx 'step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s' && ok || bad "log.csv header wrong"
 [ "$(tail -n +2 $W/runA/log.csv | wc -l)" -eq 12 ] && ok || bad "log.csv should have 12 rows"
 [ "$(grep -c '^12,' $W/runA/ssmax.csv)" -eq 4 ] && ok || bad "ssmax.csv should hold 2 layers x 2 heads = 4 rows for step 12"
+# a new run in a folder that holds another run's checkpoints: refused (pruning would delete the new
+# run's checkpoints, a later --resume would continue the old run), unless --overwrite
+cp -r $W/runA $W/reuse
+expect_error "new run in a used folder" "another run" $T -n 4 --ckpt-every 2 -o $W/reuse
+cmp -s $W/reuse/ckpt_00000012.bin $W/runA/ckpt_00000012.bin && cmp -s $W/reuse/log.csv $W/runA/log.csv && ok || bad "a refused run changed the old run's files"
+$T -n 4 --ckpt-every 2 --overwrite -o $W/reuse >$W/reuse.txt 2>&1 && ok || bad "--overwrite run failed: $(tail -2 $W/reuse.txt)"
+[ -f $W/reuse/ckpt_00000004.bin ] && [ -f $W/reuse/ckpt_00000002.bin ] && [ ! -e $W/reuse/ckpt_00000012.bin ] && [ ! -e $W/reuse/ckpt_00000006.bin ] \
+  && [ "$(tail -n +2 $W/reuse/log.csv | wc -l)" -eq 4 ] && ok || bad "--overwrite did not replace the old run: $(ls $W/reuse)"
+done_ckpt=$(grep -o 'checkpoint [^ ]*' $W/reuse.txt | tail -1 | cut -d' ' -f2)
+[ -n "$done_ckpt" ] && [ -f "$done_ckpt" ] && ok || bad "the done: line names a checkpoint that does not exist ($done_ckpt)"
 grep -q 'ETA' $W/runA.txt && grep -q 'tok/s' $W/runA.txt && grep -q 'parameters' $W/runA.txt && ok || bad "progress line or config table missing"
 expect_error "checkpoint of another config" "disagrees" $T --init-from $W/runA/ckpt_00000012.bin --layers 3
 head -c 5000 $W/runA/ckpt_00000012.bin >$W/trunc_ckpt.bin
