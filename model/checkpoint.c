@@ -38,7 +38,8 @@ GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainStat
                 path, h[1], LLMC_VERSION);
         // llm.c's GPT-2: learned positions, layernorm, gelu, tied embeddings, biases
         c.max_seq_len = h[2]; c.vocab_size = h[3]; c.num_layers = h[4]; c.num_heads = h[5];
-        c.channels = h[6]; c.padded_vocab_size = h[7]; c.ffn = 4 * h[6];
+        c.channels = h[6]; c.padded_vocab_size = h[7];
+        c.ffn = h[6] > 0 && h[6] <= (1 << 20) ? 4 * h[6] : 1 << 30; // a width past any cap fails the config check below
         c.attn = ATTN_SOFTMAX; c.pos = POS_LEARNED; c.norm = NORM_LAYERNORM; c.mlp = MLP_GELU;
         c.tie = 1; c.bias = 1; c.tokenizer = TOKENIZER_GPT2; c.rope_theta = 10000.0f; c.ssmax_s0 = 1.0f;
         if (has_optimizer) *has_optimizer = 0;
@@ -50,6 +51,8 @@ GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainStat
         c.channels = h[6]; c.padded_vocab_size = h[7]; c.ffn = h[8]; c.attn = h[9]; c.pos = h[10];
         c.norm = h[11]; c.mlp = h[12]; c.tie = h[13]; c.bias = h[14]; c.tokenizer = h[15];
         c.rope_theta = int_as_float(h[16]); c.ssmax_s0 = int_as_float(h[17]);
+        if (h[20] != 0 && h[20] != 1)
+            die("'%s' has optimizer flag %d in its header, expected 0 or 1\nHINT: the file is corrupt; use an earlier checkpoint", path, h[20]);
         if (has_optimizer) *has_optimizer = h[20];
         if (state) {
             state->step = h[32];
@@ -64,6 +67,21 @@ GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainStat
     }
     char why[256];
     if (gpt_config_check(&c, why, sizeof(why))) die("'%s' holds an invalid model config: %s\nHINT: the file is corrupt", path, why);
+    // the sizes the header implies, against the file, before anything is allocated for it
+    size_t sizes[NUM_PARAM_TENSORS], count = 0;
+    gpt_param_sizes(sizes, &c);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) count += sizes[i];
+    int opt = h[0] == CKPT_MAGIC ? h[20] : 0;
+    if (h[0] == CKPT_MAGIC) {
+        uint64_t stored = (uint32_t)h[18] | ((uint64_t)(uint32_t)h[19] << 32);
+        if (stored != count)
+            die("'%s' says it holds %llu parameters, its config has %zu\nHINT: the file is corrupt; use an earlier checkpoint",
+                path, (unsigned long long)stored, count);
+    }
+    long double expect = 256.0L * 4 + (long double)count * 4 * (opt ? 3 : 1);
+    if ((long double)size != expect)
+        die("'%s' is %ld bytes but its header implies %.0Lf\nHINT: the file is truncated or corrupt; use an earlier checkpoint",
+            path, size, expect);
     return c;
 }
 

@@ -61,7 +61,22 @@ float ssmax_default_s0(int attn, int T) {
     return (float)(T / lgamma(T + 1.0));
 }
 
+// caps far above any model this CPU trainer can hold, low enough that every size product below fits
+// size_t with room to spare (the largest tensor is then < 2^48 floats), so a corrupt or hostile header
+// is refused before any allocation instead of wrapping a product
+#define CAP_LAYERS 1024
+#define CAP_HEADS 4096
+#define CAP_CHANNELS 65536
+#define CAP_FFN (1 << 20)
+#define CAP_SEQ (1 << 24)
+#define CAP_PADDED_VOCAB (1 << 17)
+
 int gpt_config_check(const GPTConfig *c, char *why, size_t n) {
+    if (c->num_layers > CAP_LAYERS || c->num_heads > CAP_HEADS || c->channels > CAP_CHANNELS || c->ffn > CAP_FFN ||
+        c->max_seq_len > CAP_SEQ || c->padded_vocab_size > CAP_PADDED_VOCAB)
+        return snprintf(why, n, "sizes beyond the caps (L=%d of %d, NH=%d of %d, C=%d of %d, F=%d of %d, T=%d of %d, Vp=%d of %d)",
+                        c->num_layers, CAP_LAYERS, c->num_heads, CAP_HEADS, c->channels, CAP_CHANNELS, c->ffn, CAP_FFN,
+                        c->max_seq_len, CAP_SEQ, c->padded_vocab_size, CAP_PADDED_VOCAB), 1;
     if (c->num_layers < 1 || c->num_heads < 1 || c->channels < 1 || c->ffn < 1 || c->max_seq_len < 1 || c->vocab_size < 2)
         return snprintf(why, n, "sizes must be positive (L=%d NH=%d C=%d F=%d T=%d V=%d)", c->num_layers,
                         c->num_heads, c->channels, c->ffn, c->max_seq_len, c->vocab_size), 1;

@@ -182,6 +182,39 @@ had_csv=0; [ -e needle.csv ] && had_csv=1
 expect_error "eval_gpt needle context too short" "too short" $E needle -c $C6 -d "$W/data/val_*.bin" --contexts 32
 [ $had_csv = 1 ] || [ ! -e needle.csv ] && ok || bad "a refused eval_gpt needle run left needle.csv behind"
 expect_error "eval_gpt context longer than the held-out data" "no window" $E lengths -c $C6 -d "$W/data/val_*.bin" -t 4000000
+# crafted checkpoint headers: every size is capped and checked against the file before anything is
+# allocated (a header whose sizes wrapped to the file size once made the trainer write past 64-byte buffers)
+PY=${PYTHON:-/usr/bin/python3}
+craft() { # craft OUT EXTRA_BYTES SLOT=VALUE...: $C6's header with slots replaced, then EXTRA_BYTES zero bytes
+  local out=$1 extra=$2; shift 2
+  $PY - "$C6" "$out" "$extra" "$@" <<'PYEOF'
+import struct, sys
+src, out, extra = sys.argv[1], sys.argv[2], int(sys.argv[3])
+h = list(struct.unpack("<256i", open(src, "rb").read(1024)))
+for kv in sys.argv[4:]:
+    k, v = kv.split("=")
+    h[int(k)] = int(v, 0) if int(v, 0) < 2**31 else int(v, 0) - 2**32
+with open(out, "wb") as f:
+    f.write(struct.pack("<256i", *h))
+    f.write(bytes(extra))
+PYEOF
+}
+craft $W/huge.bin 0 4=2 5=1 6=1073741824 7=2560 8=2147483000 13=1 10=1
+expect_error "checkpoint with a width past the caps" "caps" timeout 30 $T -n 2 --init-from $W/huge.bin -o $W/craft_run
+expect_error "eval_gpt checkpoint with a width past the caps" "caps" timeout 30 $E lengths -c $W/huge.bin -d "$W/data/val_*.bin"
+n=228715732795392 # the parameter count of these sizes, stored as the header's slots 18-19
+craft $W/wrap.bin 0 4=1024 5=64 6=65536 7=131072 8=1048576 18=$((n & 0xffffffff)) 19=$((n >> 32))
+expect_error "checkpoint whose sizes dwarf the file" "header implies" timeout 30 $T -n 2 --init-from $W/wrap.bin -o $W/craft_run
+craft $W/count.bin 0 18=12345
+expect_error "checkpoint with a wrong parameter count" "parameters" timeout 30 $T -n 2 --init-from $W/count.bin -o $W/craft_run
+craft $W/optflag.bin 0 20=7
+expect_error "checkpoint with optimizer flag 7" "optimizer flag" timeout 30 $T -n 2 --init-from $W/optflag.bin -o $W/craft_run
+craft $W/big.bin 1700000 6=2048 8=8192 18=0 19=0
+expect_error "small file claiming a big model" "parameters" timeout 30 $T -n 2 --init-from $W/big.bin -o $W/craft_run
+craft $W/llmc.bin 0 0=20240326 1=3 6=1073741824
+expect_error "llm.c file with a width past the caps" "caps" timeout 30 $T -n 2 --init-from $W/llmc.bin -o $W/craft_run
+[ ! -e $W/craft_run ] && ok || bad "a refused checkpoint left a run folder behind"
+
 # non-regular files as inputs: a FIFO would block the open forever, so each is refused at once (the
 # timeout turns a hang into a failure)
 mkfifo $W/fifo_000000.bin
