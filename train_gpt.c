@@ -31,6 +31,7 @@ typedef struct {
     float rope_theta, ssmax_s0, mpi_timeout;
     int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
     int ckpt_every, keep_ckpts, threads, log_every, dry_run, attn_switch_step, overwrite;
+    int batch_given, accum_given, seed_given; // given on the command line (a resume keeps the run's own otherwise)
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
 } Options;
 
@@ -174,10 +175,10 @@ static Options parse_args(int argc, char **argv) {
         case 'i': o.train = optarg; break;
         case 'j': o.val = optarg; break;
         case 'o': o.out = optarg; break;
-        case 'b': o.batch = parse_int(optarg, "--batch", 1, 1 << 20); break;
+        case 'b': o.batch = parse_int(optarg, "--batch", 1, 1 << 20); o.batch_given = 1; break;
         case 't': o.seq = parse_int(optarg, "--seq", 1, 1 << 24); break;
         case 'n': o.steps = parse_int(optarg, "--steps", 1, 1 << 30); break;
-        case 'a': o.grad_accum = parse_int(optarg, "--grad-accum", 1, 1 << 20); break;
+        case 'a': o.grad_accum = parse_int(optarg, "--grad-accum", 1, 1 << 20); o.accum_given = 1; break;
         case 'l': o.lr = parse_float(optarg, "--lr", 0, 1e30); break;
         case O_ATTN: o.attn = optarg; parse_named(optarg, "--attn", attn_names, ATTN_COUNT); break;
         case O_S0: o.ssmax_s0 = parse_float(optarg, "--ssmax-s0", -1e6, 1e6); break;
@@ -202,7 +203,7 @@ static Options parse_args(int argc, char **argv) {
         case O_EPS: o.eps = parse_float(optarg, "--eps", 1e-30, 1); break;
         case O_WD: o.wd = parse_float(optarg, "--wd", 0, 10); break;
         case O_CLIP: o.clip = parse_float(optarg, "--clip", 0, 1e30); break;
-        case O_SEED: o.seed = parse_int(optarg, "--seed", 0, INT32_MAX); break;
+        case O_SEED: o.seed = parse_int(optarg, "--seed", 0, INT32_MAX); o.seed_given = 1; break;
         case O_VALEVERY: o.val_every = parse_int(optarg, "--val-every", 0, 1 << 30); break;
         case O_VALB: o.val_batches = parse_int(optarg, "--val-batches", 1, 1 << 20); break;
         case O_SAMPLE: o.sample_every = parse_int(optarg, "--sample-every", 0, 1 << 30); break;
@@ -352,6 +353,16 @@ static void claim_run_folder(const char *dir, int overwrite, int rank) {
         snprintf(path, sizeof(path), "%s/ckpt_%08d.bin", dir, steps[i]);
         if (remove(path) != 0) die("cannot delete '%s' (%s)\nHINT: check the folder's permissions, or pick another -o", path, strerror(errno));
     }
+}
+
+// the training state of a checkpoint to resume: every field in the range a run can have written
+static void check_train_state(const TrainState *st, const GPTConfig *c, const char *path) {
+    const char *bad = st->step < 0 ? "step" : st->B < 1 || st->B > (1 << 20) ? "batch" : st->T < 1 || st->T > c->max_seq_len ? "sequence length"
+                    : st->grad_accum < 1 || st->grad_accum > (1 << 20) ? "gradient accumulation" : st->seed < 0 ? "seed" : NULL;
+    if (bad)
+        die("'%s' holds an impossible training state (%s: step %d, B %d, T %d of at most %d, accumulation %d, seed %d)\n"
+            "HINT: the file is corrupt; resume from an earlier checkpoint", path, bad, st->step, st->B, st->T, c->max_seq_len,
+            st->grad_accum, st->seed);
 }
 
 // keeps the header and the rows whose first field (the step) is <= upto; used when resuming
@@ -545,16 +556,16 @@ int main(int argc, char **argv) {
     if (ckpt) from_file = checkpoint_read_config(ckpt, &has_opt, &st);
     if (o.resume && !has_opt) die("'%s' has no optimizer state to resume from\nHINT: use --init-from to start a new run from its weights", ckpt);
     if (o.resume) { // the run's own shape, unless the user asks otherwise
+        check_train_state(&st, &from_file, ckpt);
         if (o.seq < 0) o.seq = st.T;
-        Options d = default_options();
-        if (o.batch == d.batch) { // the checkpoint's global batch, over this run's ranks
+        if (!o.batch_given) { // the checkpoint's global batch, over this run's ranks
             if (st.B % dist.world)
                 die("the run's global batch of %d sequences does not divide over %d ranks\nHINT: use a rank count that divides %d, or give -b",
                     st.B, dist.world, st.B);
             o.batch = st.B / dist.world;
         }
-        if (o.grad_accum == d.grad_accum) o.grad_accum = st.grad_accum;
-        if (o.seed == d.seed) o.seed = st.seed;
+        if (!o.accum_given) o.grad_accum = st.grad_accum;
+        if (!o.seed_given) o.seed = st.seed;
     }
     int T = o.seq > 0 ? o.seq : ckpt ? from_file.max_seq_len : find_preset(o.model)->T;
     int B = o.batch;
@@ -612,6 +623,9 @@ int main(int argc, char **argv) {
             if (!loaded_opt) die("could not restore the optimizer state from '%s'", ckpt);
             start_step = st.step;
             rng = st.rng;
+            if (st.data_pos > train.nwindows)
+                die("'%s' resumes at training window %llu, but the training data has %zu windows\nHINT: resume with the "
+                    "data and -t the run was made with", ckpt, (unsigned long long)st.data_pos, train.nwindows);
             dataloader_seek(&train, st.data_epoch, st.data_pos);
         }
     }

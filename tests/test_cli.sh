@@ -215,6 +215,23 @@ craft $W/llmc.bin 0 0=20240326 1=3 6=1073741824
 expect_error "llm.c file with a width past the caps" "caps" timeout 30 $T -n 2 --init-from $W/llmc.bin -o $W/craft_run
 [ ! -e $W/craft_run ] && ok || bad "a refused checkpoint left a run folder behind"
 
+# a resumed run trusts no field of its checkpoint's training state
+for bad in "40=0 batch" "42=0 accumulation" "42=-1 accumulation" "32=-5 step" "41=65535 sequence" "37=2000000000 window"; do
+  rm -rf $W/rs && mkdir -p $W/rs
+  craft $W/rs/ckpt_00000012.bin $(( $(stat -c %s $C6) - 1024 )) ${bad% *}
+  $PY - "$C6" "$W/rs/ckpt_00000012.bin" <<'PYEOF'
+import sys
+src, dst = sys.argv[1], sys.argv[2]
+body = open(src, "rb").read()[1024:]
+with open(dst, "r+b") as f:
+    f.seek(1024); f.write(body)
+PYEOF
+  expect_error "resume with header slot ${bad% *}" "${bad#* }" timeout 60 $T -n 20 --resume $W/rs
+done
+# a flag given on resume counts even when it equals the default (-b 8 on a run made with -b 4)
+rm -rf $W/rb && cp -r $W/runA $W/rb && rm $W/rb/ckpt_00000012.bin
+$T -n 8 --resume $W/rb -b 8 >$W/rb.txt 2>&1 && grep -q "B=8 " $W/rb.txt && ok || bad "--resume ignored -b 8 (the default) on a run made with -b 4: $(grep -a 'B=' $W/rb.txt)"
+
 # non-regular files as inputs: a FIFO would block the open forever, so each is refused at once (the
 # timeout turns a hang into a failure)
 mkfifo $W/fifo_000000.bin
