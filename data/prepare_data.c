@@ -195,6 +195,9 @@ int main(int argc, char **argv) {
         if (len == 0) { chunks = realloc(chunks, (nchunks + 1) * sizeof(Chunk)); chunks[nchunks++] = (Chunk){i, 0, 0, {0}}; }
         bytes += len;
     }
+    if (bytes == 0)
+        die("the input '%s' holds no text (%d empty document%s)\nHINT: give a text file or a folder of non-empty .txt files",
+            input, ndocs, ndocs == 1 ? "" : "s");
     // the output folder only once every input has been read: a refused input leaves nothing behind
     if (mkdir(out, 0755) != 0 && errno != EEXIST)
         die("cannot create output folder '%s' (%s)\nHINT: check that its parent exists and is writable, or pass another --out", out, strerror(errno));

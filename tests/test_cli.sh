@@ -246,6 +246,9 @@ expect_error "FIFO as prepare_data input" "FIFO" timeout 30 ./prepare_data --inp
 expect_error "FIFO as prepare_data --decode" "FIFO" timeout 30 ./prepare_data --decode $F
 expect_error "device as prepare_data input" "device" timeout 30 ./prepare_data --input /dev/zero --out $W/fifo_data
 [ ! -e $W/fifo_data ] && ok || bad "a refused prepare_data input left its output folder behind"
+: >$W/empty.txt
+expect_error "empty text input" "no text" ./prepare_data --input $W/empty.txt --out $W/empty_data
+[ ! -e $W/empty_data ] && ok || bad "an empty input left an output folder behind"
 rm -f $F
 head -c 3000 $C6 >$W/trunc.bin
 expect_error "eval_gpt truncated checkpoint" "truncated" $E lengths -c $W/trunc.bin -d "$W/data/val_*.bin"
