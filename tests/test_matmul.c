@@ -151,7 +151,7 @@ static void test_attention(int B, int T, int C, int NH) {
 }
 
 int main(void) {
-    printf("packed SGEMM (%s kernel) against the reference loops\n", gemm_kernel_name());
+    printf("SGEMM (%s kernel) against the reference loops\n", gemm_kernel_name());
     // A is read in place except a transposed A against C wider than 512 columns, which is packed: both
     // ways with partial micro-tiles and with K past one KC block (384)
     size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {8, 32, 16}, {9, 33, 17}, {64, 96, 128}, {130, 70, 300},
