@@ -120,7 +120,7 @@ static Options parse_args(int argc, char **argv) {
         case O_SCTX: o.score_context = (int)parse_int(optarg, "--score-context", 2, 1 << 22); break;
         case O_ATTN:
             o.attn = optarg;
-            if (parse_choice(optarg, attn_names, ATTN_COUNT) < 0) die("--attn must be one of softmax | ssmax | ssmax-fixed | ssmax-bias, got '%s'", optarg);
+            if (parse_choice(optarg, attn_names, ATTN_COUNT) < 0) die("--attn must be one of softmax | ssmax | ssmax-fixed | ssmax-bias, got '%s'\nHINT: see eval_gpt --help", optarg);
             break;
         case O_S0: o.ssmax_s0 = (float)parse_num(optarg, "--ssmax-s0", -1e6, 1e6); break;
         case O_STRIALS: o.score_trials = (int)parse_int(optarg, "--score-trials", 1, 1 << 20); break;

@@ -129,7 +129,7 @@ static int parse_named(const char *s, const char *flag, const char **names, int 
     if (i < 0) {
         char list[256] = "";
         for (int k = 0; k < n; k++) { strcat(list, names[k]); if (k + 1 < n) strcat(list, " | "); }
-        die("%s must be one of %s, got '%s'", flag, list, s);
+        die("%s must be one of %s, got '%s'\nHINT: see train_gpt --help for what each one means", flag, list, s);
     }
     return i;
 }

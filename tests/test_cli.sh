@@ -47,6 +47,11 @@ expect_error "lr not a number" "--lr" $T --lr abc
 expect_error "batch zero" "--batch" $T -b 0
 expect_error "negative steps" "--steps" $T -n -5
 expect_error "unknown attention" "--attn" $T --attn sparsemax
+# every unknown name: the error names the choices, and a HINT line follows
+for f in attn pos norm mlp schedule task needle-loss; do
+  expect_error "unknown --$f" "--$f" $T --$f nonsense
+  grep -q '^HINT: ' $W/err.txt && ok || bad "unknown --$f: no HINT line: $(cat $W/err.txt)"
+done
 expect_error "unknown option" "unknown option" $T --no-such-flag 3
 expect_error "stray argument" "unexpected argument" $T extra
 expect_error "unknown preset" "preset" ./train_gpt --model gpt5
