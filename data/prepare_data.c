@@ -45,7 +45,7 @@ static char **list_documents(const char *input, int *count) {
     int n = 0;
     if (S_ISDIR(st.st_mode)) {
         DIR *d = opendir(input);
-        if (!d) die("cannot read folder '%s'", input);
+        if (!d) die("cannot read folder '%s' (%s)\nHINT: check its permissions", input, strerror(errno));
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
             size_t len = strlen(e->d_name);
@@ -169,13 +169,13 @@ int main(int argc, char **argv) {
     }
     if (optind < argc) die("unexpected argument '%s'\nHINT: see prepare_data --help", argv[optind]);
     if (decode) {
-        if (offset < 0 || count < 0) die("--offset and --count must be >= 0");
+        if (offset < 0 || count < 0) die("--offset and --count must be >= 0\nHINT: see prepare_data --help");
         decode_shard(decode, (size_t)offset, (size_t)count, gpt2_dir);
         return 0;
     }
     if (!input) die("no input given\nHINT: prepare_data --input FILE|DIR --out DIR (see --help)");
-    if (!(val_frac > 0 && val_frac < 1)) die("--val-frac must be between 0 and 1, got %g", val_frac);
-    if (!(shard_size >= 1 && shard_size <= INT32_MAX)) die("--shard-size must be between 1 and %d, got %g", INT32_MAX, shard_size);
+    if (!(val_frac > 0 && val_frac < 1)) die("--val-frac must be between 0 and 1, got %g\nHINT: e.g. --val-frac 0.1 holds out a tenth of the documents", val_frac);
+    if (!(shard_size >= 1 && shard_size <= INT32_MAX)) die("--shard-size must be between 1 and %d, got %g\nHINT: see prepare_data --help", INT32_MAX, shard_size);
     Tokenizer tok;
     tokenizer_init(&tok, tokname, gpt2_dir);
     int ndocs;

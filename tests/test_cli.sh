@@ -68,6 +68,7 @@ expect_error "wrong shard magic" "magic" $T -i "$W/magic_*.bin"
 expect_error "vocab mismatch" "vocab" $T --model gpt2-124m
 expect_error "missing input text" "does not exist" ./prepare_data --input $W/no_such.txt --out $W/x
 expect_error "bad val fraction" "val-frac" ./prepare_data --input $W/docs --out $W/x --val-frac 2
+grep -q '^HINT: ' $W/err.txt && ok || bad "bad val fraction: no HINT line"
 
 # a real run, then checkpoints of every kind of wrong
 $T -n 12 --attn ssmax --val-every 3 --ckpt-every 6 -o $W/runA >$W/runA.txt 2>&1 && ok || bad "training run failed: $(tail -3 $W/runA.txt)"
