@@ -393,7 +393,13 @@ static FILE *open_csv(const char *dir, const char *name, const char *header, int
     return f;
 }
 
-static void log_ssmax(FILE *f, const GPT *m, int step) {
+// a log row that cannot be written stops the run: a silently short log.csv would look like a shorter run
+static void csv_flush(FILE *f, const char *dir, const char *name) {
+    if (fflush(f) != 0 || ferror(f))
+        die("cannot write %s/%s (%s)\nHINT: is the disk full? free space and continue with --resume %s", dir, name, strerror(errno), dir);
+}
+
+static void log_ssmax(FILE *f, const char *dir, const GPT *m, int step) {
     if (!f || !m->params.ssmax_s) return; // none yet before --attn-switch-step
     const GPTConfig *c = &m->config;
     for (int l = 0; l < c->num_layers; l++)
@@ -403,7 +409,7 @@ static void log_ssmax(FILE *f, const GPT *m, int step) {
             if (m->params.ssmax_b) fprintf(f, "%.6f", m->params.ssmax_b[k]);
             fprintf(f, "\n");
         }
-    fflush(f);
+    csv_flush(f, dir, "ssmax.csv");
 }
 
 // ----------------------------------------------------------------------------
@@ -654,7 +660,7 @@ int main(int argc, char **argv) {
     }
     FILE *logf = dist.rank ? NULL : open_csv(out, "log.csv", "step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s", o.resume != NULL);
     FILE *ssf = target_attn != ATTN_SOFTMAX && dist.rank == 0 ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o.resume != NULL) : NULL;
-    if (!o.resume) log_ssmax(ssf, &model, 0);
+    if (!o.resume) log_ssmax(ssf, out, &model, 0);
 
     // ---- training
     double run_t0 = now_seconds(), time_in_steps = 0, last_loss = NAN;
@@ -663,7 +669,7 @@ int main(int argc, char **argv) {
         if (model.config.attn != target_attn && step >= o.attn_switch_step) {
             gpt_switch_attention(&model, target_attn, target_s0);
             printf("step %d: attention switched from softmax to %s (s0 %.6f)\n", step, attn_names[target_attn], target_s0);
-            log_ssmax(ssf, &model, step - 1);
+            log_ssmax(ssf, out, &model, step - 1);
         }
         gpt_zero_grad(&model);
         double loss = 0;
@@ -703,14 +709,14 @@ int main(int argc, char **argv) {
         float val_loss = NAN;
         if (have_val && (step % o.val_every == 0 || step == o.steps)) {
             val_loss = evaluate(&model, &val, o.val_batches, &dist);
-            log_ssmax(ssf, &model, step);
+            log_ssmax(ssf, out, &model, step);
         }
         double tps = tokens_per_step / (ms / 1000);
         if (logf) {
             fprintf(logf, "%d,%zu,%.6f,", step, (size_t)step * tokens_per_step, loss);
             if (!isnan(val_loss)) fprintf(logf, "%.6f", val_loss);
             fprintf(logf, ",%.6e,%.6f,%.3f,%.1f\n", lr, norm, ms, tps);
-            fflush(logf);
+            csv_flush(logf, out, "log.csv");
         }
         if (step % o.log_every == 0 || step == o.steps || !isnan(val_loss)) {
             char eta[32];
@@ -732,8 +738,8 @@ int main(int argc, char **argv) {
             }
         }
     }
-    if (logf) fclose(logf);
-    if (ssf) fclose(ssf);
+    if (logf) { csv_flush(logf, out, "log.csv"); fclose(logf); }
+    if (ssf) { csv_flush(ssf, out, "ssmax.csv"); fclose(ssf); }
     dist_barrier(&dist, "the end of the run"); // the final checkpoint is written before any rank leaves
     printf("done: %d steps in %.1fs, final train loss %.4f, peak RSS %ld MiB, checkpoint %s\n",
            o.steps - start_step, now_seconds() - run_t0, last_loss, peak_rss_mb(), path);

@@ -149,12 +149,20 @@ void checkpoint_save(const GPT *model, const char *path, const TrainState *st, i
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen_check(tmp, "wb");
-    fwrite_check(h, sizeof(int32_t), 256, f);
+    // a write that fails (a full disk) removes the half-written temporary file: the previous
+    // checkpoints stay as they were, and nothing half-written is left behind
+    int ok = fwrite(h, sizeof(int32_t), 256, f) == 256;
     const float *bufs[3] = {model->params_memory, model->m_memory, model->v_memory};
-    for (int part = 0; part < (with_optimizer ? 3 : 1); part++)
-        for (int i = 0; i < NUM_PARAM_TENSORS; i++)
-            fwrite_check(bufs[part] + model->param_offsets[i], sizeof(float), model->param_sizes[i], f);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) die("could not flush '%s'\nHINT: is the disk full?", tmp);
-    fclose_check(f);
+    for (int part = 0; ok && part < (with_optimizer ? 3 : 1); part++)
+        for (int i = 0; ok && i < NUM_PARAM_TENSORS; i++)
+            ok = fwrite(bufs[part] + model->param_offsets[i], sizeof(float), model->param_sizes[i], f) == model->param_sizes[i];
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int err = errno;
+    if (fclose(f) != 0 && ok) { ok = 0; err = errno; }
+    if (!ok) {
+        remove(tmp);
+        die("could not write checkpoint '%s' (%s)\nHINT: is the disk full? the earlier checkpoints are intact; free space and "
+            "resume", path, strerror(err));
+    }
     if (rename(tmp, path) != 0) die("could not rename '%s' to '%s'", tmp, path);
 }

@@ -238,6 +238,20 @@ done
 rm -rf $W/rb && cp -r $W/runA $W/rb && rm $W/rb/ckpt_00000012.bin
 $T -n 8 --resume $W/rb -b 8 >$W/rb.txt 2>&1 && grep -q "B=8 " $W/rb.txt && ok || bad "--resume ignored -b 8 (the default) on a run made with -b 4: $(grep -a 'B=' $W/rb.txt)"
 
+# a full disk, by /dev/full behind the file a run writes: the run stops naming the file, exit 1,
+# and leaves no half-written temporary checkpoint
+if [ -w /dev/full ]; then
+  rm -rf $W/full1 $W/full2 && mkdir -p $W/full1 $W/full2
+  ln -s /dev/full $W/full1/log.csv
+  expect_error "log.csv on a full disk" "log.csv" $T -n 4 --ckpt-every 2 -o $W/full1
+  ln -s /dev/full $W/full2/ckpt_00000002.bin.tmp
+  expect_error "checkpoint on a full disk" "disk full" $T -n 4 --ckpt-every 2 -o $W/full2
+  [ ! -e $W/full2/ckpt_00000002.bin.tmp ] && [ ! -L $W/full2/ckpt_00000002.bin.tmp ] && [ ! -e $W/full2/ckpt_00000002.bin ] && ok \
+    || bad "a failed checkpoint write left files behind: $(ls $W/full2)"
+else
+  echo "skipped: the full-disk tests need /dev/full"
+fi
+
 # non-regular files as inputs: a FIFO would block the open forever, so each is refused at once (the
 # timeout turns a hang into a failure)
 mkfifo $W/fifo_000000.bin
