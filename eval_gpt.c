@@ -205,7 +205,7 @@ static void run_lengths(const Options *o) {
         printf("%6d-%-7d %10.4f\n", prev + 1, edge, loss);
         prev = edge;
     }
-    fclose_check(f);
+    close_output(f, o->out);
     double all = 0, inside = 0;
     for (int t = 0; t < n; t++) { all += sum[t]; if (t < T_train) inside += sum[t]; }
     printf("mean loss: positions 1-%d %.4f, all %d positions %.4f; %.1fs; wrote %s\n", T_train < n ? T_train : n,
@@ -299,7 +299,7 @@ static void run_needle(Options *o) {
         }
         printf("\n");
     }
-    fclose_check(f);
+    close_output(f, o->out);
     printf("wrote %s (%.1fs)\n", o->out, now_seconds() - t0);
 
     if (o->scores) { // Figs. 7 and 8: attention on the needle at one context, random depths
@@ -326,11 +326,11 @@ static void run_needle(Options *o) {
             fprintf(g, "%d,%d,%.4f,%s,%.6f,%d,%d\n", trial, o->score_context, depth, result, mass[best], best / NH, best % NH);
             needle_free(&ex);
         }
-        fclose_check(g);
+        close_output(g, o->scores);
         FILE *hf = fopen_check(heads_path, "w");
         fprintf(hf, "layer,head,mean_score\n");
         for (int k = 0; k < L * NH; k++) fprintf(hf, "%d,%d,%.6f\n", k / NH, k % NH, head_sum[k] / o->score_trials);
-        fclose_check(hf);
+        close_output(hf, heads_path);
         printf("needle scores at context %d: %d exact, %d first digit only, %d wrong of %d; wrote %s and %s\n",
                o->score_context, counts[0], counts[1], counts[2], o->score_trials, o->scores, heads_path);
         free(head_sum);

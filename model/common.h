@@ -94,6 +94,19 @@ static inline void fclose_check_(FILE *f, const char *file, int line) {
 }
 #define fclose_check(f) fclose_check_(f, __FILE__, __LINE__)
 
+// closes an output file; if any write to it failed (a full disk), removes it rather than leave a
+// short or empty file that looks like a result
+static inline void close_output(FILE *f, const char *path) {
+    int bad = fflush(f) != 0 || ferror(f);
+    int err = errno;
+    if (fclose(f) != 0 && !bad) { bad = 1; err = errno; }
+    if (bad) {
+        remove(path);
+        fprintf(stderr, "error: could not write '%s' (%s)\nHINT: is the disk full? free space and run again\n", path, strerror(err));
+        exit(1);
+    }
+}
+
 // 64-byte aligned, zeroed (which also pre-touches every page); sizes are bytes. Buffers of 4 MiB and
 // more are 2 MiB aligned and ask for transparent huge pages: the first touch of a 4 KiB page costs
 // ~11 us on this machine kind, so 2 GB of fresh small pages take seconds, and huge pages also spare TLB misses.

@@ -277,6 +277,11 @@ val=$(awk -F, 'NR > 1 && $4 != "" {v = $4} END {print v}' $W/runA/log.csv)
 $E lengths -c $C6 -d "$W/data/val_*.bin" -t 32 --windows 8 -o $W/len32.csv >$W/len32.txt 2>&1
 mean=$(sed -n 's/.*all 32 positions \([0-9.]*\).*/\1/p' $W/len32.txt)
 awk -v a="$val" -v b="$mean" 'BEGIN {d = a - b; exit !(b != "" && d < 2e-4 && d > -2e-4)}' && ok || bad "eval_gpt mean loss $mean differs from train_gpt's val loss $val"
+if [ -w /dev/full ]; then # an evaluation CSV that cannot be written is removed, not left short or empty
+  ln -sf /dev/full $W/lenfull.csv
+  expect_error "eval_gpt CSV on a full disk" "disk full" $E lengths -c $C6 -d "$W/data/val_*.bin" -t 32 --windows 2 -o $W/lenfull.csv
+  [ ! -e $W/lenfull.csv ] && [ ! -L $W/lenfull.csv ] && ok || bad "a failed eval_gpt CSV was left behind"
+fi
 $E lengths -c $C6 -d "$W/data/val_*.bin" -o $W/len.csv --windows 1 --rope-theta 500000 >$W/len.txt 2>&1 && ok || bad "eval_gpt lengths at 32x failed: $(tail -2 $W/len.txt)"
 tail -1 $W/len.csv | grep -q "^[0-9]*,1024,[0-9.]*,[0-9]*$" && ok || bad "lengths.csv should end at position 1024 (32 x 32): $(tail -1 $W/len.csv)"
 $E lengths -c $W/soft/ckpt_00000002.bin --attn ssmax -d "$W/data/val_*.bin" -t 64 -o $W/lenE.csv >$W/lenE.txt 2>&1 && grep -q "(ssmax," $W/lenE.txt && ok || bad "eval_gpt --attn ssmax on a Softmax checkpoint failed: $(tail -2 $W/lenE.txt)"
