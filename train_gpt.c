@@ -321,6 +321,13 @@ static int newest_checkpoint(const char *dir, char *path, size_t n, int *steps_o
     return best;
 }
 
+// says which checkpoint a stopped run leaves, for its last message
+static void checkpoint_left(char *msg, size_t n, const char *dir) {
+    char path[4096];
+    if (newest_checkpoint(dir, path, sizeof(path), NULL, 0) >= 0) snprintf(msg, n, "the last good checkpoint %s is kept", path);
+    else snprintf(msg, n, "no checkpoint was written yet");
+}
+
 static void prune_checkpoints(const char *dir, int keep) {
     int steps[4096];
     int n = newest_checkpoint(dir, NULL, 0, steps, 1);
@@ -686,9 +693,11 @@ int main(int argc, char **argv) {
         char what[64];
         snprintf(what, sizeof(what), "the gradient sum of step %d", step);
         loss = dist_sum_double(&dist, loss, what) / (o.grad_accum * dist.world); // every rank: the global mean
-        if (!isfinite(loss))
-            die("step %d: the loss is %f (tensor: loss); training stopped, the last good checkpoint is kept in %s\n"
-                "HINT: lower --lr or raise --warmup", step, loss, out);
+        char kept[4200]; // what is left to resume from: the newest checkpoint, if the run has written one
+        if (!isfinite(loss)) {
+            checkpoint_left(kept, sizeof(kept), out);
+            die("step %d: the loss is %f (tensor: loss); training stopped, %s\nHINT: lower --lr or raise --warmup", step, loss, kept);
+        }
         last_loss = loss;
         dist_sum_floats(&dist, model.grads_memory, model.params_floats, what); // one flat buffer, in place
         if (o.grad_accum * dist.world > 1) { // gradients summed over micro-batches and ranks: make them the mean
@@ -697,9 +706,11 @@ int main(int argc, char **argv) {
         }
         const char *bad = NULL;
         double norm = gpt_grad_norm(&model, &bad);
-        if (!isfinite(norm))
-            die("step %d: gradient of tensor %s is not finite; training stopped, the last good checkpoint is kept in %s\n"
-                "HINT: lower --lr or raise --warmup", step, bad ? bad : "?", out);
+        if (!isfinite(norm)) {
+            checkpoint_left(kept, sizeof(kept), out);
+            die("step %d: gradient of tensor %s is not finite; training stopped, %s\nHINT: lower --lr or raise --warmup", step,
+                bad ? bad : "?", kept);
+        }
         float scale = o.clip > 0 && norm > o.clip ? (float)(o.clip / (norm + 1e-6)) : 1.0f;
         float lr = lr_at(&sched, step - 1);
         adamw_update(&model, lr, o.beta1, o.beta2, o.eps, o.wd, scale, step);

@@ -308,6 +308,8 @@ cmp -s $W/needle.csv $W/needle2.csv && ok || bad "needle evaluation is not repea
 
 # a diverging run stops at the first non-finite loss and leaves its last checkpoint loadable
 expect_error "NaN loss" "not finite\|loss is" $T -n 10 --lr 1e30 --warmup 0 --ckpt-every 1 --val-every 0 -o $W/runN
+grep -q "checkpoint $W/runN/ckpt_" $W/err.txt && ok || bad "the NaN stop does not name the checkpoint it keeps: $(head -1 $W/err.txt)"
+expect_error "NaN before any checkpoint" "no checkpoint was written" $T -n 10 --lr 1e30 --warmup 0 --ckpt-every 0 --val-every 0 -o $W/runN0
 ls $W/runN/ckpt_*.bin >/dev/null 2>&1 && ./prepare_data --help >/dev/null && ok || bad "no checkpoint kept after NaN stop"
 last=$(ls $W/runN/ckpt_*.bin | tail -1)
 $T -n 1 --init-from "$last" --val-every 0 -o $W/runN2 >/dev/null 2>&1; rc=$?
