@@ -386,8 +386,8 @@ static void truncate_csv(const char *path, int upto) {
         first = 0;
     }
     fclose(f);
-    fclose_check(g);
-    if (rename(tmp, path) != 0) die("could not rewrite '%s'", path);
+    close_output(g, tmp); // a full disk: the temporary copy goes, the log stays as it was
+    if (rename(tmp, path) != 0) die("could not rewrite '%s' (%s)\nHINT: check the run folder's permissions", path, strerror(errno));
 }
 
 static FILE *open_csv(const char *dir, const char *name, const char *header, int append) {

@@ -90,7 +90,7 @@ static inline void fwrite_check_(const void *ptr, size_t size, size_t n, FILE *f
 #define fwrite_check(ptr, size, n, f) fwrite_check_(ptr, size, n, f, __FILE__, __LINE__)
 
 static inline void fclose_check_(FILE *f, const char *file, int line) {
-    if (fclose(f) != 0) { fprintf(stderr, "error: fclose failed at %s:%d\n", file, line); exit(1); }
+    if (fclose(f) != 0) { fprintf(stderr, "error: could not finish writing a file (%s) at %s:%d\nHINT: is the disk full?\n", strerror(errno), file, line); exit(1); }
 }
 #define fclose_check(f) fclose_check_(f, __FILE__, __LINE__)
 
