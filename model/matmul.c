@@ -33,12 +33,8 @@
 #define NR 16
 #define KERNEL_NAME "portable 4x16"
 #endif
-#ifndef KC
 #define KC 384  // B micro-panel KC x NR fits L1 (48 KiB), A block MC x KC fits L2; one block for C = 384
-#endif
-#ifndef MC
 #define MC 128
-#endif
 #define NC 4096 // B block KC x NC fits L3
 
 #ifdef USE_CBLAS
@@ -104,7 +100,7 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
                         c##r##0 = _mm256_fmadd_ps(a, b0, c##r##0); c##r##1 = _mm256_fmadd_ps(a, b1, c##r##1); } while (0)
 #define K_STEP() do { size_t o = (size_t)k * csa; \
                       __m256 b0 = _mm256_load_ps(Bp + k * NR), b1 = _mm256_load_ps(Bp + k * NR + 8); \
-                       ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5); } while (0)
+                      ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5); } while (0)
 static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, const float *restrict Bp, float *C, size_t ldc,
                    int mr, int nr, int beta) {
     const float *a0 = A_ROW(0), *a1 = A_ROW(1), *a2 = A_ROW(2), *a3 = A_ROW(3), *a4 = A_ROW(4), *a5 = A_ROW(5);
