@@ -34,9 +34,7 @@ ISA_OFF_avx2 = -mno-avx512f
 ISA_OFF_portable = -mno-avx
 ifeq ($(ISA),)
   ISA := $(NATIVE_ISA)
-  ISA_GIVEN =
 else
-  ISA_GIVEN = 1
   ifeq ($(ISA_RANK_$(ISA)),)
     $(error ISA=$(ISA) is not a kernel tier: use ISA=avx512, ISA=avx2 or ISA=portable)
   endif
@@ -112,7 +110,7 @@ help:
 	@echo "make gpt2-vectors  regenerate tests/ref/gpt2_vectors.tsv with js-tiktoken (npm)"
 	@echo "make setup      install missing Debian packages (apt-get as root, else print the command)"
 	@echo "make MPI=1      train_gpt for data-parallel runs under mpirun (Open MPI; installs openmpi-bin libopenmpi-dev)"
-	@echo "options: ATTN=softmax|ssmax|... DEBUG=1 NO_OMP=1 BLAS=1 MPI=1 PYTHON=/usr/bin/python3"
+	@echo "options: ISA=avx512|avx2|portable ATTN=softmax|ssmax|... DEBUG=1 NO_OMP=1 BLAS=1 MPI=1 PYTHON=/usr/bin/python3"
 
 # the build stamps its flags, so changing ATTN or DEBUG rebuilds everything
 $(BUILD)/flags: FORCE

@@ -300,6 +300,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_voc
 // ----------------------------------------------------------------------------
 // run folder: checkpoints and CSV logs
 
+#define MAX_LISTED 4096 // checkpoint steps a folder listing returns (it counts them all)
 static int newest_checkpoint(const char *dir, char *path, size_t n, int *steps_out, int count_only) {
     DIR *d = opendir(dir);
     if (!d) return count_only ? 0 : -1;
@@ -310,7 +311,7 @@ static int newest_checkpoint(const char *dir, char *path, size_t n, int *steps_o
         char tail[8];
         if (sscanf(e->d_name, "ckpt_%d.bi%1s", &step, tail) == 2 && strcmp(tail, "n") == 0 &&
             strlen(e->d_name) == strlen("ckpt_00000000.bin")) {
-            if (steps_out) steps_out[count] = step;
+            if (steps_out && count < MAX_LISTED) steps_out[count] = step; // the callers' arrays hold MAX_LISTED
             count++;
             if (step > best) best = step;
         }
@@ -329,9 +330,9 @@ static void checkpoint_left(char *msg, size_t n, const char *dir) {
 }
 
 static void prune_checkpoints(const char *dir, int keep) {
-    int steps[4096];
+    int steps[MAX_LISTED];
     int n = newest_checkpoint(dir, NULL, 0, steps, 1);
-    if (n > 4096) n = 4096;
+    if (n > MAX_LISTED) n = MAX_LISTED;
     for (int i = 0; i < n; i++) {
         int newer = 0;
         for (int j = 0; j < n; j++) if (steps[j] > steps[i]) newer++;
@@ -347,19 +348,15 @@ static void prune_checkpoints(const char *dir, int keep) {
 // which would be the old run's, so the new run's checkpoints were deleted as soon as they were written,
 // and a later --resume continued the old run on top of the new log. --overwrite deletes them first
 static void claim_run_folder(const char *dir, int overwrite, int rank) {
-    int steps[4096];
-    int n = newest_checkpoint(dir, NULL, 0, steps, 1);
+    int n = newest_checkpoint(dir, NULL, 0, NULL, 1);
     if (n == 0) return;
     if (!overwrite)
         die("the output folder '%s' holds another run (%d checkpoint%s)\nHINT: continue it with --resume %s, pick another -o, "
             "or pass --overwrite to delete its checkpoints and start anew", dir, n, n == 1 ? "" : "s", dir);
     if (rank > 0) return; // rank 0 deletes them
-    if (n > 4096) n = 4096;
-    for (int i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/ckpt_%08d.bin", dir, steps[i]);
-        if (remove(path) != 0) die("cannot delete '%s' (%s)\nHINT: check the folder's permissions, or pick another -o", path, strerror(errno));
-    }
+    prune_checkpoints(dir, 0);
+    if (newest_checkpoint(dir, NULL, 0, NULL, 1) > 0)
+        die("cannot delete the checkpoints in '%s'\nHINT: check the folder's permissions, or pick another -o", dir);
 }
 
 // the training state of a checkpoint to resume: every field in the range a run can have written

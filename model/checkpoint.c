@@ -96,16 +96,8 @@ int checkpoint_load(GPT *model, const char *path, TrainState *state, int want_op
         die("'%s' holds another model (L=%d NH=%d C=%d F=%d V=%d) than the one asked for (L=%d NH=%d C=%d F=%d V=%d)\n"
             "HINT: drop the architecture flags to use the checkpoint's own", path, fc.num_layers, fc.num_heads,
             fc.channels, fc.ffn, fc.vocab_size, mc->num_layers, mc->num_heads, mc->channels, mc->ffn, mc->vocab_size);
-    size_t fsizes[NUM_PARAM_TENSORS], fcount = 0;
+    size_t fsizes[NUM_PARAM_TENSORS]; // the file's size was checked against them by checkpoint_read_config
     gpt_param_sizes(fsizes, &fc);
-    for (int i = 0; i < NUM_PARAM_TENSORS; i++) fcount += fsizes[i];
-    long size;
-    int32_t h[256];
-    read_header(path, h, &size);
-    long expect = 256 * 4 + (long)fcount * 4 * (has_opt ? 3 : 1);
-    if (size != expect)
-        die("'%s' is %ld bytes but its header implies %ld\nHINT: the file is truncated or corrupt; use an earlier checkpoint",
-            path, size, expect);
     // attention parameters may differ (a Softmax model converted to SSMax); every other tensor must match
     int same_attn = 1;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {

@@ -258,7 +258,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     // the kernel would read MR floats from each of kc cache lines (a transposed A's rows are far
     // apart), and across many B panels a packed copy stays in L1 better. Packing costs about one
     // pass over A per NR-wide panel's worth of FMAs, i.e. 1/N of the work: 10-30% on the small
-    // preset's 128-704-wide layers (measured: 150-160 -> 180-210 GFLOP/s on AVX2)
+    // preset's 128-704-wide layers (measured: 150-160 -> 180-210 GFLOP/s, AVX2 tier on a Zen 4)
     int direct = !transA || N <= 512;
     // whole micro-panels: the last one is zero-padded past MC or NC when MR or NR does not divide it
     if (!Bp) {
