@@ -80,13 +80,15 @@ ifeq ($(BLAS),1)
   APT_BLAS = libopenblas-openmp-dev # the OpenMP build, so that it shares the trainer's thread pool
   $(call say,build: BLAS=1: matmuls on OpenBLAS cblas_sgemm)
 endif
-$(call say,build: default attention $(ATTN) (ATTN=softmax|ssmax|ssmax-fixed|ssmax-bias))
+$(call say,build: default attention $(ATTN) (ATTN= any --attn name of ./train_gpt --help))
 
-MODEL_SRC = model/tier.c model/layers.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
-DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c dist/dist.c
-HEADERS = $(wildcard model/*.h data/*.h tests/*.h)
+MODEL_SRC = model/tier.c model/layers.c model/attention.c model/attention_kernels.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
+DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c
+PARALLEL_SRC = parallel/mpi.c
+CLI_OBJ = $(BUILD)/cli/flags.o
+HEADERS = $(wildcard util/*.h model/*.h data/*.h parallel/*.h cli/*.h tests/*.h)
 BUILD = $(or $(BUILD_DIR),build)
-OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC))
+OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC) $(PARALLEL_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
 .PHONY: all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
@@ -128,22 +130,23 @@ FLAVOUR = $(BUILD)
 build/flavour: FORCE
 	@mkdir -p build
 	@echo '$(FLAVOUR)' | cmp -s - $@ || echo '$(FLAVOUR)' > $@
-train_gpt: $(BUILD)/train_gpt.o $(OBJ) build/flavour
+train_gpt: $(BUILD)/train_gpt.o $(CLI_OBJ) $(OBJ) build/flavour
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
 
 # the MPI build under its own name, for tests/test_mpi.sh (make MPI=1 build/mpi/train_gpt_mpi)
-$(BUILD)/train_gpt_mpi: $(BUILD)/train_gpt.o $(OBJ)
+$(BUILD)/train_gpt_mpi: $(BUILD)/train_gpt.o $(CLI_OBJ) $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-eval_gpt: $(BUILD)/eval_gpt.o $(OBJ) build/flavour
+eval_gpt: $(BUILD)/eval_gpt.o $(CLI_OBJ) $(OBJ) build/flavour
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
 
 prepare_data: $(BUILD)/data/prepare_data.o $(OBJ) build/flavour
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
 
 # the gradient check compiles the layers in double precision
-$(BUILD)/test_gradcheck: tests/test_gradcheck.c model/layers.c model/tier.c $(HEADERS) $(BUILD)/flags
-	$(CC) $(CFLAGS) -DREAL=double -DREAL_IS_DOUBLE tests/test_gradcheck.c model/layers.c model/tier.c -o $@ $(LDFLAGS) $(LDLIBS)
+GRADCHECK_SRC = tests/test_gradcheck.c model/layers.c model/attention.c model/attention_kernels.c model/tier.c
+$(BUILD)/test_gradcheck: $(GRADCHECK_SRC) $(HEADERS) $(BUILD)/flags
+	$(CC) $(CFLAGS) -DREAL=double -DREAL_IS_DOUBLE $(GRADCHECK_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench_gpt: $(BUILD)/bench/bench_gpt.o $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

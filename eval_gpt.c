@@ -8,8 +8,9 @@
  * See README.md for the CSV files each writes.
  */
 #include <getopt.h>
-#include "model/common.h"
+#include "util/common.h"
 #include "model/gpt.h"
+#include "cli/flags.h"
 #include "model/checkpoint.h"
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
@@ -18,9 +19,9 @@
 #define MAX_LIST 64
 
 typedef struct {
-    const char *mode, *ckpt, *data, *out, *scores, *gpt2_dir, *attn;
-    int context, windows, buckets, trials, seed, threads, score_context, score_trials;
-    float rope_theta, ssmax_s0;
+    SharedFlags sh; // --attn, --ssmax-s0, --rope-theta, --threads, --gpt2-dir, --seed
+    const char *mode, *ckpt, *data, *out, *scores;
+    int context, windows, buckets, trials, score_context, score_trials;
     int contexts[MAX_LIST], ncontexts;
     double depths[MAX_LIST];
     int ndepths;
@@ -34,7 +35,7 @@ static void usage(void) {
            "  -c, --ckpt FILE         checkpoint to evaluate (required)\n"
            "  -d, --data GLOB         held-out token shards (default: data/books-byte/val_*.bin)\n"
            "      --rope-theta X      RoPE base at evaluation (default: the checkpoint's; the paper uses 50x)\n"
-           "      --attn NAME         evaluate a Softmax checkpoint converted to ssmax | ssmax-fixed | ssmax-bias\n"
+           "      --attn NAME         evaluate a Softmax checkpoint converted to %s\n"
            "                          (config (e)); s = --ssmax-s0 (default: as train_gpt for the training length)\n"
            "      --ssmax-s0 S        s of every head after --attn conversion\n"
            "  -o, --out FILE          CSV to write (default: lengths.csv or needle.csv)\n"
@@ -53,7 +54,7 @@ static void usage(void) {
            "      --scores FILE       also write needle attention scores per trial to FILE and per head to\n"
            "                          FILE with _heads before .csv (default: none)\n"
            "      --score-context N   context of the score trials (default: 8 x the training length)\n"
-           "      --score-trials N    score trials at random depths (default: 100)\n");
+           "      --score-trials N    score trials at random depths (default: 100)\n", normalizer_list(1));
 }
 
 #define parse_int(s, flag, lo, hi) arg_int(s, flag, lo, hi, "eval_gpt")
@@ -75,38 +76,33 @@ static int parse_list(const char *s, const char *flag, double *out, double lo, d
 static Options parse_args(int argc, char **argv) {
     Options o;
     memset(&o, 0, sizeof(o));
-    o.data = "data/books-byte/val_*.bin"; o.windows = 8; o.buckets = 24; o.trials = 10; o.seed = 1;
-    o.score_trials = 100; o.rope_theta = -1; o.ssmax_s0 = NAN;
+    o.sh = shared_flags_default(1);
+    o.data = "data/books-byte/val_*.bin"; o.windows = 8; o.buckets = 24; o.trials = 10; o.score_trials = 100;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(); exit(argc < 2); }
     o.mode = argv[1];
     if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle"))
         die("unknown mode '%s'\nHINT: eval_gpt lengths ... or eval_gpt needle ... (see eval_gpt --help)", o.mode);
-    enum { O_THETA = 256, O_THREADS, O_GPT2, O_WINDOWS, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SEED, O_SCORES,
-           O_SCTX, O_STRIALS, O_ATTN, O_S0 };
+    enum { O_WINDOWS = 256, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SCORES, O_SCTX, O_STRIALS };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"ckpt", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
         {"out", required_argument, 0, 'o'}, {"context", required_argument, 0, 't'},
-        {"rope-theta", required_argument, 0, O_THETA}, {"threads", required_argument, 0, O_THREADS},
-        {"gpt2-dir", required_argument, 0, O_GPT2}, {"windows", required_argument, 0, O_WINDOWS},
+        SHARED_LONG_OPTIONS, {"windows", required_argument, 0, O_WINDOWS},
         {"buckets", required_argument, 0, O_BUCKETS}, {"contexts", required_argument, 0, O_CONTEXTS},
         {"depths", required_argument, 0, O_DEPTHS}, {"trials", required_argument, 0, O_TRIALS},
-        {"seed", required_argument, 0, O_SEED}, {"scores", required_argument, 0, O_SCORES},
-        {"score-context", required_argument, 0, O_SCTX}, {"score-trials", required_argument, 0, O_STRIALS},
-        {"attn", required_argument, 0, O_ATTN}, {"ssmax-s0", required_argument, 0, O_S0}, {0, 0, 0, 0}};
+        {"scores", required_argument, 0, O_SCORES},
+        {"score-context", required_argument, 0, O_SCTX}, {"score-trials", required_argument, 0, O_STRIALS}, {0, 0, 0, 0}};
     double vals[MAX_LIST];
     int c;
     opterr = 0;
     optind = 2;
     while ((c = getopt_long(argc, argv, "hc:d:o:t:", opts, NULL)) != -1) {
+        if (shared_flag(&o.sh, c, optarg, "eval_gpt")) continue;
         switch (c) {
         case 'h': usage(); exit(0);
         case 'c': o.ckpt = optarg; break;
         case 'd': o.data = optarg; break;
         case 'o': o.out = optarg; break;
         case 't': o.context = (int)parse_int(optarg, "--context", 2, 1 << 22); break;
-        case O_THETA: o.rope_theta = (float)parse_num(optarg, "--rope-theta", 1e-3, 1e30); break;
-        case O_THREADS: o.threads = (int)parse_int(optarg, "--threads", 1, 4096); break;
-        case O_GPT2: o.gpt2_dir = optarg; break;
         case O_WINDOWS: o.windows = (int)parse_int(optarg, "--windows", 1, 1 << 20); break;
         case O_BUCKETS: o.buckets = (int)parse_int(optarg, "--buckets", 1, 4096); break;
         case O_CONTEXTS:
@@ -115,14 +111,8 @@ static Options parse_args(int argc, char **argv) {
             break;
         case O_DEPTHS: o.ndepths = parse_list(optarg, "--depths", o.depths, 0, 1); break;
         case O_TRIALS: o.trials = (int)parse_int(optarg, "--trials", 1, 1 << 20); break;
-        case O_SEED: o.seed = (int)parse_int(optarg, "--seed", 0, INT32_MAX); break;
         case O_SCORES: o.scores = optarg; break;
         case O_SCTX: o.score_context = (int)parse_int(optarg, "--score-context", 2, 1 << 22); break;
-        case O_ATTN:
-            o.attn = optarg;
-            if (parse_choice(optarg, attn_names, ATTN_COUNT) < 0) die("--attn must be one of softmax | ssmax | ssmax-fixed | ssmax-bias, got '%s'\nHINT: see eval_gpt --help", optarg);
-            break;
-        case O_S0: o.ssmax_s0 = (float)parse_num(optarg, "--ssmax-s0", -1e6, 1e6); break;
         case O_STRIALS: o.score_trials = (int)parse_int(optarg, "--score-trials", 1, 1 << 20); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see eval_gpt --help", optopt);
@@ -140,25 +130,21 @@ static Options parse_args(int argc, char **argv) {
 static void load(GPT *m, const Options *o, int *T_train) {
     TrainState st = {0};
     GPTConfig c = checkpoint_read_config(o->ckpt, NULL, &st);
-    if (o->rope_theta > 0) {
+    if (o->sh.rope_theta > 0) {
         if (c.pos != POS_ROPE) die("--rope-theta: '%s' has learned positions, not RoPE\nHINT: drop --rope-theta", o->ckpt);
-        c.rope_theta = o->rope_theta;
+        c.rope_theta = o->sh.rope_theta;
     }
     *T_train = st.T > 0 ? st.T : c.max_seq_len;
-    int attn = o->attn ? parse_choice(o->attn, attn_names, ATTN_COUNT) : c.attn;
-    if (attn != c.attn) { // config (e): the checkpoint's other tensors, s at s0 and b at 0
-        c.attn = attn;
-        c.ssmax_s0 = !isnan(o->ssmax_s0) ? o->ssmax_s0 : ssmax_default_s0(attn, *T_train);
-    }
+    // config (e): the checkpoint's other tensors, the new normalizer's parameters at their initial values
+    if (o->sh.attn) config_convert_normalizer(&c, parse_normalizer(o->sh.attn, "--attn", "eval_gpt"), o->sh.ssmax_s0, *T_train);
     gpt_build(m, &c);
-    for (size_t k = 0; k < m->param_sizes[17]; k++) m->params.ssmax_s[k] = c.ssmax_s0;
     checkpoint_load(m, o->ckpt, NULL, 0);
 }
 
 static int max_context(const GPT *m, int want) {
-    if (m->config.pos == POS_LEARNED && want > m->config.max_seq_len)
-        die("a context of %d tokens exceeds the checkpoint's %d learned positions\nHINT: length generalisation needs a RoPE model (--pos rope); or lower the context",
-            want, m->config.max_seq_len);
+    char why[256];
+    if (gpt_length_check(&m->config, want, why, sizeof(why)))
+        die("%s\nHINT: length generalisation needs a RoPE model (--pos rope); or lower the context", why);
     return want;
 }
 
@@ -174,7 +160,7 @@ static void run_lengths(const Options *o) {
     dataloader_check_vocab(&dl, m.config.vocab_size, m.config.tokenizer);
     int windows = (size_t)o->windows < dl.nwindows ? o->windows : (int)dl.nwindows;
     printf("eval_gpt lengths: %s (%s, trained at T=%d), context %d (%.1fx), %d held-out window%s, rope theta %g, %.0f MiB\n",
-           o->ckpt, attn_names[m.config.attn], T_train, n, (double)n / T_train, windows, windows == 1 ? "" : "s",
+           o->ckpt, normalizers[m.config.attn].name, T_train, n, (double)n / T_train, windows, windows == 1 ? "" : "s",
            m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, gpt_eval_bytes(&m.config, 1, n) / 1048576.0);
     double *sum = calloc(n, sizeof(double));
     float *losses = malloc_check((size_t)n * sizeof(float));
@@ -244,7 +230,7 @@ static void run_needle(Options *o) {
     if (m.config.tokenizer != TOKENIZER_BYTE && m.config.tokenizer != TOKENIZER_GPT2)
         die("'%s' does not say which tokenizer made its ids\nHINT: needle examples need the byte or gpt2 tokenizer", o->ckpt);
     Tokenizer tok;
-    tokenizer_init_kind(&tok, m.config.tokenizer, o->gpt2_dir);
+    tokenizer_init_kind(&tok, m.config.tokenizer, o->sh.gpt2_dir);
     if (!o->ncontexts) {
         int mult[] = {1, 2, 4, 8, 12};
         for (int i = 0; i < 5; i++) o->contexts[o->ncontexts++] = mult[i] * T_train;
@@ -271,7 +257,7 @@ static void run_needle(Options *o) {
     int *argmax = malloc_check((size_t)(longest + 1) * sizeof(int));
     float *mass = malloc_check((size_t)L * NH * sizeof(float));
     printf("eval_gpt needle: %s (%s, trained at T=%d), rope theta %g, %d trials per cell, haystack %s (%zu tokens)\n",
-           o->ckpt, attn_names[m.config.attn], T_train, m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, o->trials,
+           o->ckpt, normalizers[m.config.attn].name, T_train, m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, o->trials,
            hay->path, hay->ntok);
     FILE *f = fopen_check(o->out, "w");
     fprintf(f, "context,depth,trials,exact,first_digit,answer_tokens\n");
@@ -285,7 +271,7 @@ static void run_needle(Options *o) {
             int exact = 0, first = 0;
             double tokens = 0;
             for (int trial = 0; trial < o->trials; trial++) {
-                uint64_t rng = example_seed(o->seed, o->contexts[ci], d, trial);
+                uint64_t rng = example_seed(o->sh.seed, o->contexts[ci], d, trial);
                 NeedleExample ex;
                 needle_make(&ex, &tok, hay->tokens, hay->ntok, o->contexts[ci], o->depths[d], &rng);
                 NeedleResult r = score_example(&m, &ex, argmax, mass);
@@ -314,7 +300,7 @@ static void run_needle(Options *o) {
         fprintf(g, "trial,context,depth,result,best_score,best_layer,best_head\n");
         int counts[3] = {0, 0, 0};
         for (int trial = 0; trial < o->score_trials; trial++) {
-            uint64_t rng = example_seed(o->seed + 1, o->score_context, 0, trial);
+            uint64_t rng = example_seed(o->sh.seed + 1, o->score_context, 0, trial);
             double depth = random_f32(&rng);
             NeedleExample ex;
             needle_make(&ex, &tok, hay->tokens, hay->ntok, o->score_context, depth, &rng);
@@ -342,7 +328,7 @@ static void run_needle(Options *o) {
 
 int main(int argc, char **argv) {
     Options o = parse_args(argc, argv);
-    if (o.threads > 0) omp_set_num_threads(o.threads);
+    use_threads(o.sh.threads);
     if (!strcmp(o.mode, "lengths")) run_lengths(&o);
     else run_needle(&o);
     return 0;

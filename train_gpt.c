@@ -7,8 +7,9 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
-#include "model/common.h"
+#include "util/common.h"
 #include "model/gpt.h"
+#include "cli/flags.h"
 #include "model/optim.h"
 #include "model/checkpoint.h"
 #include "model/matmul.h"
@@ -16,7 +17,7 @@
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
 #include "data/needle.h"
-#include "dist/dist.h"
+#include "parallel/mpi.h"
 
 #ifndef ATTN_DEFAULT
 #define ATTN_DEFAULT "softmax"
@@ -26,12 +27,13 @@
 // options: -1 (or NULL) marks "not given", so a preset or checkpoint can fill it
 
 typedef struct {
-    const char *model, *train, *val, *out, *resume, *init_from, *attn, *pos, *norm, *mlp, *schedule, *gpt2_dir, *task, *needle_loss;
+    SharedFlags sh; // --attn, --ssmax-s0, --rope-theta, --threads, --gpt2-dir, --seed
+    const char *model, *train, *val, *out, *resume, *init_from, *pos, *norm, *mlp, *schedule, *task, *needle_loss;
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
-    float rope_theta, ssmax_s0, mpi_timeout;
-    int batch, steps, grad_accum, warmup, seed, val_every, val_batches, sample_every, sample_len;
-    int ckpt_every, keep_ckpts, threads, log_every, dry_run, attn_switch_step, overwrite;
-    int batch_given, accum_given, seed_given; // given on the command line (a resume keeps the run's own otherwise)
+    float mpi_timeout;
+    int batch, steps, grad_accum, warmup, val_every, val_batches, sample_every, sample_len;
+    int ckpt_every, keep_ckpts, log_every, dry_run, attn_switch_step, overwrite;
+    int batch_given, accum_given; // given on the command line (a resume keeps the run's own otherwise; --seed: sh.seed_given)
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
 } Options;
 
@@ -39,13 +41,14 @@ static Options default_options(void) {
     Options o;
     memset(&o, 0, sizeof(o));
     o.model = "small"; o.train = "data/tinyshakespeare-byte/train_*.bin"; o.val = "data/tinyshakespeare-byte/val_*.bin";
-    o.out = NULL; o.attn = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant"; o.task = "lm";
+    o.sh = shared_flags_default(1337);
+    o.out = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant"; o.task = "lm";
     o.needle_loss = "answer";
     o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = -1;
-    o.rope_theta = -1; o.ssmax_s0 = NAN; o.mpi_timeout = 300;
-    o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100; o.seed = 1337;
+    o.sh.rope_theta = -1; o.sh.ssmax_s0 = NAN; o.mpi_timeout = 300;
+    o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100;
     o.val_every = 100; o.val_batches = 20; o.sample_every = 0; o.sample_len = 200;
-    o.ckpt_every = 500; o.keep_ckpts = 2; o.threads = 0; o.log_every = 1;
+    o.ckpt_every = 500; o.keep_ckpts = 2; o.log_every = 1;
     o.lr = 6e-4f; o.min_lr_frac = 0.1f; o.decay_frac = 0.2f; o.beta1 = 0.9f; o.beta2 = 0.95f; o.eps = 1e-8f;
     o.wd = 0.1f; o.clip = 1.0f; o.temperature = 1.0f;
     return o;
@@ -59,7 +62,7 @@ static void usage(void) {
         printf("                            %-11s L=%-2d NH=%-2d C=%-3d F=%-4d T=%-4d %s, %s, %s, %s: %s\n", presets[i].name,
                presets[i].L, presets[i].NH, presets[i].C, presets[i].F, presets[i].T, pos_names[presets[i].pos],
                norm_names[presets[i].norm], mlp_names[presets[i].mlp], presets[i].tie ? "tied" : "untied", presets[i].about);
-    printf("      --attn NAME         softmax | ssmax | ssmax-fixed | ssmax-bias (default: %s, set by make ATTN=)\n"
+    printf("      --attn NAME         %s (default: %s, set by make ATTN=)\n"
            "      --ssmax-s0 S        initial SSMax s (default: 1/mean_{n=1..T} ln n; 1 for ssmax-fixed)\n"
            "      --pos NAME          learned | rope (default: preset)\n"
            "      --rope-theta X      RoPE base (default: 10000)\n"
@@ -73,7 +76,7 @@ static void usage(void) {
            "      --attn-switch-step K  train with softmax until step K, then with --attn (config (f)); s starts at\n"
            "                          --ssmax-s0, the new parameters' AdamW moments at zero (default: 0, off)\n"
            "      --init-from FILE    start from a checkpoint or an llm.c GPT-2 model file (fp32, v3); with another\n"
-           "                          --attn than the checkpoint's, a Softmax model becomes SSMax (config (e))\n", ATTN_DEFAULT);
+           "                          --attn than the checkpoint's, a Softmax model becomes SSMax (config (e))\n", normalizer_list(0), ATTN_DEFAULT);
     printf("\ndata:\n"
            "  -i, --train GLOB        training shards (default: %s)\n"
            "  -j, --val GLOB          validation shards (default: %s)\n"
@@ -98,7 +101,7 @@ static void usage(void) {
            "      --clip X            global gradient-norm clip, 0 = off (default: %g)\n"
            "      --seed N            init and data order (default: %d)\n",
            d.steps, d.grad_accum, d.lr, d.schedule, d.warmup, d.min_lr_frac, d.decay_frac, d.beta1, d.beta2,
-           d.eps, d.wd, d.clip, d.seed);
+           d.eps, d.wd, d.clip, d.sh.seed);
     printf("\noutput:\n"
            "  -o, --out DIR           run folder: log.csv, ssmax.csv, checkpoints (default: runs/<attn>)\n"
            "      --val-every N       validate every N steps, 0 = never (default: %d)\n"
@@ -124,30 +127,19 @@ static void usage(void) {
 // number parsing that rejects junk and out-of-range values with a one-line error
 #define parse_int(s, flag, lo, hi) arg_int(s, flag, lo, hi, "train_gpt")
 #define parse_float(s, flag, lo, hi) (float)arg_num(s, flag, lo, hi, "train_gpt")
-static int parse_named(const char *s, const char *flag, const char **names, int n) {
-    int i = parse_choice(s, names, n);
-    if (i < 0) {
-        char list[256] = "";
-        for (int k = 0; k < n; k++) { strcat(list, names[k]); if (k + 1 < n) strcat(list, " | "); }
-        die("%s must be one of %s, got '%s'\nHINT: see train_gpt --help for what each one means", flag, list, s);
-    }
-    return i;
-}
-
 static const char *task_names[] = {"lm", "needle"};
 static const char *needle_loss_names[] = {"answer", "question", "all"};
 
 static Options parse_args(int argc, char **argv) {
     Options o = default_options();
-    enum { O_ATTN = 256, O_S0, O_POS, O_THETA, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
-           O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP, O_SEED,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_THREADS, O_DRY, O_GPT2, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE };
+    enum { O_POS = 256, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
+           O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP,
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_DRY, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
         {"seq", required_argument, 0, 't'}, {"steps", required_argument, 0, 'n'}, {"grad-accum", required_argument, 0, 'a'},
-        {"lr", required_argument, 0, 'l'}, {"attn", required_argument, 0, O_ATTN}, {"ssmax-s0", required_argument, 0, O_S0},
-        {"pos", required_argument, 0, O_POS}, {"rope-theta", required_argument, 0, O_THETA},
+        {"lr", required_argument, 0, 'l'}, SHARED_LONG_OPTIONS, {"pos", required_argument, 0, O_POS},
         {"norm", required_argument, 0, O_NORM}, {"mlp", required_argument, 0, O_MLP}, {"ffn", required_argument, 0, O_FFN},
         {"tie", required_argument, 0, O_TIE}, {"bias", required_argument, 0, O_BIAS},
         {"layers", required_argument, 0, O_LAYERS}, {"heads", required_argument, 0, O_HEADS},
@@ -156,19 +148,19 @@ static Options parse_args(int argc, char **argv) {
         {"warmup", required_argument, 0, O_WARMUP}, {"min-lr-frac", required_argument, 0, O_MINLR},
         {"decay-frac", required_argument, 0, O_DECAY}, {"beta1", required_argument, 0, O_B1},
         {"beta2", required_argument, 0, O_B2}, {"eps", required_argument, 0, O_EPS}, {"wd", required_argument, 0, O_WD},
-        {"clip", required_argument, 0, O_CLIP}, {"seed", required_argument, 0, O_SEED},
+        {"clip", required_argument, 0, O_CLIP},
         {"val-every", required_argument, 0, O_VALEVERY}, {"val-batches", required_argument, 0, O_VALB},
         {"sample-every", required_argument, 0, O_SAMPLE}, {"sample-len", required_argument, 0, O_SLEN},
         {"temperature", required_argument, 0, O_TEMP}, {"ckpt-every", required_argument, 0, O_CKPT},
         {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
         {"overwrite", no_argument, 0, O_OVERWRITE},
-        {"log-every", required_argument, 0, O_LOGEVERY}, {"threads", required_argument, 0, O_THREADS},
-        {"dry-run", no_argument, 0, O_DRY}, {"gpt2-dir", required_argument, 0, O_GPT2},
+        {"log-every", required_argument, 0, O_LOGEVERY}, {"dry-run", no_argument, 0, O_DRY},
         {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK},
         {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {"needle-loss", required_argument, 0, O_NEEDLELOSS}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
+        if (shared_flag(&o.sh, c, optarg, "train_gpt")) continue;
         switch (c) {
         case 'h': usage(); exit(0);
         case 'm': o.model = optarg; break;
@@ -180,12 +172,9 @@ static Options parse_args(int argc, char **argv) {
         case 'n': o.steps = parse_int(optarg, "--steps", 1, 1 << 30); break;
         case 'a': o.grad_accum = parse_int(optarg, "--grad-accum", 1, 1 << 20); o.accum_given = 1; break;
         case 'l': o.lr = parse_float(optarg, "--lr", 0, 1e30); break;
-        case O_ATTN: o.attn = optarg; parse_named(optarg, "--attn", attn_names, ATTN_COUNT); break;
-        case O_S0: o.ssmax_s0 = parse_float(optarg, "--ssmax-s0", -1e6, 1e6); break;
-        case O_POS: o.pos = optarg; parse_named(optarg, "--pos", pos_names, POS_COUNT); break;
-        case O_THETA: o.rope_theta = parse_float(optarg, "--rope-theta", 1e-3, 1e30); break;
-        case O_NORM: o.norm = optarg; parse_named(optarg, "--norm", norm_names, NORM_COUNT); break;
-        case O_MLP: o.mlp = optarg; parse_named(optarg, "--mlp", mlp_names, MLP_COUNT); break;
+        case O_POS: o.pos = optarg; parse_named(optarg, "--pos", pos_names, POS_COUNT, "train_gpt"); break;
+        case O_NORM: o.norm = optarg; parse_named(optarg, "--norm", norm_names, NORM_COUNT, "train_gpt"); break;
+        case O_MLP: o.mlp = optarg; parse_named(optarg, "--mlp", mlp_names, MLP_COUNT, "train_gpt"); break;
         case O_FFN: o.ffn = parse_int(optarg, "--ffn", 1, 1 << 20); break;
         case O_TIE: o.tie = parse_int(optarg, "--tie", 0, 1); break;
         case O_BIAS: o.bias = parse_int(optarg, "--bias", 0, 1); break;
@@ -194,7 +183,7 @@ static Options parse_args(int argc, char **argv) {
         case O_WIDTH: o.width = parse_int(optarg, "--width", 1, 1 << 16); break;
         case O_MAXSEQ: o.max_seq = parse_int(optarg, "--max-seq", 1, 1 << 24); break;
         case O_INIT: o.init_from = optarg; break;
-        case O_SCHED: o.schedule = optarg; parse_named(optarg, "--schedule", schedule_names, SCHED_COUNT); break;
+        case O_SCHED: o.schedule = optarg; parse_named(optarg, "--schedule", schedule_names, SCHED_COUNT, "train_gpt"); break;
         case O_WARMUP: o.warmup = parse_int(optarg, "--warmup", 0, 1 << 30); break;
         case O_MINLR: o.min_lr_frac = parse_float(optarg, "--min-lr-frac", 0, 1); break;
         case O_DECAY: o.decay_frac = parse_float(optarg, "--decay-frac", 0, 1); break;
@@ -203,7 +192,6 @@ static Options parse_args(int argc, char **argv) {
         case O_EPS: o.eps = parse_float(optarg, "--eps", 1e-30, 1); break;
         case O_WD: o.wd = parse_float(optarg, "--wd", 0, 10); break;
         case O_CLIP: o.clip = parse_float(optarg, "--clip", 0, 1e30); break;
-        case O_SEED: o.seed = parse_int(optarg, "--seed", 0, INT32_MAX); o.seed_given = 1; break;
         case O_VALEVERY: o.val_every = parse_int(optarg, "--val-every", 0, 1 << 30); break;
         case O_VALB: o.val_batches = parse_int(optarg, "--val-batches", 1, 1 << 20); break;
         case O_SAMPLE: o.sample_every = parse_int(optarg, "--sample-every", 0, 1 << 30); break;
@@ -214,13 +202,11 @@ static Options parse_args(int argc, char **argv) {
         case O_RESUME: o.resume = optarg; break;
         case O_OVERWRITE: o.overwrite = 1; break;
         case O_LOGEVERY: o.log_every = parse_int(optarg, "--log-every", 1, 1 << 30); break;
-        case O_THREADS: o.threads = parse_int(optarg, "--threads", 1, 4096); break;
         case O_DRY: o.dry_run = 1; break;
-        case O_GPT2: o.gpt2_dir = optarg; break;
         case O_SWITCH: o.attn_switch_step = parse_int(optarg, "--attn-switch-step", 0, 1 << 30); break;
         case O_MPITIMEOUT: o.mpi_timeout = parse_float(optarg, "--mpi-timeout", 1, 1e7); break;
-        case O_TASK: o.task = optarg; parse_named(optarg, "--task", task_names, 2); break;
-        case O_NEEDLELOSS: o.needle_loss = optarg; parse_named(optarg, "--needle-loss", needle_loss_names, 3); break;
+        case O_TASK: o.task = optarg; parse_named(optarg, "--task", task_names, 2, "train_gpt"); break;
+        case O_NEEDLELOSS: o.needle_loss = optarg; parse_named(optarg, "--needle-loss", needle_loss_names, 3, "train_gpt"); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see train_gpt --help", optopt);
             die("unknown option '%s'\nHINT: see train_gpt --help", argv[optind - 1]);
@@ -228,7 +214,7 @@ static Options parse_args(int argc, char **argv) {
         }
     }
     if (optind < argc) die("unexpected argument '%s'\nHINT: options start with -- (see train_gpt --help)", argv[optind]);
-    if (o.attn_switch_step > 0 && (!o.attn || !strcmp(o.attn, "softmax")))
+    if (o.attn_switch_step > 0 && (!o.sh.attn || !strcmp(o.sh.attn, "softmax")))
         die("--attn-switch-step needs the normalizer to switch to\nHINT: add --attn ssmax (or ssmax-fixed, ssmax-bias)");
     if (o.resume && o.init_from) die("--resume and --init-from exclude each other\nHINT: --resume continues a run, --init-from starts a new one from weights");
     return o;
@@ -240,9 +226,9 @@ static Options parse_args(int argc, char **argv) {
 static const Preset *find_preset(const char *name) {
     const Preset *p = gpt_preset(name);
     if (p) return p;
-    char list[256] = "";
-    for (int i = 0; i < num_presets; i++) { strcat(list, presets[i].name); if (i + 1 < num_presets) strcat(list, " | "); }
-    die("unknown model preset '%s'\nHINT: use one of %s", name, list);
+    const char *names[64];
+    for (int i = 0; i < num_presets && i < 64; i++) names[i] = presets[i].name;
+    die("unknown model preset '%s'\nHINT: use one of %s", name, join_names(names, num_presets));
 }
 
 // an explicit flag that disagrees with a checkpoint's architecture is an error, not a silent choice
@@ -250,16 +236,17 @@ static void check_same(const char *what, int given, int have, const char *path) 
     if (given >= 0 && given != have)
         die("--%s %d disagrees with '%s', which has %d\nHINT: drop --%s to use the checkpoint's value", what, given, path, have, what);
 }
-static void check_same_name(const char *what, const char *given, const char **names, int n, int have, const char *path) {
+static void check_same_name(const char *what, const char *given, const char *const *names, int n, int have, const char *path) {
     if (given && parse_choice(given, names, n) != have)
         die("--%s %s disagrees with '%s', which has %s\nHINT: drop --%s to use the checkpoint's value", what, given, path, names[have], what);
 }
 
-static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_vocab, int data_tokenizer, int T) {
+// from_file: the header of the checkpoint ckpt (read once, by main), or NULL for a new model
+static GPTConfig resolve_config(const Options *o, const char *ckpt, const GPTConfig *from_file, int data_vocab, int data_tokenizer, int T) {
     GPTConfig c;
     memset(&c, 0, sizeof(c));
     if (ckpt) {
-        c = checkpoint_read_config(ckpt, NULL, NULL);
+        c = *from_file;
         check_same("layers", o->layers, c.num_layers, ckpt); check_same("heads", o->heads, c.num_heads, ckpt);
         check_same("width", o->width, c.channels, ckpt); check_same("ffn", o->ffn, c.ffn, ckpt);
         check_same("tie", o->tie, c.tie, ckpt); check_same("bias", o->bias, c.bias, ckpt);
@@ -267,17 +254,19 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_voc
         check_same_name("norm", o->norm, norm_names, NORM_COUNT, c.norm, ckpt);
         check_same_name("mlp", o->mlp, mlp_names, MLP_COUNT, c.mlp, ckpt);
         if (c.pos == POS_LEARNED) check_same("max-seq", o->max_seq, c.max_seq_len, ckpt);
-        if (o->resume && !o->attn_switch_step) check_same_name("attn", o->attn, attn_names, ATTN_COUNT, c.attn, ckpt);
-        else if (o->attn && parse_choice(o->attn, attn_names, ATTN_COUNT) != c.attn) { // e.g. Softmax -> SSMax
-            c.attn = parse_choice(o->attn, attn_names, ATTN_COUNT);
-            c.ssmax_s0 = ssmax_default_s0(c.attn, T); // the new variant's default
+        if (o->resume && !o->attn_switch_step) {
+            if (o->sh.attn && parse_normalizer(o->sh.attn, "--attn", "train_gpt") != c.attn)
+                die("--attn %s disagrees with '%s', which has %s\nHINT: drop --attn to use the checkpoint's value", o->sh.attn,
+                    ckpt, normalizers[c.attn].name);
+        } else if (o->sh.attn) { // e.g. Softmax -> SSMax
+            config_convert_normalizer(&c, parse_normalizer(o->sh.attn, "--attn", "train_gpt"), NAN, T);
         }
-        if (o->rope_theta > 0) c.rope_theta = o->rope_theta;
-        if (!isnan(o->ssmax_s0)) c.ssmax_s0 = o->ssmax_s0;
+        if (o->sh.rope_theta > 0) c.rope_theta = o->sh.rope_theta;
+        if (!isnan(o->sh.ssmax_s0)) c.ssmax_s0 = o->sh.ssmax_s0;
         return c;
     }
     const Preset *p = find_preset(o->model);
-    int attn = parse_choice(o->attn ? o->attn : ATTN_DEFAULT, attn_names, ATTN_COUNT);
+    int attn = parse_normalizer(o->sh.attn ? o->sh.attn : ATTN_DEFAULT, o->sh.attn ? "--attn" : "make ATTN=", "train_gpt");
     c = gpt_preset_config(p, data_vocab ? data_vocab : 50257, T, attn); // llm.c shards do not say: GPT-2
     if (!p->V) c.tokenizer = data_tokenizer ? data_tokenizer : TOKENIZER_GPT2;
     if (o->layers > 0) c.num_layers = o->layers;
@@ -290,8 +279,8 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, int data_voc
     if (o->tie >= 0) c.tie = o->tie;
     if (o->bias >= 0) c.bias = o->bias;
     if (o->max_seq > 0) c.max_seq_len = o->max_seq;
-    if (o->rope_theta > 0) c.rope_theta = o->rope_theta;
-    if (!isnan(o->ssmax_s0)) c.ssmax_s0 = o->ssmax_s0;
+    if (o->sh.rope_theta > 0) c.rope_theta = o->sh.rope_theta;
+    if (!isnan(o->sh.ssmax_s0)) c.ssmax_s0 = o->sh.ssmax_s0;
     char why[256];
     if (gpt_config_check(&c, why, sizeof(why))) die("invalid model: %s\nHINT: see train_gpt --help", why);
     return c;
@@ -404,13 +393,13 @@ static void csv_flush(FILE *f, const char *dir, const char *name) {
 }
 
 static void log_ssmax(FILE *f, const char *dir, const GPT *m, int step) {
-    if (!f || !m->params.ssmax_s) return; // none yet before --attn-switch-step
+    if (!f || !m->params.attn[0]) return; // none yet before --attn-switch-step
     const GPTConfig *c = &m->config;
     for (int l = 0; l < c->num_layers; l++)
         for (int h = 0; h < c->num_heads; h++) {
             int k = l * c->num_heads + h;
-            fprintf(f, "%d,%d,%d,%.6f,", step, l, h, m->params.ssmax_s[k]);
-            if (m->params.ssmax_b) fprintf(f, "%.6f", m->params.ssmax_b[k]);
+            fprintf(f, "%d,%d,%d,%.6f,", step, l, h, m->params.attn[0][k]);
+            if (m->params.attn[1]) fprintf(f, "%.6f", m->params.attn[1][k]);
             fprintf(f, "\n");
         }
     csv_flush(f, dir, "ssmax.csv");
@@ -478,9 +467,9 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     printf("+------------------------+------------------------------------------------+\n");
 #define ROW(k, ...) do { char v_[512]; snprintf(v_, sizeof(v_), __VA_ARGS__); printf("| %-22s | %-46s |\n", k, v_); } while (0)
     ROW("model", "%s", ckpt ? ckpt : o->model);
-    if (o->attn_switch_step > 0) ROW("attention", "softmax, then %s from step %d", o->attn, o->attn_switch_step);
-    else ROW("attention", "%s", attn_names[c->attn]);
-    if (c->attn != ATTN_SOFTMAX || o->attn_switch_step > 0) ROW("ssmax s0", "%.6f%s", c->ssmax_s0, c->attn == ATTN_SSMAX_FIXED ? " (fixed)" : "");
+    if (o->attn_switch_step > 0) ROW("attention", "softmax, then %s from step %d", o->sh.attn, o->attn_switch_step);
+    else ROW("attention", "%s", normalizers[c->attn].name);
+    if (c->attn != ATTN_SOFTMAX || o->attn_switch_step > 0) ROW("ssmax s0", "%.6f%s", c->ssmax_s0, normalizers[c->attn].learnable ? "" : " (fixed)");
     ROW("layers / heads / width", "%d / %d / %d (head size %d)", c->num_layers, c->num_heads, c->channels, c->channels / c->num_heads);
     ROW("mlp", "%s, hidden %d", mlp_names[c->mlp], c->ffn);
     ROW("norm / positions", "%s / %s", norm_names[c->norm], pos_names[c->pos]);
@@ -500,7 +489,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     ROW("lr schedule", "%s, peak %g, warmup %d", o->schedule, o->lr, o->warmup);
     ROW("adamw", "betas %g/%g eps %g wd %g", o->beta1, o->beta2, o->eps, o->wd);
     ROW("grad clip", "%g", o->clip);
-    ROW("seed / threads", "%d / %d", o->seed, threads);
+    ROW("seed / threads", "%d / %d", o->sh.seed, threads);
     ROW("kernels", "%s tier (matmul %s) on %s", kernel_tier(), gemm_kernel_name(), cpu_model_name());
     if (world > 1) ROW("data parallel", "%d MPI ranks x %d threads: global batch %d", world, threads, B * world);
     ROW("output", "%s", out);
@@ -541,219 +530,291 @@ static long peak_rss_mb(void) {
 
 // ----------------------------------------------------------------------------
 
-int main(int argc, char **argv) {
+// everything a run holds between its steps
+typedef struct {
+    Options o;
     Dist dist;
-    dist_init(&dist, &argc, &argv);
-    if (dist.rank > 0 && !freopen("/dev/null", "w", stdout)) die("rank %d: cannot silence stdout", dist.rank); // rank 0 speaks
-    Options o = parse_args(argc, argv);
-    dist.timeout = o.mpi_timeout;
-    if (o.threads > 0) omp_set_num_threads(o.threads);
-    int threads = omp_get_max_threads();
-
-    // what the model comes from: a run to resume, weights to start from, or a preset
-    char ckpt_path[4096] = "";
-    if (o.resume) {
-        if (newest_checkpoint(o.resume, ckpt_path, sizeof(ckpt_path), NULL, 0) < 0)
-            die("no checkpoint (ckpt_<step>.bin) in '%s' to resume from\nHINT: check the run folder, or start a new run without --resume", o.resume);
-        if (!o.out) o.out = o.resume;
-    } else if (o.init_from) {
-        snprintf(ckpt_path, sizeof(ckpt_path), "%s", o.init_from);
-    }
-    const char *ckpt = ckpt_path[0] ? ckpt_path : NULL;
-    TrainState st = {0};
-    int has_opt = 0;
-    GPTConfig from_file = {0};
-    if (ckpt) from_file = checkpoint_read_config(ckpt, &has_opt, &st);
-    if (o.resume && !has_opt) die("'%s' has no optimizer state to resume from\nHINT: use --init-from to start a new run from its weights", ckpt);
-    if (o.resume) { // the run's own shape, unless the user asks otherwise
-        check_train_state(&st, &from_file, ckpt);
-        if (o.seq < 0) o.seq = st.T;
-        if (!o.batch_given) { // the checkpoint's global batch, over this run's ranks
-            if (st.B % dist.world)
-                die("the run's global batch of %d sequences does not divide over %d ranks\nHINT: use a rank count that divides %d, or give -b",
-                    st.B, dist.world, st.B);
-            o.batch = st.B / dist.world;
-        }
-        if (!o.accum_given) o.grad_accum = st.grad_accum;
-        if (!o.seed_given) o.seed = st.seed;
-    }
-    int T = o.seq > 0 ? o.seq : ckpt ? from_file.max_seq_len : find_preset(o.model)->T;
-    int B = o.batch;
-
-    DataLoader train, val;
-    int preset_fixes_vocab = ckpt || find_preset(o.model)->V > 0;
-    if (o.dry_run && preset_fixes_vocab) { // the table needs no data
-        GPTConfig config = resolve_config(&o, ckpt, 0, 0, T);
-        print_config(&o, &config, ckpt, B, T, NULL, NULL, threads, 0, "-", dist.world);
-        dist_finalize();
-        return 0;
-    }
-    dataloader_init(&train, o.train, B, T, 1, (uint64_t)o.seed);
-    dataloader_set_rank(&train, dist.rank, dist.world);
-    GPTConfig config = resolve_config(&o, ckpt, dataloader_vocab_size(&train), train.tokenizer, T);
-    dataloader_check_vocab(&train, config.vocab_size, config.tokenizer);
-    if (o.dry_run) {
-        print_config(&o, &config, ckpt, B, T, &train, NULL, threads, 0, "-", dist.world);
-        dist_finalize();
-        return 0;
-    }
-    int have_val = o.val_every > 0;
-    if (have_val) {
-        dataloader_init(&val, o.val, B, T, 0, 0);
-        dataloader_set_rank(&val, dist.rank, dist.world);
-        dataloader_check_vocab(&val, config.vocab_size, config.tokenizer);
-    }
-    if (config.pos == POS_LEARNED && T > config.max_seq_len)
-        die("-t %d exceeds the model's %d learned positions\nHINT: use -t <= %d", T, config.max_seq_len, config.max_seq_len);
-    Tokenizer tok;
-    int known_tok = config.tokenizer == TOKENIZER_BYTE || config.tokenizer == TOKENIZER_GPT2;
-    int can_sample = o.sample_every > 0 && known_tok, needle_task = !strcmp(o.task, "needle");
-    int needle_loss = parse_choice(o.needle_loss, needle_loss_names, 3);
-    if (needle_task && !known_tok)
-        die("--task needle needs data made by the byte or gpt2 tokenizer; '%s' does not say which made it\nHINT: make the shards with prepare_data", o.train);
-    if (can_sample || needle_task) tokenizer_init_kind(&tok, config.tokenizer, o.gpt2_dir);
-    const Shard *hay = &train.shards[0]; // --task needle: haystacks from the largest training shard
-    for (int i = 1; i < train.nshards; i++) if (train.shards[i].ntok > hay->ntok) hay = &train.shards[i];
-    if (needle_task && T < needle_min_context(&tok))
-        die("--task needle at -t %d: a retrieval example needs at least %d tokens\nHINT: use -t %d or more", T, needle_min_context(&tok), needle_min_context(&tok));
-
-    // --attn-switch-step: softmax first; config (f). A resumed run continues with its checkpoint's normalizer.
-    int target_attn = config.attn;
-    float target_s0 = config.ssmax_s0;
-    if (o.attn_switch_step > 0 && (o.resume ? from_file.attn == ATTN_SOFTMAX : o.attn_switch_step > 1)) config.attn = ATTN_SOFTMAX;
-
+    int threads, B, T;
+    char ckpt_path[4096];
+    const char *ckpt;       // the checkpoint the model comes from (resume or --init-from), or NULL
+    GPTConfig from_file;    // its header, read once
+    TrainState st;          // its training state (resume)
+    GPTConfig config;
     GPT model;
-    gpt_build(&model, &config);
-    gpt_init_random(&model, (uint64_t)o.seed);
-    int start_step = 0;
-    uint64_t rng = random_seed((uint64_t)o.seed, 7);
-    if (ckpt) {
-        int loaded_opt = checkpoint_load(&model, ckpt, NULL, o.resume != NULL);
-        if (o.resume) {
-            if (!loaded_opt) die("could not restore the optimizer state from '%s'", ckpt);
-            start_step = st.step;
-            rng = st.rng;
-            if (st.data_pos > train.nwindows)
-                die("'%s' resumes at training window %llu, but the training data has %zu windows\nHINT: resume with the "
-                    "data and -t the run was made with", ckpt, (unsigned long long)st.data_pos, train.nwindows);
-            dataloader_seek(&train, st.data_epoch, st.data_pos);
-        }
-    }
-    if (start_step >= o.steps) die("the run in '%s' already finished %d steps\nHINT: pass a larger --steps to train on", o.resume, start_step);
-
+    DataLoader train, val;
+    int have_val;
+    Tokenizer tok;
+    int can_sample, needle_task, needle_loss;
+    const Shard *hay;       // --task needle: haystacks from the largest training shard
+    int target_attn;        // the normalizer after --attn-switch-step (or from the start)
+    float target_s0;
+    int start_step;
+    uint64_t rng;           // sampling
     char out_default[256];
-    snprintf(out_default, sizeof(out_default), "runs/%s", attn_names[target_attn]);
-    const char *out = o.out ? o.out : out_default;
+    const char *out;
+    LRSchedule sched;
+    size_t tokens_per_step;
+    FILE *logf, *ssf;
+    char last_ckpt[4096];
+    double time_in_steps;
+} Run;
+
+// the checkpoint to start from, its header read once; a resumed run takes its own shape from it
+static void setup_source(Run *r) {
+    Options *o = &r->o;
+    if (o->resume) {
+        if (newest_checkpoint(o->resume, r->ckpt_path, sizeof(r->ckpt_path), NULL, 0) < 0)
+            die("no checkpoint (ckpt_<step>.bin) in '%s' to resume from\nHINT: check the run folder, or start a new run without --resume", o->resume);
+        if (!o->out) o->out = o->resume;
+    } else if (o->init_from) {
+        snprintf(r->ckpt_path, sizeof(r->ckpt_path), "%s", o->init_from);
+    }
+    r->ckpt = r->ckpt_path[0] ? r->ckpt_path : NULL;
+    int has_opt = 0;
+    if (r->ckpt) r->from_file = checkpoint_read_config(r->ckpt, &has_opt, &r->st);
+    if (o->resume && !has_opt) die("'%s' has no optimizer state to resume from\nHINT: use --init-from to start a new run from its weights", r->ckpt);
+    if (o->resume) { // the run's own shape, unless the user asks otherwise
+        TrainState *st = &r->st;
+        check_train_state(st, &r->from_file, r->ckpt);
+        if (o->seq < 0) o->seq = st->T;
+        if (!o->batch_given) { // the checkpoint's global batch, over this run's ranks
+            if (st->B % r->dist.world)
+                die("the run's global batch of %d sequences does not divide over %d ranks\nHINT: use a rank count that divides %d, or give -b",
+                    st->B, r->dist.world, st->B);
+            o->batch = st->B / r->dist.world;
+        }
+        if (!o->accum_given) o->grad_accum = st->grad_accum;
+        if (!o->sh.seed_given) o->sh.seed = st->seed;
+    }
+    r->T = o->seq > 0 ? o->seq : r->ckpt ? r->from_file.max_seq_len : find_preset(o->model)->T;
+    r->B = o->batch;
+}
+
+// the data and the model config; returns 0 after --dry-run's table
+static int setup_data(Run *r) {
+    Options *o = &r->o;
+    int B = r->B, T = r->T;
+    int preset_fixes_vocab = r->ckpt || find_preset(o->model)->V > 0;
+    if (o->dry_run && preset_fixes_vocab) { // the table needs no data
+        GPTConfig config = resolve_config(o, r->ckpt, &r->from_file, 0, 0, T);
+        print_config(o, &config, r->ckpt, B, T, NULL, NULL, r->threads, 0, "-", r->dist.world);
+        return 0;
+    }
+    dataloader_init(&r->train, o->train, B, T, 1, (uint64_t)o->sh.seed);
+    dataloader_set_rank(&r->train, r->dist.rank, r->dist.world);
+    r->config = resolve_config(o, r->ckpt, &r->from_file, dataloader_vocab_size(&r->train), r->train.tokenizer, T);
+    dataloader_check_vocab(&r->train, r->config.vocab_size, r->config.tokenizer);
+    if (o->dry_run) {
+        print_config(o, &r->config, r->ckpt, B, T, &r->train, NULL, r->threads, 0, "-", r->dist.world);
+        return 0;
+    }
+    r->have_val = o->val_every > 0;
+    if (r->have_val) {
+        dataloader_init(&r->val, o->val, B, T, 0, 0);
+        dataloader_set_rank(&r->val, r->dist.rank, r->dist.world);
+        dataloader_check_vocab(&r->val, r->config.vocab_size, r->config.tokenizer);
+    }
+    char why[256];
+    if (gpt_length_check(&r->config, T, why, sizeof(why))) die("-t %d: %s\nHINT: use -t <= %d, or a RoPE model (--pos rope)", T, why, r->config.max_seq_len);
+    int known_tok = r->config.tokenizer == TOKENIZER_BYTE || r->config.tokenizer == TOKENIZER_GPT2;
+    r->can_sample = o->sample_every > 0 && known_tok;
+    r->needle_task = !strcmp(o->task, "needle");
+    r->needle_loss = parse_choice(o->needle_loss, needle_loss_names, 3);
+    if (r->needle_task && !known_tok)
+        die("--task needle needs data made by the byte or gpt2 tokenizer; '%s' does not say which made it\nHINT: make the shards with prepare_data", o->train);
+    if (r->can_sample || r->needle_task) tokenizer_init_kind(&r->tok, r->config.tokenizer, o->sh.gpt2_dir);
+    r->hay = &r->train.shards[0];
+    for (int i = 1; i < r->train.nshards; i++) if (r->train.shards[i].ntok > r->hay->ntok) r->hay = &r->train.shards[i];
+    if (r->needle_task && T < needle_min_context(&r->tok))
+        die("--task needle at -t %d: a retrieval example needs at least %d tokens\nHINT: use -t %d or more", T,
+            needle_min_context(&r->tok), needle_min_context(&r->tok));
+    return 1;
+}
+
+// the model: random weights for a new run, the checkpoint's (and its optimizer state on resume) otherwise
+static void setup_model(Run *r) {
+    Options *o = &r->o;
+    // --attn-switch-step: softmax first; config (f). A resumed run continues with its checkpoint's normalizer.
+    r->target_attn = r->config.attn;
+    r->target_s0 = r->config.ssmax_s0;
+    if (o->attn_switch_step > 0 && (o->resume ? r->from_file.attn == ATTN_SOFTMAX : o->attn_switch_step > 1)) r->config.attn = ATTN_SOFTMAX;
+    gpt_build(&r->model, &r->config);
+    r->rng = random_seed((uint64_t)o->sh.seed, 7);
+    if (!r->ckpt) {
+        gpt_init_random(&r->model, (uint64_t)o->sh.seed);
+        return;
+    }
+    int loaded_opt = checkpoint_load(&r->model, r->ckpt, NULL, o->resume != NULL);
+    if (o->resume) {
+        if (!loaded_opt) die("could not restore the optimizer state from '%s'", r->ckpt);
+        r->start_step = r->st.step;
+        r->rng = r->st.rng;
+        if (r->st.data_pos > r->train.nwindows)
+            die("'%s' resumes at training window %llu, but the training data has %zu windows\nHINT: resume with the "
+                "data and -t the run was made with", r->ckpt, (unsigned long long)r->st.data_pos, r->train.nwindows);
+        dataloader_seek(&r->train, r->st.data_epoch, r->st.data_pos);
+    }
+}
+
+// the run folder and its logs; a resumed run drops log rows after its checkpoint, so its files equal an
+// uninterrupted run's
+static void setup_output(Run *r) {
+    Options *o = &r->o;
+    if (r->start_step >= o->steps) die("the run in '%s' already finished %d steps\nHINT: pass a larger --steps to train on", o->resume, r->start_step);
+    snprintf(r->out_default, sizeof(r->out_default), "runs/%s", normalizers[r->target_attn].name);
+    const char *out = r->out = o->out ? o->out : r->out_default;
     char parent[4096];
     snprintf(parent, sizeof(parent), "%s", out);
     for (char *p = parent + 1; *p; p++) if (*p == '/') { *p = 0; mkdir(parent, 0755); *p = '/'; }
     if (mkdir(out, 0755) != 0 && errno != EEXIST)
         die("cannot create run folder '%s' (%s)\nHINT: check that its parent is writable, or pick another -o", out, strerror(errno));
-    if (!(o.resume && !strcmp(out, o.resume))) claim_run_folder(out, o.overwrite, dist.rank);
+    if (!(o->resume && !strcmp(out, o->resume))) claim_run_folder(out, o->overwrite, r->dist.rank);
 
-    LRSchedule sched = {parse_choice(o.schedule, schedule_names, SCHED_COUNT), o.lr, o.warmup, o.steps, o.min_lr_frac, o.decay_frac};
-    size_t tokens_per_step = (size_t)B * T * o.grad_accum * dist.world;
+    LRSchedule sched = {parse_choice(o->schedule, schedule_names, SCHED_COUNT), o->lr, o->warmup, o->steps, o->min_lr_frac, o->decay_frac};
+    r->sched = sched;
+    r->tokens_per_step = (size_t)r->B * r->T * o->grad_accum * r->dist.world;
+    print_config(o, &r->config, r->ckpt, r->B, r->T, &r->train, r->have_val ? &r->val : NULL, r->threads, r->start_step, out, r->dist.world);
 
-    print_config(&o, &config, ckpt, B, T, &train, have_val ? &val : NULL, threads, start_step, out, dist.world);
-
-    // ---- logs: a resumed run drops rows after its checkpoint, so its files equal an uninterrupted run's
     char path[4096];
-    if (o.resume && dist.rank == 0) {
-        snprintf(path, sizeof(path), "%s/log.csv", out); truncate_csv(path, start_step);
-        snprintf(path, sizeof(path), "%s/ssmax.csv", out); truncate_csv(path, start_step);
+    if (o->resume && r->dist.rank == 0) {
+        snprintf(path, sizeof(path), "%s/log.csv", out); truncate_csv(path, r->start_step);
+        snprintf(path, sizeof(path), "%s/ssmax.csv", out); truncate_csv(path, r->start_step);
     }
-    FILE *logf = dist.rank ? NULL : open_csv(out, "log.csv", "step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s", o.resume != NULL);
-    FILE *ssf = target_attn != ATTN_SOFTMAX && dist.rank == 0 ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o.resume != NULL) : NULL;
-    if (!o.resume) log_ssmax(ssf, out, &model, 0);
+    r->logf = r->dist.rank ? NULL : open_csv(out, "log.csv", "step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s", o->resume != NULL);
+    r->ssf = r->target_attn != ATTN_SOFTMAX && r->dist.rank == 0 ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o->resume != NULL) : NULL;
+    if (!o->resume) log_ssmax(r->ssf, out, &r->model, 0);
+}
 
-    // ---- training
-    double run_t0 = now_seconds(), time_in_steps = 0, last_loss = NAN;
-    for (int step = start_step + 1; step <= o.steps; step++) {
-        double t0 = now_seconds();
-        if (model.config.attn != target_attn && step >= o.attn_switch_step) {
-            gpt_switch_attention(&model, target_attn, target_s0);
-            printf("step %d: attention switched from softmax to %s (s0 %.6f)\n", step, attn_names[target_attn], target_s0);
-            log_ssmax(ssf, out, &model, step - 1);
-        }
-        gpt_zero_grad(&model);
-        double loss = 0;
-        for (int micro = 0; micro < o.grad_accum; micro++) {
-            if (needle_task) { // examples drawn from (seed, step, micro): the same after a resume
-                uint64_t nrng = random_seed((uint64_t)o.seed, ((uint64_t)step << 16) + micro + 99);
-                needle_batch(&tok, hay, B, T, needle_loss, &nrng, train.inputs, train.targets, &dist);
-            } else {
-                dataloader_next_batch(&train);
-            }
-            gpt_forward_backward(&model, train.inputs, train.targets, B, T);
-            loss += model.mean_loss;
-        }
-        char what[64];
-        snprintf(what, sizeof(what), "the gradient sum of step %d", step);
-        loss = dist_sum_double(&dist, loss, what) / (o.grad_accum * dist.world); // every rank: the global mean
-        char kept[4200]; // what is left to resume from: the newest checkpoint, if the run has written one
-        if (!isfinite(loss)) {
-            checkpoint_left(kept, sizeof(kept), out);
-            die("step %d: the loss is %f (tensor: loss); training stopped, %s\nHINT: lower --lr or raise --warmup", step, loss, kept);
-        }
-        last_loss = loss;
-        dist_sum_floats(&dist, model.grads_memory, model.params_floats, what); // one flat buffer, in place
-        if (o.grad_accum * dist.world > 1) { // gradients summed over micro-batches and ranks: make them the mean
-            float inv = 1.0f / (o.grad_accum * dist.world);
-            for (size_t i = 0; i < model.params_floats; i++) model.grads_memory[i] *= inv;
-        }
-        const char *bad = NULL;
-        double norm = gpt_grad_norm(&model, &bad);
-        if (!isfinite(norm)) {
-            checkpoint_left(kept, sizeof(kept), out);
-            die("step %d: gradient of tensor %s is not finite; training stopped, %s\nHINT: lower --lr or raise --warmup", step,
-                bad ? bad : "?", kept);
-        }
-        float scale = o.clip > 0 && norm > o.clip ? (float)(o.clip / (norm + 1e-6)) : 1.0f;
-        float lr = lr_at(&sched, step - 1);
-        adamw_update(&model, lr, o.beta1, o.beta2, o.eps, o.wd, scale, step);
-        double ms = (now_seconds() - t0) * 1000;
-        time_in_steps += ms / 1000;
+typedef struct { double loss, norm, ms; float lr; } StepResult;
 
+// one optimizer step: the micro-batches' gradients, summed over ranks, clipped, AdamW
+static StepResult train_step(Run *r, int step) {
+    Options *o = &r->o;
+    GPT *model = &r->model;
+    double t0 = now_seconds();
+    gpt_zero_grad(model);
+    double loss = 0;
+    for (int micro = 0; micro < o->grad_accum; micro++) {
+        if (r->needle_task) { // examples drawn from (seed, step, micro): the same after a resume
+            uint64_t nrng = random_seed((uint64_t)o->sh.seed, ((uint64_t)step << 16) + micro + 99);
+            needle_batch(&r->tok, r->hay, r->B, r->T, r->needle_loss, &nrng, r->train.inputs, r->train.targets, &r->dist);
+        } else {
+            dataloader_next_batch(&r->train);
+        }
+        gpt_forward_backward(model, r->train.inputs, r->train.targets, r->B, r->T);
+        loss += model->mean_loss;
+    }
+    char what[64];
+    snprintf(what, sizeof(what), "the gradient sum of step %d", step);
+    int n = o->grad_accum * r->dist.world;
+    loss = dist_sum_double(&r->dist, loss, what) / n; // every rank: the global mean
+    char kept[4200]; // what is left to resume from: the newest checkpoint, if the run has written one
+    if (!isfinite(loss)) {
+        checkpoint_left(kept, sizeof(kept), r->out);
+        die("step %d: the loss is %f (tensor: loss); training stopped, %s\nHINT: lower --lr or raise --warmup", step, loss, kept);
+    }
+    dist_sum_floats(&r->dist, model->grads_memory, model->params_floats, what); // one flat buffer, in place
+    if (n > 1) { // gradients summed over micro-batches and ranks: make them the mean
+        float inv = 1.0f / n;
+        for (size_t i = 0; i < model->params_floats; i++) model->grads_memory[i] *= inv;
+    }
+    const char *bad = NULL;
+    double norm = gpt_grad_norm(model, &bad);
+    if (!isfinite(norm)) {
+        checkpoint_left(kept, sizeof(kept), r->out);
+        die("step %d: gradient of tensor %s is not finite; training stopped, %s\nHINT: lower --lr or raise --warmup", step,
+            bad ? bad : "?", kept);
+    }
+    float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / (norm + 1e-6)) : 1.0f;
+    float lr = lr_at(&r->sched, step - 1);
+    adamw_update(model, lr, o->beta1, o->beta2, o->eps, o->wd, scale, step);
+    StepResult res = {loss, norm, (now_seconds() - t0) * 1000, lr};
+    return res;
+}
+
+// the step's log.csv row and, every --log-every steps, its progress line
+static void log_step(Run *r, int step, const StepResult *s, float val_loss) {
+    Options *o = &r->o;
+    double tps = r->tokens_per_step / (s->ms / 1000);
+    if (r->logf) {
+        fprintf(r->logf, "%d,%zu,%.6f,", step, (size_t)step * r->tokens_per_step, s->loss);
+        if (!isnan(val_loss)) fprintf(r->logf, "%.6f", val_loss);
+        fprintf(r->logf, ",%.6e,%.6f,%.3f,%.1f\n", s->lr, s->norm, s->ms, tps);
+        csv_flush(r->logf, r->out, "log.csv");
+    }
+    if (step % o->log_every == 0 || step == o->steps || !isnan(val_loss)) {
+        char eta[32];
+        double per_step = r->time_in_steps / (step - r->start_step);
+        format_eta(eta, sizeof(eta), per_step * (o->steps - step));
+        printf("step %*d/%d | loss %.4f", (int)log10(o->steps) + 1, step, o->steps, s->loss);
+        if (!isnan(val_loss)) printf(" | val %.4f", val_loss);
+        printf(" | norm %.3f | lr %.2e | %.1f ms | %.0f tok/s | ETA %s\n", s->norm, s->lr, s->ms, tps, eta);
+        fflush(stdout);
+    }
+}
+
+// every --ckpt-every steps and at the end: the checkpoint (rank 0), and the oldest ones pruned
+static void maybe_checkpoint(Run *r, int step) {
+    Options *o = &r->o;
+    if (!((o->ckpt_every > 0 && step % o->ckpt_every == 0) || step == o->steps)) return;
+    TrainState s = {step, r->rng, r->train.epoch, r->train.pos, o->sh.seed, r->B * r->dist.world, r->T, o->grad_accum}; // global batch
+    snprintf(r->last_ckpt, sizeof(r->last_ckpt), "%s/ckpt_%08d.bin", r->out, step);
+    if (r->dist.rank == 0) {
+        checkpoint_save(&r->model, r->last_ckpt, &s, 1);
+        prune_checkpoints(r->out, o->keep_ckpts);
+    }
+}
+
+static void finish(Run *r) {
+    if (r->logf) { csv_flush(r->logf, r->out, "log.csv"); fclose(r->logf); }
+    if (r->ssf) { csv_flush(r->ssf, r->out, "ssmax.csv"); fclose(r->ssf); }
+    dist_barrier(&r->dist, "the end of the run"); // the final checkpoint is written before any rank leaves
+}
+
+static void free_run(Run *r) {
+    gpt_free(&r->model);
+    dataloader_free(&r->train);
+    if (r->have_val) dataloader_free(&r->val);
+}
+
+int main(int argc, char **argv) {
+    static Run run; // large (paths, loaders): not on the stack
+    Run *r = &run;
+    dist_init(&r->dist, &argc, &argv);
+    if (r->dist.rank > 0 && !freopen("/dev/null", "w", stdout)) die("rank %d: cannot silence stdout", r->dist.rank); // rank 0 speaks
+    r->o = parse_args(argc, argv);
+    Options *o = &r->o;
+    r->dist.timeout = o->mpi_timeout;
+    r->threads = use_threads(o->sh.threads);
+    setup_source(r);
+    if (!setup_data(r)) { dist_finalize(); return 0; } // --dry-run
+    setup_model(r);
+    setup_output(r);
+
+    double run_t0 = now_seconds(), last_loss = NAN;
+    for (int step = r->start_step + 1; step <= o->steps; step++) {
+        if (r->model.config.attn != r->target_attn && step >= o->attn_switch_step) {
+            gpt_switch_attention(&r->model, r->target_attn, r->target_s0);
+            printf("step %d: attention switched from softmax to %s (s0 %.6f)\n", step, normalizers[r->target_attn].name, r->target_s0);
+            log_ssmax(r->ssf, r->out, &r->model, step - 1);
+        }
+        StepResult s = train_step(r, step);
+        last_loss = s.loss;
+        r->time_in_steps += s.ms / 1000;
         float val_loss = NAN;
-        if (have_val && (step % o.val_every == 0 || step == o.steps)) {
-            val_loss = evaluate(&model, &val, o.val_batches, &dist);
-            log_ssmax(ssf, out, &model, step);
+        if (r->have_val && (step % o->val_every == 0 || step == o->steps)) {
+            val_loss = evaluate(&r->model, &r->val, o->val_batches, &r->dist);
+            log_ssmax(r->ssf, r->out, &r->model, step);
         }
-        double tps = tokens_per_step / (ms / 1000);
-        if (logf) {
-            fprintf(logf, "%d,%zu,%.6f,", step, (size_t)step * tokens_per_step, loss);
-            if (!isnan(val_loss)) fprintf(logf, "%.6f", val_loss);
-            fprintf(logf, ",%.6e,%.6f,%.3f,%.1f\n", lr, norm, ms, tps);
-            csv_flush(logf, out, "log.csv");
-        }
-        if (step % o.log_every == 0 || step == o.steps || !isnan(val_loss)) {
-            char eta[32];
-            double per_step = time_in_steps / (step - start_step);
-            format_eta(eta, sizeof(eta), per_step * (o.steps - step));
-            printf("step %*d/%d | loss %.4f", (int)log10(o.steps) + 1, step, o.steps, loss);
-            if (!isnan(val_loss)) printf(" | val %.4f", val_loss);
-            printf(" | norm %.3f | lr %.2e | %.1f ms | %.0f tok/s | ETA %s\n", norm, lr, ms, tps, eta);
-            fflush(stdout);
-        }
-        if (can_sample && o.sample_every > 0 && step % o.sample_every == 0 && dist.rank == 0)
-            sample(&model, &tok, o.sample_len, T, o.temperature, &rng);
-        if ((o.ckpt_every > 0 && step % o.ckpt_every == 0) || step == o.steps) {
-            TrainState s = {step, rng, train.epoch, train.pos, o.seed, B * dist.world, T, o.grad_accum}; // global batch
-            snprintf(path, sizeof(path), "%s/ckpt_%08d.bin", out, step);
-            if (dist.rank == 0) {
-                checkpoint_save(&model, path, &s, 1);
-                prune_checkpoints(out, o.keep_ckpts);
-            }
-        }
+        log_step(r, step, &s, val_loss);
+        if (r->can_sample && step % o->sample_every == 0 && r->dist.rank == 0)
+            sample(&r->model, &r->tok, o->sample_len, r->T, o->temperature, &r->rng);
+        maybe_checkpoint(r, step);
     }
-    if (logf) { csv_flush(logf, out, "log.csv"); fclose(logf); }
-    if (ssf) { csv_flush(ssf, out, "ssmax.csv"); fclose(ssf); }
-    dist_barrier(&dist, "the end of the run"); // the final checkpoint is written before any rank leaves
+    finish(r);
     printf("done: %d steps in %.1fs, final train loss %.4f, peak RSS %ld MiB, checkpoint %s\n",
-           o.steps - start_step, now_seconds() - run_t0, last_loss, peak_rss_mb(), path);
-    gpt_free(&model);
-    dataloader_free(&train);
-    if (have_val) dataloader_free(&val);
+           o->steps - r->start_step, now_seconds() - run_t0, last_loss, peak_rss_mb(), r->last_ckpt);
+    free_run(r);
     dist_finalize();
     return 0;
 }

@@ -21,7 +21,7 @@
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
-#include "../model/common.h"
+#include "../util/common.h"
 #include "../model/gpt.h"
 #include "../model/optim.h"
 #include "../model/matmul.h"
@@ -374,7 +374,7 @@ int main(int argc, char **argv) {
             char over[64] = "";
             if (a) snprintf(over, sizeof(over), "%+.1f%% (%+.1f%%, %+.1f..%+.1f)", 100 * (ms[1] / ms[0] - 1), 100 * ms[2],
                             100 * ms[3], 100 * ms[4]);
-            printf("| %s | %s | %.0f | %.0f | %.0f | %.0f%% | %s | %ld |\n", configs[i].name, attn_names[attn], ms[a],
+            printf("| %s | %s | %.0f | %.0f | %.0f | %.0f%% | %s | %ld |\n", configs[i].name, normalizers[attn].name, ms[a],
                    configs[i].B * configs[i].T / (ms[a] / 1000), gflops, 100 * gflops / peak, over, (long)(got[0] / 1024));
             fflush(stdout);
         }

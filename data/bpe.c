@@ -17,7 +17,7 @@
 #define typeof __typeof__ // stb_ds spells it the GNU way; strict C11 only has __typeof__
 #endif
 #include <stb/stb_ds.h>
-#include "../model/common.h"
+#include "../util/common.h"
 #include "bpe.h"
 
 #define WS "\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}"

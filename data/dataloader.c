@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include "../model/common.h"
-#include "../model/gpt.h"
+#include "../util/common.h"
 #include "dataloader.h"
+#include "tokenizer.h"
 
 void shard_open(Shard *s, const char *path) {
     memset(s, 0, sizeof(*s));

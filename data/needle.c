@@ -2,8 +2,7 @@
  * needle.c: retrieval examples for fine-tuning and evaluation (see needle.h).
  */
 #include <string.h>
-#include "../model/common.h"
-#include "../model/gpt.h"
+#include "../util/common.h"
 #include "needle.h"
 
 static const char *cities[] = {

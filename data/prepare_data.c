@@ -18,8 +18,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <ctype.h>
-#include "../model/common.h"
-#include "../model/gpt.h"
+#include "../util/common.h"
 #include "dataloader.h"
 #include "tokenizer.h"
 

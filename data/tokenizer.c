@@ -3,9 +3,10 @@
  */
 #include <string.h>
 #include <sys/stat.h>
-#include "../model/common.h"
-#include "../model/gpt.h"
+#include "../util/common.h"
 #include "tokenizer.h"
+
+const char *tokenizer_names[TOKENIZER_COUNT] = {"unknown", "byte", "gpt2"};
 
 void tokenbuf_reserve(TokenBuf *b, size_t extra) {
     if (b->n + extra <= b->cap) return;

@@ -13,8 +13,12 @@
 #include <stdint.h>
 #include "bpe.h"
 
+// which tokenizer made a shard's or a model's token ids (recorded in both, checked against each other)
+enum { TOKENIZER_UNKNOWN, TOKENIZER_BYTE, TOKENIZER_GPT2, TOKENIZER_COUNT };
+extern const char *tokenizer_names[TOKENIZER_COUNT];
+
 typedef struct {
-    int kind;        // TOKENIZER_* from model/gpt.h
+    int kind;        // TOKENIZER_*
     int vocab_size;
     int eot;         // end-of-text token: separates documents
     BPE *bpe;        // gpt2 only

@@ -6,8 +6,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <fcntl.h>
-#include "common.h"
+#include "../util/common.h"
 #include "checkpoint.h"
+#include "../data/tokenizer.h"
 
 static float int_as_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 static int32_t float_as_int(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
@@ -98,11 +99,11 @@ int checkpoint_load(GPT *model, const char *path, TrainState *state, int want_op
             fc.channels, fc.ffn, fc.vocab_size, mc->num_layers, mc->num_heads, mc->channels, mc->ffn, mc->vocab_size);
     size_t fsizes[NUM_PARAM_TENSORS]; // the file's size was checked against them by checkpoint_read_config
     gpt_param_sizes(fsizes, &fc);
-    // attention parameters may differ (a Softmax model converted to SSMax); every other tensor must match
+    // the normalizer's parameters may differ (a Softmax model converted to SSMax); every other tensor must match
     int same_attn = 1;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
         if (fsizes[i] == model->param_sizes[i]) continue;
-        if (i == 17 || i == 18) { same_attn = 0; continue; }
+        if (i >= PARAM_ATTN0) { same_attn = 0; continue; }
         die("tensor %s of '%s' has %zu values, the model wants %zu\nHINT: the checkpoint was made for another config",
             param_names[i], path, fsizes[i], model->param_sizes[i]);
     }
@@ -118,6 +119,8 @@ int checkpoint_load(GPT *model, const char *path, TrainState *state, int want_op
         }
     }
     fclose(f);
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) // slots the file lacks start where the normalizer's table says
+        if (fsizes[PARAM_ATTN0 + k] != model->param_sizes[PARAM_ATTN0 + k]) gpt_init_normalizer_slot(model, k);
     return parts == 3;
 }
 

@@ -31,8 +31,8 @@ typedef struct {
 
 // reads only the header: the model config, and whether optimizer state is present
 GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainState *state);
-// fills an already built model; tensors that the file lacks (a softmax checkpoint loaded as SSMax)
-// keep their values in the model; returns 1 if the optimizer state was loaded
+// fills an already built model; normalizer parameters that the file lacks (a Softmax checkpoint loaded
+// as SSMax) start at their initial values (gpt_init_normalizer_slot); returns 1 if the optimizer state was loaded
 int checkpoint_load(GPT *model, const char *path, TrainState *state, int want_optimizer);
 // writes path.tmp, fsyncs, renames: a crash never leaves a half-written checkpoint under path
 void checkpoint_save(const GPT *model, const char *path, const TrainState *state, int with_optimizer);

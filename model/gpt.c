@@ -1,23 +1,22 @@
 /*
  * gpt.c: the GPT assembled from the layers: parameter and activation tables, random init,
- * the forward pass (with loss) and the backward pass.
+ * one transformer block, the forward pass (with loss), the backward pass and evaluation.
  */
 #include <math.h>
 #include <string.h>
-#include "common.h"
+#include "../util/common.h"
 #include "layers.h"
 #include "gpt.h"
+#include "../data/tokenizer.h"
 #include "matmul.h"
 
-const char *attn_names[ATTN_COUNT] = {"softmax", "ssmax", "ssmax-fixed", "ssmax-bias"};
 const char *pos_names[POS_COUNT] = {"learned", "rope"};
 const char *norm_names[NORM_COUNT] = {"layernorm", "rmsnorm"};
 const char *mlp_names[MLP_COUNT] = {"gelu", "swiglu"};
-const char *tokenizer_names[TOKENIZER_COUNT] = {"unknown", "byte", "gpt2"};
 
 const char *param_names[NUM_PARAM_TENSORS] = {
     "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
-    "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "ssmax_s", "ssmax_b"};
+    "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "attn0", "attn1"};
 
 const Preset presets[] = {
     {"tiny", "tests and smoke runs", 2, 2, 64, 176, 64, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
@@ -46,20 +45,11 @@ GPTConfig gpt_preset_config(const Preset *p, int V, int T, int attn) {
     c.max_seq_len = T > p->T ? T : p->T;
     c.attn = attn;
     c.rope_theta = 10000.0f;
-    c.ssmax_s0 = ssmax_default_s0(attn, T);
+    c.ssmax_s0 = normalizer_default_s0(attn, T);
     return c;
 }
 
-int parse_choice(const char *value, const char **names, int n) {
-    for (int i = 0; i < n; i++) if (strcmp(value, names[i]) == 0) return i;
-    return -1;
-}
-
-// s0 = 1 / mean_{n=1..T} ln n, so that s * ln n averages 1 over the training window
-float ssmax_default_s0(int attn, int T) {
-    if (attn == ATTN_SSMAX_FIXED || T < 2) return 1.0f; // ssmax-fixed: logits x ln n
-    return (float)(T / lgamma(T + 1.0));
-}
+const Normalizer *gpt_normalizer(const GPTConfig *c) { return &normalizers[c->attn]; }
 
 // caps far above any model this CPU trainer can hold, low enough that every size product below fits
 // size_t with room to spare (the largest tensor is then < 2^48 floats), so a corrupt or hostile header
@@ -105,42 +95,35 @@ void gpt_param_sizes(size_t *s, const GPTConfig *c) {
     size_t Vp = c->padded_vocab_size, C = c->channels, L = c->num_layers, NH = c->num_heads;
     size_t F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F; // rows of the MLP's input projection
     int ln = c->norm == NORM_LAYERNORM, bias = c->bias;
-    s[0] = Vp * C;                                   // wte
-    s[1] = c->pos == POS_LEARNED ? (size_t)c->max_seq_len * C : 0; // wpe
-    s[2] = L * C;                                    // ln1w
-    s[3] = ln ? L * C : 0;                           // ln1b
-    s[4] = L * 3 * C * C;                            // qkvw
-    s[5] = bias ? L * 3 * C : 0;                     // qkvb
-    s[6] = L * C * C;                                // attprojw
-    s[7] = bias ? L * C : 0;                         // attprojb
-    s[8] = L * C;                                    // ln2w
-    s[9] = ln ? L * C : 0;                           // ln2b
-    s[10] = L * Fin * C;                             // fcw
-    s[11] = bias ? L * Fin : 0;                      // fcb
-    s[12] = L * C * F;                               // fcprojw
-    s[13] = bias ? L * C : 0;                        // fcprojb
-    s[14] = C;                                       // lnfw
-    s[15] = ln ? C : 0;                              // lnfb
-    s[16] = c->tie ? 0 : Vp * C;                     // lmw
-    s[17] = c->attn != ATTN_SOFTMAX ? L * NH : 0;    // ssmax_s
-    s[18] = c->attn == ATTN_SSMAX_BIAS ? L * NH : 0; // ssmax_b
+    s[PARAM_WTE] = Vp * C;
+    s[PARAM_WPE] = c->pos == POS_LEARNED ? (size_t)c->max_seq_len * C : 0;
+    s[PARAM_LN1W] = L * C;
+    s[PARAM_LN1B] = ln ? L * C : 0;
+    s[PARAM_QKVW] = L * 3 * C * C;
+    s[PARAM_QKVB] = bias ? L * 3 * C : 0;
+    s[PARAM_ATTPROJW] = L * C * C;
+    s[PARAM_ATTPROJB] = bias ? L * C : 0;
+    s[PARAM_LN2W] = L * C;
+    s[PARAM_LN2B] = ln ? L * C : 0;
+    s[PARAM_FCW] = L * Fin * C;
+    s[PARAM_FCB] = bias ? L * Fin : 0;
+    s[PARAM_FCPROJW] = L * C * F;
+    s[PARAM_FCPROJB] = bias ? L * C : 0;
+    s[PARAM_LNFW] = C;
+    s[PARAM_LNFB] = ln ? C : 0;
+    s[PARAM_LMW] = c->tie ? 0 : Vp * C;
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) s[PARAM_ATTN0 + k] = k < gpt_normalizer(c)->nparams ? L * NH : 0;
 }
 
 int gpt_param_decays(int i) {
-    // weight decay on matrices only; never on norms, biases or the SSMax s and b
-    return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12 || i == 16;
+    // weight decay on matrices only; never on norms, biases or the normalizer's parameters
+    return i == PARAM_WTE || i == PARAM_WPE || i == PARAM_QKVW || i == PARAM_ATTPROJW || i == PARAM_FCW ||
+           i == PARAM_FCPROJW || i == PARAM_LMW;
 }
 
 // tensors of size 0 (not in this config) get NULL, so a stray use fails loudly instead of reading a neighbour
-static void point_tensors(float **ptrs[], const size_t *offsets, const size_t *sizes, float *memory, int n) {
-    for (int i = 0; i < n; i++) *(ptrs[i]) = sizes[i] ? memory + offsets[i] : NULL;
-}
-
-static void param_pointers(ParameterTensors *p, float ***ptrs) {
-    float **list[NUM_PARAM_TENSORS] = {
-        &p->wte, &p->wpe, &p->ln1w, &p->ln1b, &p->qkvw, &p->qkvb, &p->attprojw, &p->attprojb, &p->ln2w, &p->ln2b,
-        &p->fcw, &p->fcb, &p->fcprojw, &p->fcprojb, &p->lnfw, &p->lnfb, &p->lmw, &p->ssmax_s, &p->ssmax_b};
-    memcpy(ptrs, list, sizeof(list));
+static void point_tensors(float **ptrs, const size_t *offsets, const size_t *sizes, float *memory, int n) {
+    for (int i = 0; i < n; i++) ptrs[i] = sizes[i] ? memory + offsets[i] : NULL;
 }
 
 // lays tensors out at 64-byte aligned offsets; returns the total length in floats
@@ -165,46 +148,51 @@ void gpt_build(GPT *model, const GPTConfig *config) {
     model->grads_memory = malloc_check(bytes);
     model->m_memory = malloc_check(bytes);
     model->v_memory = malloc_check(bytes);
-    float **ptrs[NUM_PARAM_TENSORS];
-    param_pointers(&model->params, ptrs);
-    point_tensors(ptrs, model->param_offsets, model->param_sizes, model->params_memory, NUM_PARAM_TENSORS);
-    param_pointers(&model->grads, ptrs);
-    point_tensors(ptrs, model->param_offsets, model->param_sizes, model->grads_memory, NUM_PARAM_TENSORS);
+    point_tensors(model->params.t, model->param_offsets, model->param_sizes, model->params_memory, NUM_PARAM_TENSORS);
+    point_tensors(model->grads.t, model->param_offsets, model->param_sizes, model->grads_memory, NUM_PARAM_TENSORS);
     model->mean_loss = -1.0f;
 }
 
+void gpt_init_normalizer_slot(GPT *model, int k) {
+    float v = gpt_normalizer(&model->config)->init[k], *w = model->params.attn[k];
+    if (isnan(v)) v = model->config.ssmax_s0; // ATTN_INIT_S0
+    for (size_t i = 0; i < model->param_sizes[PARAM_ATTN0 + k]; i++) w[i] = v;
+}
+
 void gpt_init_random(GPT *model, uint64_t seed) {
-    // GPT-2 init: N(0, 0.02) matrices, residual projections scaled by 1/sqrt(2L), zero biases, unit norms
+    // GPT-2 init: N(0, 0.02) matrices, residual projections scaled by 1/sqrt(2L), zero biases, unit norms;
+    // the normalizer's parameters as its table entry says
     GPTConfig *c = &model->config;
     ParameterTensors *p = &model->params;
     uint64_t rng = random_seed(seed, 1);
     memset(model->params_memory, 0, model->params_floats * sizeof(float));
     float resid_std = 0.02f / sqrtf(2.0f * c->num_layers);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
-        float *w = model->params_memory + model->param_offsets[i];
+        float *w = p->t[i];
         size_t n = model->param_sizes[i];
-        if (i == 0) n = (size_t)c->vocab_size * c->channels; // padded rows stay 0 and get no gradient
+        if (i == PARAM_WTE) n = (size_t)c->vocab_size * c->channels; // padded rows stay 0 and get no gradient
         if (gpt_param_decays(i)) {
-            float std = (i == 6 || i == 12) ? resid_std : 0.02f;
+            float std = (i == PARAM_ATTPROJW || i == PARAM_FCPROJW) ? resid_std : 0.02f;
             for (size_t k = 0; k < n; k++) w[k] = std * random_normal(&rng);
         }
     }
-    for (size_t k = 0; k < model->param_sizes[2]; k++) p->ln1w[k] = 1.0f;
-    for (size_t k = 0; k < model->param_sizes[8]; k++) p->ln2w[k] = 1.0f;
-    for (size_t k = 0; k < model->param_sizes[14]; k++) p->lnfw[k] = 1.0f;
-    for (size_t k = 0; k < model->param_sizes[17]; k++) p->ssmax_s[k] = c->ssmax_s0;
+    for (size_t k = 0; k < model->param_sizes[PARAM_LN1W]; k++) p->ln1w[k] = 1.0f;
+    for (size_t k = 0; k < model->param_sizes[PARAM_LN2W]; k++) p->ln2w[k] = 1.0f;
+    for (size_t k = 0; k < model->param_sizes[PARAM_LNFW]; k++) p->lnfw[k] = 1.0f;
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) gpt_init_normalizer_slot(model, k);
 }
 
 void gpt_free(GPT *model) {
     free(model->params_memory); free(model->grads_memory); free(model->m_memory); free(model->v_memory);
     free(model->acts_memory); free(model->grads_acts_memory);
     free(model->inputs); free(model->targets);
-    free(model->rope_cos); free(model->rope_sin); free(model->eval_memory);
+    free(model->rope.cos); free(model->rope.sin); free(model->eval.memory);
     memset(model, 0, sizeof(*model));
 }
 
-// Softmax -> SSMax (or between variants) in place: every other tensor keeps its value and AdamW
-// moments; s starts at s0 and b at 0, with zero moments; activations are re-made on the next pass
+// Softmax -> SSMax (or between normalizers) in place: every tensor the new normalizer shares with the old
+// keeps its value and AdamW moments; its new parameter slots start at their initial values with zero
+// moments; activations are re-made on the next pass
 void gpt_switch_attention(GPT *model, int attn, float s0) {
     GPT n;
     GPTConfig c = model->config;
@@ -215,12 +203,18 @@ void gpt_switch_attention(GPT *model, int attn, float s0) {
         size_t size = n.param_sizes[i];
         if (size == model->param_sizes[i]) {
             for (int k = 0; k < 3; k++) memcpy(to[k] + n.param_offsets[i], from[k] + model->param_offsets[i], size * sizeof(float));
-        } else if (i == 17) {
-            for (size_t k = 0; k < size; k++) n.params.ssmax_s[k] = s0; // b (18) stays 0
+        } else if (i >= PARAM_ATTN0) {
+            gpt_init_normalizer_slot(&n, i - PARAM_ATTN0);
         }
     }
     gpt_free(model);
     *model = n;
+}
+
+int gpt_length_check(const GPTConfig *c, int T, char *why, size_t n) {
+    if (c->pos == POS_LEARNED && T > c->max_seq_len)
+        return snprintf(why, n, "a context of %d positions exceeds the model's %d learned positions", T, c->max_seq_len), 1;
+    return 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -240,37 +234,29 @@ static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, size_t 
     size_t F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
     size_t BT = B * T;
     int g = !for_grads; // statistics and probabilities have no gradient buffer
-    s[0] = BT * C;                                   // encoded
-    s[1] = L * BT * C;                               // ln1
-    s[2] = g ? L * BT : 0;                           // ln1_mean
-    s[3] = g ? L * BT : 0;                           // ln1_rstd
-    s[4] = L * BT * 3 * C;                           // qkv
-    s[5] = c->pos == POS_ROPE ? L * BT * 3 * C : 0;  // qkvr
-    s[6] = L * BT * C;                               // atty
-    s[7] = g ? L * B * NH * T : 0;                   // att_lse
-    s[8] = L * BT * C;                               // attproj
-    s[9] = L * BT * C;                               // residual2
-    s[10] = L * BT * C;                              // ln2
-    s[11] = g ? L * BT : 0;                          // ln2_mean
-    s[12] = g ? L * BT : 0;                          // ln2_rstd
-    s[13] = L * BT * Fin;                            // fch
-    s[14] = L * BT * F;                              // fch_act
-    s[15] = L * BT * C;                              // fcproj
-    s[16] = L * BT * C;                              // residual3
-    s[17] = BT * C;                                  // lnf
-    s[18] = g ? BT : 0;                              // lnf_mean
-    s[19] = g ? BT : 0;                              // lnf_rstd
-    s[20] = g ? logit_rows * Vp : 0;                 // logits (dlogits are written in place)
-    s[21] = g ? BT : 0;                              // losses
-    s[22] = g ? attention_scratch_size((int)B, (int)T, (int)C, (int)NH) : 0; // scratch
-}
-
-static void act_pointers(ActivationTensors *a, float ***ptrs) {
-    float **list[NUM_ACTIVATION_TENSORS] = {
-        &a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->qkvr, &a->atty, &a->att_lse,
-        &a->attproj, &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_act, &a->fcproj,
-        &a->residual3, &a->lnf, &a->lnf_mean, &a->lnf_rstd, &a->logits, &a->losses, &a->scratch};
-    memcpy(ptrs, list, sizeof(list));
+    s[ACT_ENCODED] = BT * C;
+    s[ACT_LN1] = L * BT * C;
+    s[ACT_LN1_MEAN] = g ? L * BT : 0;
+    s[ACT_LN1_RSTD] = g ? L * BT : 0;
+    s[ACT_QKV] = L * BT * 3 * C;
+    s[ACT_QKVR] = c->pos == POS_ROPE ? L * BT * 3 * C : 0;
+    s[ACT_ATTY] = L * BT * C;
+    s[ACT_ATT_LSE] = g ? L * B * NH * T : 0;
+    s[ACT_ATTPROJ] = L * BT * C;
+    s[ACT_RESIDUAL2] = L * BT * C;
+    s[ACT_LN2] = L * BT * C;
+    s[ACT_LN2_MEAN] = g ? L * BT : 0;
+    s[ACT_LN2_RSTD] = g ? L * BT : 0;
+    s[ACT_FCH] = L * BT * Fin;
+    s[ACT_FCH_ACT] = L * BT * F;
+    s[ACT_FCPROJ] = L * BT * C;
+    s[ACT_RESIDUAL3] = L * BT * C;
+    s[ACT_LNF] = BT * C;
+    s[ACT_LNF_MEAN] = g ? BT : 0;
+    s[ACT_LNF_RSTD] = g ? BT : 0;
+    s[ACT_LOGITS] = g ? logit_rows * Vp : 0; // dlogits are written in place
+    s[ACT_LOSSES] = g ? BT : 0;
+    s[ACT_SCRATCH] = g ? attention_scratch_size((int)B, (int)T, (int)C, (int)NH) : 0;
 }
 
 size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int fused) {
@@ -286,18 +272,15 @@ size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int fused) {
 static void alloc_activations(GPT *model, int B, int T, size_t logit_rows) {
     free(model->acts_memory); free(model->grads_acts_memory); free(model->inputs); free(model->targets);
     size_t off[NUM_ACTIVATION_TENSORS], gsizes[NUM_ACTIVATION_TENSORS];
-    float **ptrs[NUM_ACTIVATION_TENSORS];
     act_sizes(model->act_sizes, &model->config, B, T, logit_rows, 0);
     size_t n = layout(off, model->act_sizes, NUM_ACTIVATION_TENSORS);
     model->acts_memory = malloc_check(n * sizeof(float));
     model->num_activations = n;
-    act_pointers(&model->acts, ptrs);
-    point_tensors(ptrs, off, model->act_sizes, model->acts_memory, NUM_ACTIVATION_TENSORS);
+    point_tensors(model->acts.t, off, model->act_sizes, model->acts_memory, NUM_ACTIVATION_TENSORS);
     act_sizes(gsizes, &model->config, B, T, logit_rows, 1);
     size_t gn = layout(off, gsizes, NUM_ACTIVATION_TENSORS);
     model->grads_acts_memory = malloc_check(gn * sizeof(float));
-    act_pointers(&model->grads_acts, ptrs);
-    point_tensors(ptrs, off, gsizes, model->grads_acts_memory, NUM_ACTIVATION_TENSORS);
+    point_tensors(model->grads_acts.t, off, gsizes, model->grads_acts_memory, NUM_ACTIVATION_TENSORS);
     if (model->config.pos != POS_ROPE) { // without RoPE attention reads qkv directly
         model->acts.qkvr = model->acts.qkv;
         model->grads_acts.qkvr = model->grads_acts.qkv;
@@ -312,27 +295,28 @@ static void alloc_activations(GPT *model, int B, int T, size_t logit_rows) {
 // forward and backward
 
 typedef struct { // one layer's slices of the parameters and activations
-    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb, *s, *b;
+    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+    float *attn[ATTN_MAX_PARAMS];
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *qkvr, *atty, *att_lse, *attproj, *residual2, *ln2, *ln2_mean,
           *ln2_rstd, *fch, *fch_act, *fcproj, *residual3;
 } LayerView;
 
-static float *slice(float *base, size_t size, int l) { return size ? base + size * l : NULL; }
 static float *at(float *base, size_t offset) { return base ? base + offset : NULL; } // absent tensors stay NULL
 
-static LayerView layer_view(const GPT *m, const ParameterTensors *p, const ActivationTensors *a, int l) {
+// layer l's parameter slices (from p: weights or gradients) and activation slices (from a, B*T rows)
+static LayerView layer_view(const GPT *m, const ParameterTensors *p, const ActivationTensors *a, int l, size_t BT) {
     const GPTConfig *c = &m->config;
-    size_t L = c->num_layers, BT = (size_t)m->B * m->T, C = c->channels;
-    size_t F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
-    const size_t *ps = m->param_sizes;
+    size_t L = c->num_layers, C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    #define SLICE(i) at(p->t[i], m->param_sizes[i] / L * l)
     LayerView v;
-    v.ln1w = slice(p->ln1w, ps[2] / L, l);     v.ln1b = slice(p->ln1b, ps[3] / L, l);
-    v.qkvw = slice(p->qkvw, ps[4] / L, l);     v.qkvb = slice(p->qkvb, ps[5] / L, l);
-    v.attprojw = slice(p->attprojw, ps[6] / L, l); v.attprojb = slice(p->attprojb, ps[7] / L, l);
-    v.ln2w = slice(p->ln2w, ps[8] / L, l);     v.ln2b = slice(p->ln2b, ps[9] / L, l);
-    v.fcw = slice(p->fcw, ps[10] / L, l);      v.fcb = slice(p->fcb, ps[11] / L, l);
-    v.fcprojw = slice(p->fcprojw, ps[12] / L, l); v.fcprojb = slice(p->fcprojb, ps[13] / L, l);
-    v.s = slice(p->ssmax_s, ps[17] / L, l);    v.b = slice(p->ssmax_b, ps[18] / L, l);
+    v.ln1w = SLICE(PARAM_LN1W);         v.ln1b = SLICE(PARAM_LN1B);
+    v.qkvw = SLICE(PARAM_QKVW);         v.qkvb = SLICE(PARAM_QKVB);
+    v.attprojw = SLICE(PARAM_ATTPROJW); v.attprojb = SLICE(PARAM_ATTPROJB);
+    v.ln2w = SLICE(PARAM_LN2W);         v.ln2b = SLICE(PARAM_LN2B);
+    v.fcw = SLICE(PARAM_FCW);           v.fcb = SLICE(PARAM_FCB);
+    v.fcprojw = SLICE(PARAM_FCPROJW);   v.fcprojb = SLICE(PARAM_FCPROJB);
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) v.attn[k] = SLICE(PARAM_ATTN0 + k);
+    #undef SLICE
     v.ln1 = at(a->ln1, l * BT * C);     v.ln1_mean = at(a->ln1_mean, l * BT); v.ln1_rstd = at(a->ln1_rstd, l * BT);
     v.qkv = at(a->qkv, l * BT * 3 * C); v.qkvr = at(a->qkvr, l * BT * 3 * C);
     v.atty = at(a->atty, l * BT * C);   v.att_lse = at(a->att_lse, l * BT * c->num_heads);
@@ -341,6 +325,12 @@ static LayerView layer_view(const GPT *m, const ParameterTensors *p, const Activ
     v.fch = at(a->fch, l * BT * Fin);   v.fch_act = at(a->fch_act, l * BT * F);
     v.fcproj = at(a->fcproj, l * BT * C); v.residual3 = at(a->residual3, l * BT * C);
     return v;
+}
+
+static AttnArgs attn_args(const GPT *m, const LayerView *v) {
+    AttnArgs a = {gpt_normalizer(&m->config), {0}};
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) a.p[k] = v->attn[k];
+    return a;
 }
 
 static void norm_forward(const GPTConfig *c, float *out, float *mean, float *rstd, const float *inp,
@@ -360,22 +350,31 @@ static void check_tokens(const GPTConfig *c, const int *inputs, const int *targe
     for (size_t i = 0; i < n; i++) {
         if (inputs[i] < 0 || inputs[i] >= V)
             die("token id %d at position %zu is outside the model's vocabulary of %d\nHINT: the data was made with another tokenizer than the model's (%s)",
-                inputs[i], i, V, tokenizer_names[c->tokenizer]);
+                inputs[i], i, V, c->tokenizer >= 0 && c->tokenizer < TOKENIZER_COUNT ? tokenizer_names[c->tokenizer] : "unknown");
         if (targets && targets[i] >= V)
-            die("target id %d at position %zu is outside the model's vocabulary of %d", targets[i], i, V);
+            die("target id %d at position %zu is outside the model's vocabulary of %d\nHINT: the data was made with another tokenizer than the model's",
+                targets[i], i, V);
     }
 }
 
 // RoPE's cos/sin table covers T positions at the config's theta (which evaluation may change)
 static void ensure_rope_table(GPT *model, int T) {
     const GPTConfig *c = &model->config;
-    if (c->pos != POS_ROPE || (T <= model->rope_T && model->rope_theta_table == c->rope_theta)) return;
+    if (c->pos != POS_ROPE || (T <= model->rope.T && model->rope.theta == c->rope_theta)) return;
     int hs = c->channels / c->num_heads;
-    free(model->rope_cos); free(model->rope_sin);
-    model->rope_cos = malloc_check((size_t)T * hs / 2 * sizeof(float));
-    model->rope_sin = malloc_check((size_t)T * hs / 2 * sizeof(float));
-    rope_table(model->rope_cos, model->rope_sin, T, hs, c->rope_theta);
-    model->rope_T = T; model->rope_theta_table = c->rope_theta;
+    free(model->rope.cos); free(model->rope.sin);
+    model->rope.cos = malloc_check((size_t)T * hs / 2 * sizeof(float));
+    model->rope.sin = malloc_check((size_t)T * hs / 2 * sizeof(float));
+    rope_table(model->rope.cos, model->rope.sin, T, hs, c->rope_theta);
+    model->rope.T = T; model->rope.theta = c->rope_theta;
+}
+
+// the model's own checks of a batch, before any work: lengths and token ids
+static void check_batch(GPT *model, const int *inputs, const int *targets, int B, int T) {
+    char why[160];
+    if (gpt_length_check(&model->config, T, why, sizeof(why)))
+        die("%s\nHINT: learned positions end where training ended: shorten the context, or use a RoPE model", why);
+    check_tokens(&model->config, inputs, targets, (size_t)B * T);
 }
 
 static void zero_act_grads(GPT *model) { // activation gradients belong to one backward pass
@@ -384,21 +383,63 @@ static void zero_act_grads(GPT *model) { // activation gradients belong to one b
     memset(model->grads_acts_memory, 0, layout(off, gs, NUM_ACTIVATION_TENSORS) * sizeof(float));
 }
 
+// one transformer block: x + attention(norm(x)), then + mlp(norm(.)). v says where each result goes: the
+// training pass keeps every layer's (its backward pass reads them), evaluation reuses one set of buffers
+// (its residual stream updated in place: residual, v->residual2 and v->residual3 may be the same)
+static void block_forward(GPT *model, const LayerView *v, const float *residual, float *scratch, int B, int T) {
+    const GPTConfig *c = &model->config;
+    int NH = c->num_heads, C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    size_t BT = (size_t)B * T;
+    AttnArgs a = attn_args(model, v);
+    norm_forward(c, v->ln1, v->ln1_mean, v->ln1_rstd, residual, v->ln1w, v->ln1b, BT);
+    matmul_forward(v->qkv, v->ln1, v->qkvw, v->qkvb, BT, C, 3 * C);
+    if (c->pos == POS_ROPE) rope_forward(v->qkvr, v->qkv, model->rope.cos, model->rope.sin, B, T, C, NH);
+    attention_forward(v->atty, v->att_lse, scratch, v->qkvr, &a, B, T, C, NH);
+    matmul_forward(v->attproj, v->atty, v->attprojw, v->attprojb, BT, C, C);
+    residual_forward(v->residual2, residual, v->attproj, BT * C);
+    norm_forward(c, v->ln2, v->ln2_mean, v->ln2_rstd, v->residual2, v->ln2w, v->ln2b, BT);
+    matmul_forward(v->fch, v->ln2, v->fcw, v->fcb, BT, C, Fin);
+    if (c->mlp == MLP_SWIGLU) swiglu_forward(v->fch_act, v->fch, BT, F);
+    else gelu_forward(v->fch_act, v->fch, BT * F);
+    matmul_forward(v->fcproj, v->fch_act, v->fcprojw, v->fcprojb, BT, F, C);
+    residual_forward(v->residual3, v->residual2, v->fcproj, BT * C);
+}
+
+// the block's backward pass: dv holds the gradients of v's parameters and activations; dresidual
+// receives the gradient of the block's input
+static void block_backward(GPT *model, const LayerView *v, const LayerView *dv, const float *residual, float *dresidual,
+                           float *scratch, int B, int T) {
+    const GPTConfig *c = &model->config;
+    int NH = c->num_heads, C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    size_t BT = (size_t)B * T;
+    AttnArgs a = attn_args(model, v);
+    float *dp[ATTN_MAX_PARAMS]; // fixed parameters (ssmax-fixed) get no gradient
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) dp[k] = a.norm->learnable ? dv->attn[k] : NULL;
+    residual_backward(dv->residual2, dv->fcproj, dv->residual3, BT * C);
+    matmul_backward(dv->fch_act, dv->fcprojw, dv->fcprojb, dv->fcproj, v->fch_act, v->fcprojw, BT, F, C);
+    if (c->mlp == MLP_SWIGLU) swiglu_backward(dv->fch, dv->fch_act, v->fch, BT, F);
+    else gelu_backward(dv->fch, v->fch, dv->fch_act, BT * F);
+    matmul_backward(dv->ln2, dv->fcw, dv->fcb, dv->fch, v->ln2, v->fcw, BT, C, Fin);
+    norm_backward(c, dv->residual2, dv->ln2w, dv->ln2b, dv->ln2, v->residual2, v->ln2w, v->ln2_mean, v->ln2_rstd, BT);
+    residual_backward(dresidual, dv->attproj, dv->residual2, BT * C);
+    matmul_backward(dv->atty, dv->attprojw, dv->attprojb, dv->attproj, v->atty, v->attprojw, BT, C, C);
+    attention_backward(dv->qkvr, dp, scratch, dv->atty, v->qkvr, v->atty, v->att_lse, &a, B, T, C, NH);
+    if (c->pos == POS_ROPE) rope_backward(dv->qkv, dv->qkvr, model->rope.cos, model->rope.sin, B, T, C, NH);
+    matmul_backward(dv->ln1, dv->qkvw, dv->qkvb, dv->qkv, v->ln1, v->qkvw, BT, C, 3 * C);
+    norm_backward(c, dresidual, dv->ln1w, dv->ln1b, dv->ln1, residual, v->ln1w, v->ln1_mean, v->ln1_rstd, BT);
+}
+
 // fused: the lm head runs head_rows rows at a time, each block's softmax, loss and gradient taken at
 // once and its share of dlnf and dW added right away, so no (B,T,Vp) buffer exists
 static void forward(GPT *model, const int *inputs, const int *targets, int B, int T, int fused) {
     GPTConfig *c = &model->config;
     int L = c->num_layers, NH = c->num_heads, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
-    int F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
-    if (c->pos == POS_LEARNED && T > c->max_seq_len)
-        die("sequence length %d exceeds the model's %d learned positions\nHINT: use -t <= %d, or a RoPE model (--pos rope)",
-            T, c->max_seq_len, c->max_seq_len);
+    check_batch(model, inputs, targets, B, T);
     size_t rows = fused ? head_rows(c, (size_t)B * T) : (size_t)B * T;
     if ((size_t)B * T > model->acts_BT || rows > model->acts_logit_rows ||
-        attention_scratch_size(B, T, C, NH) > model->act_sizes[22]) // a shorter, wider batch may need more
+        attention_scratch_size(B, T, C, NH) > model->act_sizes[ACT_SCRATCH]) // a shorter, wider batch may need more
         alloc_activations(model, B, T, rows);
     model->B = B; model->T = T;
-    check_tokens(c, inputs, targets, (size_t)B * T);
     memcpy(model->inputs, inputs, (size_t)B * T * sizeof(int));
     if (targets) memcpy(model->targets, targets, (size_t)B * T * sizeof(int));
     else for (size_t i = 0; i < (size_t)B * T; i++) model->targets[i] = -1;
@@ -409,28 +450,16 @@ static void forward(GPT *model, const int *inputs, const int *targets, int B, in
     size_t BT = (size_t)B * T;
     encoder_forward(a->encoded, inputs, p->wte, c->pos == POS_LEARNED ? p->wpe : NULL, B, T, C);
     for (int l = 0; l < L; l++) {
-        const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C;
-        LayerView v = layer_view(model, p, a, l);
-        norm_forward(c, v.ln1, v.ln1_mean, v.ln1_rstd, residual, v.ln1w, v.ln1b, BT);
-        matmul_forward(v.qkv, v.ln1, v.qkvw, v.qkvb, BT, C, 3 * C);
-        if (c->pos == POS_ROPE) rope_forward(v.qkvr, v.qkv, model->rope_cos, model->rope_sin, B, T, C, NH);
-        attention_forward(v.atty, v.att_lse, a->scratch, v.qkvr, v.s, v.b, B, T, C, NH);
-        matmul_forward(v.attproj, v.atty, v.attprojw, v.attprojb, BT, C, C);
-        residual_forward(v.residual2, residual, v.attproj, BT * C);
-        norm_forward(c, v.ln2, v.ln2_mean, v.ln2_rstd, v.residual2, v.ln2w, v.ln2b, BT);
-        matmul_forward(v.fch, v.ln2, v.fcw, v.fcb, BT, C, Fin);
-        if (c->mlp == MLP_SWIGLU) swiglu_forward(v.fch_act, v.fch, BT, F);
-        else gelu_forward(v.fch_act, v.fch, BT * F);
-        matmul_forward(v.fcproj, v.fch_act, v.fcprojw, v.fcprojb, BT, F, C);
-        residual_forward(v.residual3, v.residual2, v.fcproj, BT * C);
+        LayerView v = layer_view(model, p, a, l, BT);
+        block_forward(model, &v, l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C, a->scratch, B, T);
     }
     const float *last = a->residual3 + (L - 1) * BT * C;
     norm_forward(c, a->lnf, a->lnf_mean, a->lnf_rstd, last, p->lnfw, p->lnfb, BT);
     size_t count = 0;
     for (size_t i = 0; i < BT; i++) count += model->targets[i] >= 0;
     const float *W = c->tie ? p->wte : p->lmw;
-    model->head_done = fused && count > 0;
-    if (model->head_done) {
+    model->pass.head_done = fused && count > 0;
+    if (model->pass.head_done) {
         zero_act_grads(model);
         ActivationTensors *ga = &model->grads_acts;
         float *dW = c->tie ? model->grads.wte : model->grads.lmw;
@@ -450,14 +479,14 @@ static void forward(GPT *model, const int *inputs, const int *targets, int B, in
     for (size_t i = 0; i < BT; i++) if (model->targets[i] >= 0) sum += a->losses[i];
     model->loss_count = count;
     model->mean_loss = count ? (float)(sum / count) : -1.0f;
-    model->backward_ready = count > 0;
+    model->pass.backward_ready = count > 0;
 }
 
 void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T) { forward(model, inputs, targets, B, T, 0); }
 
 void gpt_forward_backward(GPT *model, const int *inputs, const int *targets, int B, int T) {
     forward(model, inputs, targets, B, T, 1);
-    if (model->backward_ready) gpt_backward(model);
+    if (model->pass.backward_ready) gpt_backward(model);
 }
 
 // parameter gradients accumulate over the micro-batches of a step: zeroed once per step
@@ -467,14 +496,12 @@ void gpt_zero_grad(GPT *model) {
 
 void gpt_backward(GPT *model) {
     GPTConfig *c = &model->config;
-    if (!model->backward_ready) die("gpt_backward needs a forward pass with targets first");
-    int B = model->B, T = model->T, L = c->num_layers, NH = c->num_heads, C = c->channels;
-    int V = c->vocab_size, Vp = c->padded_vocab_size, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    if (!model->pass.backward_ready) die("gpt_backward needs a forward pass with targets first\nHINT: call gpt_forward with targets before gpt_backward");
+    int B = model->B, T = model->T, L = c->num_layers, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
     size_t BT = (size_t)B * T;
     ParameterTensors *p = &model->params, *g = &model->grads;
     ActivationTensors *a = &model->acts, *ga = &model->grads_acts;
-    int learn_s = c->attn == ATTN_SSMAX || c->attn == ATTN_SSMAX_BIAS; // ssmax-fixed keeps s as it is
-    if (!model->head_done) { // else the fused forward pass did the head's part, and zeroed the rest
+    if (!model->pass.head_done) { // else the fused forward pass did the head's part, and zeroed the rest
         zero_act_grads(model);
         crossentropy_backward(a->logits, model->targets, 1.0f / model->loss_count, BT, V, Vp);
         float *dlogits = a->logits;
@@ -483,29 +510,15 @@ void gpt_backward(GPT *model) {
     const float *last = a->residual3 + (L - 1) * BT * C;
     float *dlast = ga->residual3 + (L - 1) * BT * C;
     norm_backward(c, dlast, g->lnfw, g->lnfb, ga->lnf, last, p->lnfw, a->lnf_mean, a->lnf_rstd, BT);
-
     for (int l = L - 1; l >= 0; l--) {
-        const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C;
-        float *dresidual = l == 0 ? ga->encoded : ga->residual3 + (l - 1) * BT * C;
-        LayerView v = layer_view(model, p, a, l);  // weights and saved activations
-        LayerView dv = layer_view(model, g, ga, l); // their gradients
-        residual_backward(dv.residual2, dv.fcproj, dv.residual3, BT * C);
-        matmul_backward(dv.fch_act, dv.fcprojw, dv.fcprojb, dv.fcproj, v.fch_act, v.fcprojw, BT, F, C);
-        if (c->mlp == MLP_SWIGLU) swiglu_backward(dv.fch, dv.fch_act, v.fch, BT, F);
-        else gelu_backward(dv.fch, v.fch, dv.fch_act, BT * F);
-        matmul_backward(dv.ln2, dv.fcw, dv.fcb, dv.fch, v.ln2, v.fcw, BT, C, Fin);
-        norm_backward(c, dv.residual2, dv.ln2w, dv.ln2b, dv.ln2, v.residual2, v.ln2w, v.ln2_mean, v.ln2_rstd, BT);
-        residual_backward(dresidual, dv.attproj, dv.residual2, BT * C);
-        matmul_backward(dv.atty, dv.attprojw, dv.attprojb, dv.attproj, v.atty, v.attprojw, BT, C, C);
-        attention_backward(dv.qkvr, learn_s ? dv.s : NULL, dv.b, a->scratch, dv.atty, v.qkvr, v.atty, v.att_lse,
-                           v.s, v.b, B, T, C, NH);
-        if (c->pos == POS_ROPE) rope_backward(dv.qkv, dv.qkvr, model->rope_cos, model->rope_sin, B, T, C, NH);
-        matmul_backward(dv.ln1, dv.qkvw, dv.qkvb, dv.qkv, v.ln1, v.qkvw, BT, C, 3 * C);
-        norm_backward(c, dresidual, dv.ln1w, dv.ln1b, dv.ln1, residual, v.ln1w, v.ln1_mean, v.ln1_rstd, BT);
+        LayerView v = layer_view(model, p, a, l, BT);   // weights and saved activations
+        LayerView dv = layer_view(model, g, ga, l, BT); // their gradients
+        block_backward(model, &v, &dv, l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C,
+                       l == 0 ? ga->encoded : ga->residual3 + (l - 1) * BT * C, a->scratch, B, T);
     }
     encoder_backward(g->wte, c->pos == POS_LEARNED ? g->wpe : NULL, ga->encoded, model->inputs, B, T, C);
-    model->backward_ready = 0; // the probabilities are now gradients: a second backward would be wrong
-    model->head_done = 0;
+    model->pass.backward_ready = 0; // the probabilities are now gradients: a second backward would be wrong
+    model->pass.head_done = 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -525,47 +538,36 @@ void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int 
     int L = c->num_layers, NH = c->num_heads, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
     int F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
     size_t BT = (size_t)B * T;
-    if (c->pos == POS_LEARNED && T > c->max_seq_len)
-        die("sequence length %d exceeds the model's %d learned positions\nHINT: evaluate at -t <= %d, or use a RoPE model (--pos rope)",
-            T, c->max_seq_len, c->max_seq_len);
-    check_tokens(c, inputs, targets, BT);
+    check_batch(model, inputs, targets, B, T);
     ensure_rope_table(model, T);
-    if (gpt_eval_bytes(c, B, T) > model->eval_bytes) {
-        free(model->eval_memory);
-        model->eval_bytes = gpt_eval_bytes(c, B, T);
-        model->eval_memory = malloc_check(model->eval_bytes);
+    if (gpt_eval_bytes(c, B, T) > model->eval.bytes) {
+        free(model->eval.memory);
+        model->eval.bytes = gpt_eval_bytes(c, B, T);
+        model->eval.memory = malloc_check(model->eval.bytes);
     }
-    float *res = model->eval_memory, *ln = res + BT * C, *atty = ln + BT * C, *tmp = atty + BT * C;
+    // one set of block buffers for every layer; the residual stream res is updated in place
+    float *res = model->eval.memory, *ln = res + BT * C, *atty = ln + BT * C, *tmp = atty + BT * C;
     float *qkv = tmp + BT * C, *qkvr = c->pos == POS_ROPE ? qkv + BT * 3 * C : qkv;
     float *fch = qkvr + BT * 3 * C, *fch_act = fch + BT * Fin, *mean = fch_act + BT * F, *rstd = mean + BT;
     float *lse = rstd + BT, *scratch = lse + (size_t)B * NH * T;
     float *logits = scratch + attention_scratch_size(B, T, C, NH);
 
     ParameterTensors *p = &model->params;
-    ActivationTensors none = {0}; // layer_view gives parameter slices only
-    int saved_B = model->B, saved_T = model->T;
-    model->B = B; model->T = T;
+    ActivationTensors none = {{0}}; // layer_view gives parameter slices only
     encoder_forward(res, inputs, p->wte, c->pos == POS_LEARNED ? p->wpe : NULL, B, T, C);
     for (int l = 0; l < L; l++) {
-        LayerView v = layer_view(model, p, &none, l);
-        norm_forward(c, ln, mean, rstd, res, v.ln1w, v.ln1b, BT);
-        matmul_forward(qkv, ln, v.qkvw, v.qkvb, BT, C, 3 * C);
-        if (c->pos == POS_ROPE) rope_forward(qkvr, qkv, model->rope_cos, model->rope_sin, B, T, C, NH);
-        attention_forward(atty, lse, scratch, qkvr, v.s, v.b, B, T, C, NH);
-        if (out->probe_t)
+        LayerView v = layer_view(model, p, &none, l, BT);
+        v.ln1 = v.ln2 = ln; v.ln1_mean = v.ln2_mean = mean; v.ln1_rstd = v.ln2_rstd = rstd;
+        v.qkv = qkv; v.qkvr = qkvr; v.atty = atty; v.att_lse = lse; v.attproj = v.fcproj = tmp;
+        v.residual2 = v.residual3 = res; v.fch = fch; v.fch_act = fch_act;
+        block_forward(model, &v, res, scratch, B, T);
+        if (out->probe_t) { // qkvr and lse still hold this layer's
+            AttnArgs a = attn_args(model, &v);
             for (int b = 0; b < B; b++)
-                attention_row_mass(out->probe_mass + ((size_t)b * L + l) * NH, qkvr, lse, v.s, v.b, B, T, C, NH, b,
+                attention_row_mass(out->probe_mass + ((size_t)b * L + l) * NH, qkvr, lse, &a, B, T, C, NH, b,
                                    out->probe_t[b], out->probe_k0[b], out->probe_k1[b]);
-        matmul_forward(tmp, atty, v.attprojw, v.attprojb, BT, C, C);
-        residual_forward(res, res, tmp, BT * C);
-        norm_forward(c, ln, mean, rstd, res, v.ln2w, v.ln2b, BT);
-        matmul_forward(fch, ln, v.fcw, v.fcb, BT, C, Fin);
-        if (c->mlp == MLP_SWIGLU) swiglu_forward(fch_act, fch, BT, F);
-        else gelu_forward(fch_act, fch, BT * F);
-        matmul_forward(tmp, fch_act, v.fcprojw, v.fcprojb, BT, F, C);
-        residual_forward(res, res, tmp, BT * C);
+        }
     }
-    model->B = saved_B; model->T = saved_T;
     norm_forward(c, ln, mean, rstd, res, p->lnfw, p->lnfb, BT);
     for (size_t r0 = 0; r0 < BT; r0 += EVAL_ROWS) {
         size_t n = BT - r0 < EVAL_ROWS ? BT - r0 : EVAL_ROWS;

@@ -7,18 +7,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "attention.h"
 
-enum { ATTN_SOFTMAX, ATTN_SSMAX, ATTN_SSMAX_FIXED, ATTN_SSMAX_BIAS, ATTN_COUNT };
 enum { POS_LEARNED, POS_ROPE, POS_COUNT };
 enum { NORM_LAYERNORM, NORM_RMSNORM, NORM_COUNT };
 enum { MLP_GELU, MLP_SWIGLU, MLP_COUNT };
-enum { TOKENIZER_UNKNOWN, TOKENIZER_BYTE, TOKENIZER_GPT2, TOKENIZER_COUNT };
 
-extern const char *attn_names[ATTN_COUNT];
 extern const char *pos_names[POS_COUNT];
 extern const char *norm_names[NORM_COUNT];
 extern const char *mlp_names[MLP_COUNT];
-extern const char *tokenizer_names[TOKENIZER_COUNT];
 
 typedef struct {
     int max_seq_len;       // maxT: longest training context (size of the learned position table)
@@ -28,75 +25,93 @@ typedef struct {
     int num_heads;         // NH
     int channels;          // C
     int ffn;               // F: hidden width of the MLP (SwiGLU has two F-wide input projections)
-    int attn, pos, norm, mlp;
+    int attn;              // ATTN_*: the attention normalizer, an index into normalizers[] (attention.h)
+    int pos, norm, mlp;
     int tie;               // 1: the lm head reuses wte
     int bias;              // 1: linear layers have biases (GPT-2); 0: none (llama-style)
     int tokenizer;         // which tokenizer made the token ids; checked against the data
     float rope_theta;
-    float ssmax_s0;        // initial s of every head (recorded for reference; s itself is a parameter)
+    float ssmax_s0;        // s0: initial value of the normalizer's parameters marked ATTN_INIT_S0 (SSMax s)
 } GPTConfig;
 
 // ----------------------------------------------------------------------------
 // parameters: tensors that a config does not use have size 0
 
-#define NUM_PARAM_TENSORS 19
-typedef struct {
-    float *wte;      // (Vp, C)
-    float *wpe;      // (maxT, C), learned positions only
-    float *ln1w;     // (L, C)
-    float *ln1b;     // (L, C), layernorm only
-    float *qkvw;     // (L, 3C, C)
-    float *qkvb;     // (L, 3C)
-    float *attprojw; // (L, C, C)
-    float *attprojb; // (L, C)
-    float *ln2w;     // (L, C)
-    float *ln2b;     // (L, C)
-    float *fcw;      // (L, F, C) for gelu, (L, 2F, C) for swiglu: [gate; up]
-    float *fcb;      // (L, F) or (L, 2F)
-    float *fcprojw;  // (L, C, F)
-    float *fcprojb;  // (L, C)
-    float *lnfw;     // (C)
-    float *lnfb;     // (C)
-    float *lmw;      // (Vp, C), untied only
-    float *ssmax_s;  // (L, NH): SSMax scale per layer and head
-    float *ssmax_b;  // (L, NH): SSMax bias, ssmax-bias only
+enum {
+    PARAM_WTE, PARAM_WPE, PARAM_LN1W, PARAM_LN1B, PARAM_QKVW, PARAM_QKVB, PARAM_ATTPROJW, PARAM_ATTPROJB,
+    PARAM_LN2W, PARAM_LN2B, PARAM_FCW, PARAM_FCB, PARAM_FCPROJW, PARAM_FCPROJB, PARAM_LNFW, PARAM_LNFB, PARAM_LMW,
+    PARAM_ATTN0, PARAM_ATTN1, NUM_PARAM_TENSORS // attn0, attn1: the normalizer's per-head parameters, slot by slot
+};
+typedef union {
+    struct {
+        float *wte;      // (Vp, C)
+        float *wpe;      // (maxT, C), learned positions only
+        float *ln1w;     // (L, C)
+        float *ln1b;     // (L, C), layernorm only
+        float *qkvw;     // (L, 3C, C)
+        float *qkvb;     // (L, 3C)
+        float *attprojw; // (L, C, C)
+        float *attprojb; // (L, C)
+        float *ln2w;     // (L, C)
+        float *ln2b;     // (L, C)
+        float *fcw;      // (L, F, C) for gelu, (L, 2F, C) for swiglu: [gate; up]
+        float *fcb;      // (L, F) or (L, 2F)
+        float *fcprojw;  // (L, C, F)
+        float *fcprojb;  // (L, C)
+        float *lnfw;     // (C)
+        float *lnfb;     // (C)
+        float *lmw;      // (Vp, C), untied only
+        float *attn[ATTN_MAX_PARAMS]; // (L, NH) each: the normalizer's parameters (SSMax s, b), where it has them
+    };
+    float *t[NUM_PARAM_TENSORS]; // the same pointers by PARAM_* index
 } ParameterTensors;
+_Static_assert(sizeof(ParameterTensors) == NUM_PARAM_TENSORS * sizeof(float *), "every tensor has a name and an index");
+_Static_assert(PARAM_ATTN1 == PARAM_ATTN0 + ATTN_MAX_PARAMS - 1, "one slot per normalizer parameter");
 
 extern const char *param_names[NUM_PARAM_TENSORS];
 
 // ----------------------------------------------------------------------------
 // activations saved by the forward pass for the backward pass
 
-#define NUM_ACTIVATION_TENSORS 23
-typedef struct {
-    float *encoded;   // (B, T, C)
-    float *ln1;       // (L, B, T, C)
-    float *ln1_mean;  // (L, B, T)
-    float *ln1_rstd;  // (L, B, T)
-    float *qkv;       // (L, B, T, 3C)
-    float *qkvr;      // (L, B, T, 3C): qkv after RoPE (aliases qkv for learned positions)
-    float *atty;      // (L, B, T, C)
-    float *att_lse;   // (L, B, NH, T): log-sum-exp of each attention row
-    float *attproj;   // (L, B, T, C)
-    float *residual2; // (L, B, T, C)
-    float *ln2;       // (L, B, T, C)
-    float *ln2_mean;  // (L, B, T)
-    float *ln2_rstd;  // (L, B, T)
-    float *fch;       // (L, B, T, F) or (L, B, T, 2F)
-    float *fch_act;   // (L, B, T, F)
-    float *fcproj;    // (L, B, T, C)
-    float *residual3; // (L, B, T, C)
-    float *lnf;       // (B, T, C)
-    float *lnf_mean;  // (B, T)
-    float *lnf_rstd;  // (B, T)
-    float *logits;    // (B, T, Vp): probabilities after the forward pass, dlogits after backward; fused
-                      // head: (rows, Vp), one block of rows at a time
-    float *losses;    // (B, T)
-    float *scratch;   // attention work space, see attention_scratch_size
+enum {
+    ACT_ENCODED, ACT_LN1, ACT_LN1_MEAN, ACT_LN1_RSTD, ACT_QKV, ACT_QKVR, ACT_ATTY, ACT_ATT_LSE, ACT_ATTPROJ,
+    ACT_RESIDUAL2, ACT_LN2, ACT_LN2_MEAN, ACT_LN2_RSTD, ACT_FCH, ACT_FCH_ACT, ACT_FCPROJ, ACT_RESIDUAL3, ACT_LNF,
+    ACT_LNF_MEAN, ACT_LNF_RSTD, ACT_LOGITS, ACT_LOSSES, ACT_SCRATCH, NUM_ACTIVATION_TENSORS
+};
+typedef union {
+    struct {
+        float *encoded;   // (B, T, C)
+        float *ln1;       // (L, B, T, C)
+        float *ln1_mean;  // (L, B, T)
+        float *ln1_rstd;  // (L, B, T)
+        float *qkv;       // (L, B, T, 3C)
+        float *qkvr;      // (L, B, T, 3C): qkv after RoPE (aliases qkv for learned positions)
+        float *atty;      // (L, B, T, C)
+        float *att_lse;   // (L, B, NH, T): log-sum-exp of each attention row
+        float *attproj;   // (L, B, T, C)
+        float *residual2; // (L, B, T, C)
+        float *ln2;       // (L, B, T, C)
+        float *ln2_mean;  // (L, B, T)
+        float *ln2_rstd;  // (L, B, T)
+        float *fch;       // (L, B, T, F) or (L, B, T, 2F)
+        float *fch_act;   // (L, B, T, F)
+        float *fcproj;    // (L, B, T, C)
+        float *residual3; // (L, B, T, C)
+        float *lnf;       // (B, T, C)
+        float *lnf_mean;  // (B, T)
+        float *lnf_rstd;  // (B, T)
+        float *logits;    // (B, T, Vp): probabilities after the forward pass, dlogits after backward; fused
+                          // head: (rows, Vp), one block of rows at a time
+        float *losses;    // (B, T)
+        float *scratch;   // attention work space, see attention_scratch_size
+    };
+    float *t[NUM_ACTIVATION_TENSORS]; // by ACT_* index
 } ActivationTensors;
+_Static_assert(sizeof(ActivationTensors) == NUM_ACTIVATION_TENSORS * sizeof(float *), "every activation has a name and an index");
 
 typedef struct {
     GPTConfig config;
+    // parameters: one flat buffer each for the weights, their gradients and the AdamW moments
     ParameterTensors params, grads;
     size_t param_sizes[NUM_PARAM_TENSORS];
     size_t param_offsets[NUM_PARAM_TENSORS]; // 64-byte aligned offsets into the flat buffers
@@ -108,19 +123,20 @@ typedef struct {
     size_t act_sizes[NUM_ACTIVATION_TENSORS];
     size_t acts_BT;         // B*T the activations hold
     size_t acts_logit_rows; // rows of the logits buffer: B*T, fewer for the fused head
-    int head_done;          // the forward pass did the lm head's backward part (gpt_forward_backward)
     float *acts_memory, *grads_acts_memory;
     size_t num_activations;
+    // the last forward pass: its batch, and what its backward pass needs
     int *inputs, *targets;
-    int B, T;               // of the last forward pass
-    float *rope_cos, *rope_sin;
-    int rope_T;
-    float rope_theta_table;
+    int B, T;
     float mean_loss;        // of the last forward pass with targets; -1 without
-    int backward_ready;     // 1 between a forward pass with targets and its backward pass
     size_t loss_count;      // positions that carried a loss
-    float *eval_memory;     // gpt_evaluate's buffers, grown as needed
-    size_t eval_bytes;
+    struct {
+        int backward_ready; // 1 between a forward pass with targets and its backward pass
+        int head_done;      // the forward pass did the lm head's backward part (gpt_forward_backward)
+    } pass;
+    // caches, made when first needed
+    struct { float *cos, *sin; int T; float theta; } rope; // RoPE's table: T positions at theta
+    struct { float *memory; size_t bytes; } eval;           // gpt_evaluate's buffers
 } GPT;
 
 // what gpt_evaluate fills; NULL pointers are skipped
@@ -147,17 +163,20 @@ const Preset *gpt_preset(const char *name); // NULL if unknown
 GPTConfig gpt_preset_config(const Preset *p, int V, int T, int attn);
 int gpt_padded_vocab(int V);                // V rounded up to a multiple of 64
 
-int parse_choice(const char *value, const char **names, int n); // index of value in names, or -1
 int gpt_config_check(const GPTConfig *c, char *why, size_t whylen); // 0 if valid, else fills why
-float ssmax_default_s0(int attn, int T); // 1 for ssmax-fixed, else 1 / mean_{n=1..T} ln n
 void gpt_param_sizes(size_t *sizes, const GPTConfig *c);
 int gpt_param_decays(int i); // 1 if tensor i gets weight decay (2-D matrices)
+const Normalizer *gpt_normalizer(const GPTConfig *c); // the config's entry in normalizers[]
 
 void gpt_build(GPT *model, const GPTConfig *config); // allocates parameters, does not initialise
 void gpt_init_random(GPT *model, uint64_t seed);
 void gpt_free(GPT *model);
+// sets the normalizer's parameter slot k (PARAM_ATTN0 + k) to its initial value (normalizers[].init)
+void gpt_init_normalizer_slot(GPT *model, int k);
 // changes the attention normalizer of a built model (--attn-switch-step): see gpt.c
 void gpt_switch_attention(GPT *model, int attn, float s0);
+// 0 if the model can run T positions, else fills why (learned positions end at max_seq_len)
+int gpt_length_check(const GPTConfig *c, int T, char *why, size_t whylen);
 void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T);
 void gpt_zero_grad(GPT *model);  // parameter gradients, once per optimizer step
 void gpt_backward(GPT *model);

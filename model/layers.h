@@ -1,7 +1,5 @@
 /*
- * layers.h: the network's layers as forward/backward pairs.
- * `real` is float in the trainer; the gradient-check test compiles the same source with
- * -DREAL=double so finite differences run on the exact code that trains.
+ * layers.h: the network's layers as forward/backward pairs (attention: attention.h).
  * Arguments: outputs first, then saved activations, then inputs and weights, then sizes.
  * Backward functions accumulate (+=) into gradient buffers.
  */
@@ -10,11 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#ifndef REAL
-#define REAL float
-#endif
-typedef REAL real;
+#include "vmath.h"
 
 void encoder_forward(real *out, const int *inp, const real *wte, const real *wpe, int B, int T, int C);
 void encoder_backward(real *dwte, real *dwpe, const real *dout, const int *inp, int B, int T, int C);
@@ -33,14 +27,6 @@ void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dou
 void rope_table(real *cos_t, real *sin_t, int T, int hs, float theta);
 void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin_t, int B, int T, int C, int NH);
 void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *sin_t, int B, int T, int C, int NH);
-
-size_t attention_scratch_size(int B, int T, int C, int NH);
-void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const real *s, const real *b,
-                       int B, int T, int C, int NH);
-void attention_row_mass(real *mass, const real *qkv, const real *lse, const real *s, const real *b, int B, int T, int C,
-                        int NH, int bb, int t, int k0, int k1);
-void attention_backward(real *dqkv, real *ds, real *db, real *scratch, const real *dout, const real *qkv,
-                        const real *out, const real *lse, const real *s, const real *b, int B, int T, int C, int NH);
 
 void gelu_forward(real *out, const real *inp, size_t N);
 void gelu_backward(real *dinp, const real *inp, const real *dout, size_t N);

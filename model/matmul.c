@@ -14,7 +14,7 @@
  * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.
  */
 #include <string.h>
-#include "common.h"
+#include "../util/common.h"
 #include "matmul.h"
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>

@@ -3,7 +3,7 @@
  * The moments m and v share the parameter layout, so the update is one flat loop per tensor.
  */
 #include <math.h>
-#include "common.h"
+#include "../util/common.h"
 #include "optim.h"
 
 const char *schedule_names[SCHED_COUNT] = {"constant", "cosine", "wsd"};

@@ -5,7 +5,7 @@
  * Whole files come from ../shared/data (SHARED_DATA overrides); missing ones are skipped, loudly.
  */
 #include <ctype.h>
-#include "../model/common.h"
+#include "../util/common.h"
 #include "../model/gpt.h"
 #include "../data/tokenizer.h"
 #include "test.h"

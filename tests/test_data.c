@@ -3,7 +3,7 @@
  * shuffling, determinism and resume position. (Bad files end the process, so the shell tests
  * in tests/test_cli.sh cover those.)
  */
-#include "../model/common.h"
+#include "../util/common.h"
 #include "../model/gpt.h"
 #include "../data/tokenizer.h"
 #include "../data/dataloader.h"

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <math.h>
 #include "../model/layers.h"
-#include "../model/common.h"
+#include "../model/attention.h"
+#include "../util/common.h"
 #include "test.h"
 
 static uint64_t rng = 42;
@@ -115,95 +116,101 @@ static void test_norm(int rms) {
 }
 
 // ----------------------------------------------------------------------------
-// attention, every variant, with and without RoPE in front
+// attention, every normalizer of the table, with and without RoPE in front
 
 typedef struct {
-    real *out, *dout, *lse, *scratch, *qkv, *qkvr, *s, *b, *dqkv, *dqkvr, *ds, *db, *cos_t, *sin_t;
-    int B, T, C, NH, rope, learn_s;
+    real *out, *dout, *lse, *scratch, *qkv, *qkvr, *dqkv, *dqkvr, *cos_t, *sin_t;
+    real *p[ATTN_MAX_PARAMS], *dp[ATTN_MAX_PARAMS]; // the normalizer's per-head parameters, their gradients
+    AttnArgs a;
+    int B, T, C, NH, rope;
 } AttCtx;
 static void att_f(void *p) {
     AttCtx *c = p;
     const real *x = c->qkv;
     if (c->rope) { rope_forward(c->qkvr, c->qkv, c->cos_t, c->sin_t, c->B, c->T, c->C, c->NH); x = c->qkvr; }
-    attention_forward(c->out, c->lse, c->scratch, x, c->s, c->b, c->B, c->T, c->C, c->NH);
+    attention_forward(c->out, c->lse, c->scratch, x, &c->a, c->B, c->T, c->C, c->NH);
 }
 static void att_b(void *p) {
     AttCtx *c = p;
     size_t n = (size_t)c->B * c->T * 3 * c->C;
+    real *dp[ATTN_MAX_PARAMS]; // as the model asks: fixed parameters get no gradient
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) dp[k] = c->a.norm->learnable ? c->dp[k] : NULL;
     if (c->rope) {
         memset(c->dqkvr, 0, n * sizeof(real));
-        attention_backward(c->dqkvr, c->learn_s ? c->ds : NULL, c->b ? c->db : NULL, c->scratch, c->dout, c->qkvr,
-                           c->out, c->lse, c->s, c->b, c->B, c->T, c->C, c->NH);
+        attention_backward(c->dqkvr, dp, c->scratch, c->dout, c->qkvr, c->out, c->lse, &c->a, c->B, c->T, c->C, c->NH);
         rope_backward(c->dqkv, c->dqkvr, c->cos_t, c->sin_t, c->B, c->T, c->C, c->NH);
     } else {
-        attention_backward(c->dqkv, c->learn_s ? c->ds : NULL, c->b ? c->db : NULL, c->scratch, c->dout, c->qkv,
-                           c->out, c->lse, c->s, c->b, c->B, c->T, c->C, c->NH);
+        attention_backward(c->dqkv, dp, c->scratch, c->dout, c->qkv, c->out, c->lse, &c->a, c->B, c->T, c->C, c->NH);
     }
 }
 
-// reference attention with an explicit (T,T) matrix, to check the streaming forward pass
-static double attention_reference_maxerr(AttCtx *c) {
-    int B = c->B, T = c->T, C = c->C, NH = c->NH, hs = C / NH;
-    const real *x = c->rope ? c->qkvr : c->qkv;
+static double max_diff(const real *a, const real *b, size_t n) {
     double worst = 0;
-    double *p = malloc(sizeof(double) * T);
-    for (int b = 0; b < B; b++) for (int h = 0; h < NH; h++) for (int t = 0; t < T; t++) {
-        double coef = c->s ? c->s[h] * log(t + 1.0) + (c->b ? c->b[h] : 0) : 1.0, mx = -1e300, sum = 0;
-        for (int j = 0; j <= t; j++) {
-            double d = 0;
-            for (int i = 0; i < hs; i++) d += x[((size_t)b * T + t) * 3 * C + h * hs + i] * x[((size_t)b * T + j) * 3 * C + C + h * hs + i];
-            p[j] = coef * d / sqrt(hs);
-            if (p[j] > mx) mx = p[j];
-        }
-        for (int j = 0; j <= t; j++) { p[j] = exp(p[j] - mx); sum += p[j]; }
-        for (int i = 0; i < hs; i++) {
-            double o = 0;
-            for (int j = 0; j <= t; j++) o += p[j] / sum * x[((size_t)b * T + j) * 3 * C + 2 * C + h * hs + i];
-            worst = fmax(worst, fabs(o - c->out[((size_t)b * T + t) * C + h * hs + i]));
-        }
-    }
-    free(p);
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(a[i] - b[i]));
     return worst;
 }
 
-static void test_attention_shape(const char *name, int variant, int rope, int B, int T, int C, int NH) {
-    // variant: 0 softmax, 1 ssmax (learned s), 2 ssmax-fixed, 3 ssmax-bias
+static void test_attention_shape(const char *name, int attn, int rope, int B, int T, int C, int NH) {
+    const Normalizer *nz = &normalizers[attn];
     size_t nqkv = (size_t)B * T * 3 * C;
     AttCtx c = {0};
-    c.B = B; c.T = T; c.C = C; c.NH = NH; c.rope = rope; c.learn_s = variant == 1 || variant == 3;
+    c.B = B; c.T = T; c.C = C; c.NH = NH; c.rope = rope;
     c.out = zeros((size_t)B * T * C); c.dout = randn((size_t)B * T * C, 1); c.lse = zeros((size_t)B * NH * T);
     c.scratch = zeros(attention_scratch_size(B, T, C, NH));
     c.qkv = randn(nqkv, 1); c.qkvr = zeros(nqkv); c.dqkv = zeros(nqkv); c.dqkvr = zeros(nqkv);
-    if (variant) { c.s = randn(NH, 0.5); for (int h = 0; h < NH; h++) c.s[h] += 0.8; c.ds = zeros(NH); }
-    if (variant == 3) { c.b = randn(NH, 0.3); c.db = zeros(NH); }
+    c.a.norm = nz;
+    for (int k = 0; k < nz->nparams; k++) { // near the initial value, but every head different
+        double v0 = isnan(nz->init[k]) ? 0.8 : nz->init[k];
+        c.p[k] = randn(NH, k == 0 ? 0.5 : 0.3);
+        for (int h = 0; h < NH; h++) c.p[k][h] += v0;
+        c.dp[k] = zeros(NH);
+        c.a.p[k] = c.p[k];
+    }
     c.cos_t = zeros((size_t)T * C / NH / 2); c.sin_t = zeros((size_t)T * C / NH / 2);
     rope_table(c.cos_t, c.sin_t, T, C / NH, 10000.0f);
     Layer ly = {att_f, att_b, &c, c.out, c.dout, (size_t)B * T * C};
-    real *g[3] = {c.dqkv, c.ds, c.db};
-    size_t s[3] = {nqkv, (size_t)NH, (size_t)NH};
-    run_backward(&ly, g, s, variant == 3 ? 3 : variant ? 2 : 1);
+    real *g[1 + ATTN_MAX_PARAMS] = {c.dqkv, c.dp[0], c.dp[1]};
+    size_t s[1 + ATTN_MAX_PARAMS] = {nqkv, (size_t)NH, (size_t)NH};
+    run_backward(&ly, g, s, 1 + nz->nparams);
     char label[128];
     snprintf(label, sizeof(label), "%s dqkv", name);
     gradcheck(label, &ly, c.qkv, c.dqkv, nqkv);
-    if (c.learn_s) { snprintf(label, sizeof(label), "%s ds", name); gradcheck(label, &ly, c.s, c.ds, NH); }
-    if (variant == 2) {
-        double m = 0; for (int h = 0; h < NH; h++) m = fmax(m, fabs(c.ds[h]));
-        check(m == 0, "%s: ssmax-fixed must leave ds untouched, got %g", name, m);
+    for (int k = 0; k < nz->nparams; k++) {
+        if (nz->learnable) {
+            snprintf(label, sizeof(label), "%s d%s", name, nz->param_names[k]);
+            gradcheck(label, &ly, c.p[k], c.dp[k], NH);
+        } else {
+            double m = 0; for (int h = 0; h < NH; h++) m = fmax(m, fabs(c.dp[k][h]));
+            check(m == 0, "%s: fixed %s must get no gradient, got %g", name, nz->param_names[k], m);
+        }
     }
-    if (variant == 3) { snprintf(label, sizeof(label), "%s db", name); gradcheck(label, &ly, c.b, c.db, NH); }
+    // the tiled kernels against the definition in attention.c, both passes
     ly.forward(ly.ctx);
-    double err = attention_reference_maxerr(&c);
-    check(err < 1e-12, "%s: streaming forward differs from the explicit (T,T) reference by %g", name, err);
+    const real *x = rope ? c.qkvr : c.qkv;
+    real *rout = zeros((size_t)B * T * C), *rlse = zeros((size_t)B * NH * T), *rdqkv = zeros(nqkv), *dq = zeros(nqkv);
+    real *rdp[ATTN_MAX_PARAMS] = {zeros(NH), zeros(NH)}, *kdp[ATTN_MAX_PARAMS] = {zeros(NH), zeros(NH)};
+    memset(rdqkv, 0, nqkv * sizeof(real)); memset(dq, 0, nqkv * sizeof(real));
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) { memset(rdp[k], 0, NH * sizeof(real)); memset(kdp[k], 0, NH * sizeof(real)); }
+    attention_forward_ref(rout, rlse, x, &c.a, B, T, C, NH);
+    attention_backward_ref(rdqkv, rdp, c.dout, x, rlse, &c.a, B, T, C, NH);
+    attention_backward(dq, kdp, c.scratch, c.dout, x, c.out, c.lse, &c.a, B, T, C, NH);
+    double ef = fmax(max_diff(rout, c.out, (size_t)B * T * C), max_diff(rlse, c.lse, (size_t)B * NH * T));
+    double eb = max_diff(rdqkv, dq, nqkv);
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) eb = fmax(eb, max_diff(rdp[k], kdp[k], NH));
+    check(ef < 1e-12 && eb < 1e-11, "%s: tiled kernels differ from the reference pair by %g (forward) and %g (backward)", name, ef, eb);
+    free(rout); free(rlse); free(rdqkv); free(dq);
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) { free(rdp[k]); free(kdp[k]); free(c.p[k]); free(c.dp[k]); }
 }
 
-static void test_attention(const char *name, int variant, int rope) { test_attention_shape(name, variant, rope, 2, 7, 12, 3); }
+static void test_attention(const char *name, int attn, int rope) { test_attention_shape(name, attn, rope, 2, 7, 12, 3); }
 
 // SSMax definition: p_j = n^(s z_j) / sum_i n^(s z_i) with n = t+1, computed literally with pow()
 static void test_ssmax_definition(void) {
     int B = 1, T = 9, C = 8, NH = 2, hs = C / NH;
     real *qkv = randn((size_t)B * T * 3 * C, 1), *out = zeros((size_t)T * C), *lse = zeros((size_t)NH * T);
     real *scratch = zeros(attention_scratch_size(B, T, C, NH)), s[2] = {0.7, 1.3};
-    attention_forward(out, lse, scratch, qkv, s, NULL, B, T, C, NH);
+    AttnArgs a = {&normalizers[ATTN_SSMAX], {s}};
+    attention_forward(out, lse, scratch, qkv, &a, B, T, C, NH);
     double worst = 0;
     for (int h = 0; h < NH; h++) for (int t = 0; t < T; t++) {
         double n = t + 1, w[16], sum = 0;
@@ -328,15 +335,17 @@ int main(void) {
     test_encoder();
     test_residual();
     test_crossentropy();
-    const char *names[4] = {"attention softmax", "attention ssmax", "attention ssmax-fixed", "attention ssmax-bias"};
-    for (int v = 0; v < 4; v++) test_attention(names[v], v, 0);
     char label[64];
-    for (int v = 0; v < 4; v++) { snprintf(label, sizeof(label), "%s + rope", names[v]); test_attention(label, v, 1); }
+    for (int rope = 0; rope < 2; rope++)
+        for (int v = 0; v < ATTN_COUNT; v++) { // every entry of the normalizer table
+            snprintf(label, sizeof(label), "attention %s%s", normalizers[v].name, rope ? " + rope" : "");
+            test_attention(label, v, rope);
+        }
     // shapes that fill whole tiles: several query tiles, partial key tiles, head sizes of 4, 2 and 1
     // vectors plus a remainder
-    test_attention_shape("attention ssmax-bias T=37 hs=32", 3, 0, 1, 37, 64, 2);
-    test_attention_shape("attention ssmax T=70 hs=20", 1, 1, 1, 70, 40, 2);
-    test_attention_shape("attention softmax T=19 hs=8", 0, 0, 2, 19, 16, 2);
+    test_attention_shape("attention ssmax-bias T=37 hs=32", ATTN_SSMAX_BIAS, 0, 1, 37, 64, 2);
+    test_attention_shape("attention ssmax T=70 hs=20", ATTN_SSMAX, 1, 1, 70, 40, 2);
+    test_attention_shape("attention softmax T=19 hs=8", ATTN_SOFTMAX, 0, 2, 19, 16, 2);
     test_ssmax_definition();
     return test_summary();
 }

@@ -2,12 +2,13 @@
  * test_matmul.c: the fast float kernels against plain references. The packed SGEMM and the linear
  * layer against the reference loops, for every transpose combination, beta 0 and 1, and shapes that
  * exercise every edge (sizes that are not multiples of the micro-tile, of the cache blocks, and K
- * larger than one block). The tiled attention (forward and backward, SSMax with bias) against an
- * explicit (T,T) computation in double at training-size shapes.
+ * larger than one block). The tiled attention (forward and backward, SSMax with bias) against the
+ * model's plain definition (attention_forward_ref / attention_backward_ref) at training-size shapes.
  */
 #include <math.h>
-#include "../model/common.h"
+#include "../util/common.h"
 #include "../model/layers.h"
+#include "../model/attention.h"
 #include "../model/matmul.h"
 #include <stdlib.h>
 #include "test.h"
@@ -84,66 +85,30 @@ static void test_linear(size_t N, int C, int OC) {
     free(dinp_ref); free(dw_ref); free(db_ref);
 }
 
-// attention with explicit (T,T) weights in double: out, lse and the gradients dqkv, ds, db
-static void attention_naive(const float *qkv, const float *dout, const float *s, const float *b, int B, int T, int C, int NH,
-                            double *out, double *lse, double *dqkv, double *ds, double *db) {
-    int hs = C / NH;
-    double scale = 1 / sqrt((double)hs), *p = malloc_check(T * sizeof(double)), *z = malloc_check(T * sizeof(double));
-    for (int bb = 0; bb < B; bb++)
-        for (int h = 0; h < NH; h++)
-            for (int t = 0; t < T; t++) {
-                const float *base = qkv + (size_t)bb * T * 3 * C, *q = base + (size_t)t * 3 * C + h * hs;
-                const float *g = dout + ((size_t)bb * T + t) * C + h * hs;
-                double c = s[h] * log(t + 1.0) + b[h], mx = -INFINITY, sum = 0;
-                for (int j = 0; j <= t; j++) {
-                    double d = 0;
-                    for (int i = 0; i < hs; i++) d += (double)q[i] * base[(size_t)j * 3 * C + C + h * hs + i];
-                    z[j] = d * scale;
-                    mx = fmax(mx, c * z[j]);
-                }
-                for (int j = 0; j <= t; j++) sum += (p[j] = exp(c * z[j] - mx));
-                double *o = out + ((size_t)bb * T + t) * C + h * hs, D = 0, dc = 0;
-                for (int i = 0; i < hs; i++) o[i] = 0;
-                for (int j = 0; j <= t; j++) {
-                    p[j] /= sum;
-                    for (int i = 0; i < hs; i++) o[i] += p[j] * base[(size_t)j * 3 * C + 2 * C + h * hs + i];
-                }
-                lse[((size_t)bb * NH + h) * T + t] = mx + log(sum);
-                for (int i = 0; i < hs; i++) D += g[i] * o[i];
-                double *dq = dqkv + (size_t)bb * T * 3 * C + (size_t)t * 3 * C + h * hs;
-                for (int j = 0; j <= t; j++) {
-                    const float *k = base + (size_t)j * 3 * C + C + h * hs, *v = k + C;
-                    double *dk = dqkv + (size_t)bb * T * 3 * C + (size_t)j * 3 * C + C + h * hs, *dv = dk + C, dp = 0;
-                    for (int i = 0; i < hs; i++) dp += g[i] * v[i];
-                    double du = p[j] * (dp - D), dz = c * du * scale;
-                    dc += du * z[j];
-                    for (int i = 0; i < hs; i++) { dq[i] += dz * k[i]; dk[i] += dz * q[i]; dv[i] += p[j] * g[i]; }
-                }
-                ds[h] += log(t + 1.0) * dc;
-                db[h] += dc;
-            }
-    free(p); free(z);
-}
-
-static double rel_err_d(const float *a, const double *b, size_t n) {
+static double rel_err_f(const float *a, const float *b, size_t n) {
     double worst = 0, scale = 0;
-    for (size_t i = 0; i < n; i++) { worst = fmax(worst, fabs(a[i] - b[i])); scale = fmax(scale, fabs(b[i])); }
+    for (size_t i = 0; i < n; i++) { worst = fmax(worst, fabs((double)a[i] - b[i])); scale = fmax(scale, fabs((double)b[i])); }
     return worst / (scale + 1e-30);
 }
 
+// the tiled kernels against the definition (attention_forward_ref / attention_backward_ref), with every
+// parameter of SSMax + bias in play: out, lse and the gradients dqkv, ds, db
 static void test_attention(int B, int T, int C, int NH) {
     size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, nl = (size_t)B * NH * T;
     float *qkv = randn(nq), *dout = randn(no), *s = randn(NH), *b = randn(NH);
     for (int h = 0; h < NH; h++) { s[h] = 0.3f + 0.1f * fabsf(s[h]); b[h] *= 0.2f; }
     for (size_t i = 0; i < nq; i++) qkv[i] *= 0.5f;
+    AttnArgs a = {&normalizers[ATTN_SSMAX_BIAS], {s, b}};
     float *out = malloc_check(no * 4), *lse = malloc_check(nl * 4), *dqkv = calloc(nq, 4), ds[64] = {0}, db[64] = {0};
     float *scratch = malloc_check(attention_scratch_size(B, T, C, NH) * 4);
-    double *rout = calloc(no, 8), *rlse = calloc(nl, 8), *rdqkv = calloc(nq, 8), rds[64] = {0}, rdb[64] = {0};
-    attention_forward(out, lse, scratch, qkv, s, b, B, T, C, NH);
-    attention_backward(dqkv, ds, db, scratch, dout, qkv, out, lse, s, b, B, T, C, NH);
-    attention_naive(qkv, dout, s, b, B, T, C, NH, rout, rlse, rdqkv, rds, rdb);
-    double e1 = rel_err_d(out, rout, no), e2 = rel_err_d(lse, rlse, nl), e3 = rel_err_d(dqkv, rdqkv, nq);
-    double e4 = rel_err_d(ds, rds, NH), e5 = rel_err_d(db, rdb, NH);
+    float *rout = calloc(no, 4), *rlse = calloc(nl, 4), *rdqkv = calloc(nq, 4), rds[64] = {0}, rdb[64] = {0};
+    float *dp[ATTN_MAX_PARAMS] = {ds, db}, *rdp[ATTN_MAX_PARAMS] = {rds, rdb};
+    attention_forward(out, lse, scratch, qkv, &a, B, T, C, NH);
+    attention_backward(dqkv, dp, scratch, dout, qkv, out, lse, &a, B, T, C, NH);
+    attention_forward_ref(rout, rlse, qkv, &a, B, T, C, NH);
+    attention_backward_ref(rdqkv, rdp, dout, qkv, rlse, &a, B, T, C, NH);
+    double e1 = rel_err_f(out, rout, no), e2 = rel_err_f(lse, rlse, nl), e3 = rel_err_f(dqkv, rdqkv, nq);
+    double e4 = rel_err_f(ds, rds, NH), e5 = rel_err_f(db, rdb, NH);
     check(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-4 && e4 < 1e-4 && e5 < 1e-4,
           "attention B=%d T=%d C=%d NH=%d: out %.2g lse %.2g dqkv %.2g ds %.2g db %.2g", B, T, C, NH, e1, e2, e3, e4, e5);
     free(qkv); free(dout); free(s); free(b); free(out); free(lse); free(dqkv); free(scratch);

@@ -5,10 +5,11 @@
  * bit-for-bit determinism across runs and thread counts.
  */
 #include <math.h>
-#include "../model/common.h"
+#include "../util/common.h"
 #include "../model/gpt.h"
 #include "../model/optim.h"
 #include "../model/checkpoint.h"
+#include "../data/tokenizer.h"
 #include "test.h"
 
 typedef struct {
@@ -177,10 +178,10 @@ static void test_evaluate(const char *name) {
         for (int l = 0; l < L; l++)
             for (int h = 0; h < NH; h++) {
                 const float *qkv = m.acts.qkvr + (size_t)l * BT * 3 * C + (size_t)b * T * 3 * C;
-                const float *s = m.param_sizes[17] ? m.params.ssmax_s + l * NH : NULL;
-                const float *bias = m.param_sizes[18] ? m.params.ssmax_b + l * NH : NULL;
+                AttnArgs a = {&normalizers[m.config.attn], {0}};
+                for (int k = 0; k < ATTN_MAX_PARAMS; k++) a.p[k] = m.params.attn[k] ? m.params.attn[k] + l * NH : NULL;
                 int t = pt[b];
-                double c = s ? s[h] * log(t + 1.0) + (bias ? bias[h] : 0) : 1, mx = -INFINITY, sum = 0, part = 0;
+                double c = attn_coef(&a, h, t + 1), mx = -INFINITY, sum = 0, part = 0;
                 for (int j = 0; j <= t; j++) {
                     double z = 0;
                     for (int i = 0; i < hs; i++) z += (double)qkv[(size_t)t * 3 * C + h * hs + i] * qkv[(size_t)j * 3 * C + C + h * hs + i];
@@ -243,7 +244,8 @@ static void test_checkpoint_roundtrip(void) {
     gpt_free(&a); gpt_free(&b);
 }
 
-// a Softmax checkpoint loaded as SSMax: every shared tensor equal, s starts at s0
+// a Softmax checkpoint loaded as SSMax (as eval_gpt --attn does: no random init first): every shared
+// tensor equal, s starts at s0
 static void test_softmax_to_ssmax(void) {
     GPT soft, ss;
     load_model(&soft, "tests/ref/llama-softmax.ckpt");
@@ -251,15 +253,14 @@ static void test_softmax_to_ssmax(void) {
     c.attn = ATTN_SSMAX;
     c.ssmax_s0 = 0.25f;
     gpt_build(&ss, &c);
-    gpt_init_random(&ss, 1);
     checkpoint_load(&ss, "tests/ref/llama-softmax.ckpt", NULL, 0);
     int same = 1;
-    for (int i = 0; i < 17; i++)
+    for (int i = 0; i < PARAM_ATTN0; i++)
         same &= same_floats(soft.params_memory + soft.param_offsets[i], ss.params_memory + ss.param_offsets[i], soft.param_sizes[i]);
     check(same, "converted model's shared tensors differ from the Softmax checkpoint");
     int s_ok = 1;
-    for (size_t k = 0; k < ss.param_sizes[17]; k++) s_ok &= ss.params.ssmax_s[k] == 0.25f;
-    check(s_ok && ss.param_sizes[17] == (size_t)c.num_layers * c.num_heads, "converted model's s is not s0 everywhere");
+    for (size_t k = 0; k < ss.param_sizes[PARAM_ATTN0]; k++) s_ok &= ss.params.attn[0][k] == 0.25f;
+    check(s_ok && ss.param_sizes[PARAM_ATTN0] == (size_t)c.num_layers * c.num_heads, "converted model's s is not s0 everywhere");
     gpt_free(&soft); gpt_free(&ss);
 }
 
@@ -271,7 +272,8 @@ static void test_switch_attention(void) {
     if (!load_reference(&r, "tests/ref/llama-softmax.ref")) return;
     int *inp = malloc_check((size_t)r.B * r.T * sizeof(int)), *tgt = malloc_check((size_t)r.B * r.T * sizeof(int));
     float losses[16];
-    for (int attn = ATTN_SSMAX; attn <= ATTN_SSMAX_BIAS; attn++) {
+    for (int attn = 0; attn < ATTN_COUNT; attn++) {
+        if (normalizers[attn].nparams == 0) continue; // every normalizer with parameters of its own
         GPT m, conv;
         load_model(&m, "tests/ref/llama-softmax.ckpt");
         r.steps = 3;
@@ -279,26 +281,26 @@ static void test_switch_attention(void) {
         checkpoint_save(&m, "build/test_switch.ckpt", NULL, 1);
         float *mom = malloc_check(m.params_floats * sizeof(float));
         memcpy(mom, m.m_memory, m.params_floats * sizeof(float));
-        size_t wte_off = m.param_offsets[0], wte_n = m.param_sizes[0];
+        size_t wte_off = m.param_offsets[PARAM_WTE], wte_n = m.param_sizes[PARAM_WTE];
         gpt_switch_attention(&m, attn, 0.3f);
         GPTConfig c = m.config;
         gpt_build(&conv, &c);
         gpt_init_random(&conv, 1); // as train_gpt --init-from does: s = s0, then the checkpoint's tensors
         checkpoint_load(&conv, "build/test_switch.ckpt", NULL, 0);
         check(m.config.attn == attn && same_floats(m.params_memory, conv.params_memory, m.params_floats),
-              "switch to %s: weights differ from converting the checkpoint", attn_names[attn]);
-        int moments_ok = same_floats(m.m_memory + m.param_offsets[0], mom + wte_off, wte_n) && max_abs(m.m_memory + m.param_offsets[0], wte_n) > 0;
-        for (int i = 17; i <= 18; i++) moments_ok &= max_abs(m.m_memory + m.param_offsets[i], m.param_sizes[i]) == 0 &&
+              "switch to %s: weights differ from converting the checkpoint", normalizers[attn].name);
+        int moments_ok = same_floats(m.m_memory + m.param_offsets[PARAM_WTE], mom + wte_off, wte_n) && max_abs(m.m_memory + m.param_offsets[PARAM_WTE], wte_n) > 0;
+        for (int i = PARAM_ATTN0; i <= PARAM_ATTN1; i++) moments_ok &= max_abs(m.m_memory + m.param_offsets[i], m.param_sizes[i]) == 0 &&
                                                    max_abs(m.v_memory + m.param_offsets[i], m.param_sizes[i]) == 0;
-        check(moments_ok, "switch to %s: AdamW moments not kept (or s, b not zero)", attn_names[attn]);
+        check(moments_ok, "switch to %s: AdamW moments not kept (or s, b not zero)", normalizers[attn].name);
         split_tokens(&r, 0, inp, tgt);
         gpt_zero_grad(&m);
         gpt_forward(&m, inp, tgt, r.B, r.T);
         gpt_forward(&conv, inp, tgt, r.B, r.T);
-        check(m.mean_loss == conv.mean_loss, "switch to %s: loss %.7f, converted checkpoint %.7f", attn_names[attn], m.mean_loss, conv.mean_loss);
+        check(m.mean_loss == conv.mean_loss, "switch to %s: loss %.7f, converted checkpoint %.7f", normalizers[attn].name, m.mean_loss, conv.mean_loss);
         gpt_backward(&m);
-        double gs = max_abs(m.grads.ssmax_s, m.param_sizes[17]);
-        check(attn == ATTN_SSMAX_FIXED ? gs == 0 : gs > 0, "switch to %s: gradient of s is %g", attn_names[attn], gs);
+        double gs = max_abs(m.grads.attn[0], m.param_sizes[PARAM_ATTN0]);
+        check(!normalizers[attn].learnable ? gs == 0 : gs > 0, "switch to %s: gradient of s is %g", normalizers[attn].name, gs);
         free(mom);
         gpt_free(&m); gpt_free(&conv);
     }
@@ -389,7 +391,7 @@ static void test_schedules(void) {
     check(lr_at(&s, 50) == 1.0f && lr_at(&s, 109) == 1.0f, "constant schedule is not constant");
     s.kind = SCHED_WSD;
     check(lr_at(&s, 80) == 1.0f && fabsf(lr_at(&s, 109) - 0.1f) < 1e-6f && lr_at(&s, 100) < 1.0f, "wsd schedule wrong");
-    check(fabsf(ssmax_default_s0(ATTN_SSMAX, 1024) - 0.1684f) < 1e-3f, "s0(1024) = %g, expected ~0.168", ssmax_default_s0(ATTN_SSMAX, 1024));
+    check(fabsf(normalizer_default_s0(ATTN_SSMAX, 1024) - 0.1684f) < 1e-3f, "s0(1024) = %g, expected ~0.168", normalizer_default_s0(ATTN_SSMAX, 1024));
 }
 
 // gradient accumulation: two forward/backward passes of one batch without zeroing = twice the gradient
@@ -422,7 +424,7 @@ static size_t preset_params(const char *name) {
     size_t s[NUM_PARAM_TENSORS], n = 0;
     gpt_param_sizes(s, &c);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) n += s[i];
-    return n - s[17]; // without the 144 SSMax scales
+    return n - s[PARAM_ATTN0]; // without the 144 SSMax scales
 }
 
 static void test_presets(void) {

@@ -1,10 +1,10 @@
 /*
- * dist.h: data-parallel training over MPI ranks (make MPI=1), and the one-process stand-ins of the
+ * mpi.h: data-parallel training over MPI ranks (make MPI=1), and the one-process stand-ins of the
  * default build. Every rank holds the whole model, reads its own part of each global batch, and
  * applies the same update after the gradients are summed.
  */
-#ifndef DIST_H
-#define DIST_H
+#ifndef PARALLEL_MPI_H
+#define PARALLEL_MPI_H
 #include <stddef.h>
 
 typedef struct {
@@ -18,6 +18,5 @@ void dist_finalize(void);
 void dist_sum_floats(const Dist *d, float *buf, size_t n, const char *what);
 double dist_sum_double(const Dist *d, double x, const char *what);
 void dist_barrier(const Dist *d, const char *what);
-int dist_enabled(void); // 1 in MPI builds
 
 #endif

@@ -47,6 +47,12 @@ static inline double arg_num(const char *s, const char *flag, double lo, double 
     return v;
 }
 
+// the index of value in a list of names, or -1
+static inline int parse_choice(const char *value, const char *const *names, int n) {
+    for (int i = 0; i < n; i++) if (strcmp(value, names[i]) == 0) return i;
+    return -1;
+}
+
 // an input must be a regular file: opening a FIFO blocks until a writer comes (forever, as a rule), and
 // a directory or a device has no size to check. A path that does not exist is left to the open's error
 static inline void regular_file_check(const char *path, const char *what) {

@@ -1,17 +1,15 @@
 /*
- * dist.c: the MPI calls of data-parallel training, behind dist.h. Collectives are non-blocking
+ * mpi.c: the MPI calls of data-parallel training, behind mpi.h. Collectives are non-blocking
  * calls polled against a deadline, so a rank that hangs (or a network that stalls) ends the job
  * with a message naming the step, instead of a silent wait; a rank that dies is noticed by mpirun,
  * which ends the others.
  */
 #include <time.h>
-#include "../model/common.h"
-#include "dist.h"
+#include "../util/common.h"
+#include "mpi.h"
 
 #ifdef USE_MPI
 #include <mpi.h>
-
-int dist_enabled(void) { return 1; }
 
 void dist_init(Dist *d, int *argc, char ***argv) {
     MPI_Init(argc, argv);
@@ -68,7 +66,6 @@ void dist_barrier(const Dist *d, const char *what) {
 
 #else // one process
 
-int dist_enabled(void) { return 0; }
 void dist_init(Dist *d, int *argc, char ***argv) { (void)argc; (void)argv; d->rank = 0; d->world = 1; d->timeout = 300; }
 void dist_finalize(void) {}
 void dist_sum_floats(const Dist *d, float *buf, size_t n, const char *what) { (void)d; (void)buf; (void)n; (void)what; }

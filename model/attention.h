@@ -1,0 +1,82 @@
+/*
+ * attention.h: causal self-attention and its normalizers.
+ *
+ * For the query at position t of a sequence, n = t + 1 keys are visible and the scores are
+ * z_j = q.k_j / sqrt(hs). A normalizer turns the row of scores into weights p_j, and the output is
+ * sum_j p_j v_j. Every normalizer here is a row kind (today: softmax) applied to c_t z_j, where the
+ * per-row coefficient c_t comes from n and the head's own parameters:
+ *     softmax       c = 1                  p = softmax(z)
+ *     ssmax         c = s_h ln n           p_j = n^(s z_j) / sum_i n^(s z_i), s learnable
+ *     ssmax-fixed   c = s_h ln n           s fixed at s0 (1: logits x ln n)
+ *     ssmax-bias    c = s_h ln n + b_h     s, b learnable
+ * One table (normalizers[], attention.c) names them, sizes and initialises their per-head
+ * parameters, and gives c and its gradient; everything else (flags, --help, checkpoints, conversion
+ * of a Softmax model, the kernels) reads it. A new per-row-scalar normalizer is one table entry.
+ *
+ * Two implementations of the same pair: attention_forward_ref/attention_backward_ref (attention.c),
+ * the definition in plain loops, which every test compares against; attention_forward/backward
+ * (attention_kernels.c), the tiled kernels the model runs, memory linear in T.
+ */
+#ifndef ATTENTION_H
+#define ATTENTION_H
+
+#include <stddef.h>
+#include "vmath.h"
+
+enum { ATTN_SOFTMAX, ATTN_SSMAX, ATTN_SSMAX_FIXED, ATTN_SSMAX_BIAS, ATTN_COUNT };
+enum { ROW_SOFTMAX, ROW_KIND_COUNT }; // how a row of c_t z_j becomes weights
+#define ATTN_MAX_PARAMS 2             // per-head parameter slots: the tensors attn0, attn1 of the model
+#define ATTN_INIT_S0 NAN              // an init value meaning "the config's s0" (--ssmax-s0)
+
+typedef struct {
+    const char *name, *about;
+    int row;                                    // ROW_*
+    int nparams;                                // per-head parameters, in slots 0 .. nparams-1
+    const char *param_names[ATTN_MAX_PARAMS];   // "s", "b": ssmax.csv columns, the config table
+    float init[ATTN_MAX_PARAMS];                // initial value of each slot, or ATTN_INIT_S0
+    int learnable;                              // 0: the parameters keep their initial values
+    // c_t for a row that sees n keys, from the head's parameters p[0..nparams-1]; NULL: c = 1
+    real (*coef)(const real *p, int n);
+    // dp[k] += dc * dc_t/dp_k (dc = dL/dc_t); NULL when coef is
+    void (*coef_grad)(real *dp, const real *p, int n, real dc);
+} Normalizer;
+
+extern const Normalizer normalizers[ATTN_COUNT];
+const Normalizer *normalizer_find(const char *name); // NULL if unknown
+// "softmax | ssmax | ..." for --help and errors (with_params: only those that have per-head parameters)
+const char *normalizer_list(int with_params);
+// the default s0 of a normalizer for training length T: 1 / mean_{n=1..T} ln n, so that s ln n
+// averages 1 over the window; 1 where s is fixed (a Softmax config records the former, unused)
+float normalizer_default_s0(int attn, int T);
+
+// what the kernels need of one layer's normalizer: its table entry and its per-head parameters
+typedef struct {
+    const Normalizer *norm;
+    const real *p[ATTN_MAX_PARAMS]; // (NH) each; NULL past nparams
+} AttnArgs;
+
+// the coefficient of head h for a row that sees n keys
+static inline real attn_coef(const AttnArgs *a, int h, int n) {
+    if (!a->norm->coef) return 1;
+    real p[ATTN_MAX_PARAMS];
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) p[k] = a->p[k] ? a->p[k][h] : 0;
+    return a->norm->coef(p, n);
+}
+
+// shapes: qkv (B,T,3C) = [q | k | v] per position, out (B,T,C), lse (B,NH,T): the log-sum-exp of
+// each row of c_t z. dp[k] (NH) receive the parameters' gradients (NULL: none wanted, e.g. fixed s).
+// Backward passes accumulate (+=) into dqkv and dp.
+void attention_forward_ref(real *out, real *lse, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH);
+void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const real *dout, const real *qkv,
+                            const real *lse, const AttnArgs *a, int B, int T, int C, int NH);
+
+size_t attention_scratch_size(int B, int T, int C, int NH); // reals of the kernels' work space
+void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH);
+void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scratch, const real *dout, const real *qkv,
+                        const real *out, const real *lse, const AttnArgs *a, int B, int T, int C, int NH);
+// the weight that query t of batch row bb puts on keys k0..k1-1, per head (mass is (NH)), recomputed
+// from the forward pass's qkv and lse
+void attention_row_mass(real *mass, const real *qkv, const real *lse, const AttnArgs *a, int B, int T, int C,
+                        int NH, int bb, int t, int k0, int k1);
+
+#endif
