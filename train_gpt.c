@@ -215,7 +215,7 @@ static Options parse_args(int argc, char **argv) {
     }
     if (optind < argc) die("unexpected argument '%s'\nHINT: options start with -- (see train_gpt --help)", argv[optind]);
     if (o.attn_switch_step > 0 && (!o.sh.attn || !strcmp(o.sh.attn, "softmax")))
-        die("--attn-switch-step needs the normalizer to switch to\nHINT: add --attn ssmax (or ssmax-fixed, ssmax-bias)");
+        die("--attn-switch-step needs the normalizer to switch to\nHINT: add --attn NAME, one of %s", normalizer_list(1));
     if (o.resume && o.init_from) die("--resume and --init-from exclude each other\nHINT: --resume continues a run, --init-from starts a new one from weights");
     return o;
 }
@@ -392,14 +392,33 @@ static void csv_flush(FILE *f, const char *dir, const char *name) {
         die("cannot write %s/%s (%s)\nHINT: is the disk full? free space and continue with --resume %s", dir, name, strerror(errno), dir);
 }
 
+// ssmax.csv: every per-head parameter of the normalizer over training, one row per (step, layer, head).
+// The SSMax family keeps its columns s,b (b empty where there is none); other normalizers have one
+// column per parameter, named as in the table
+static int param_columns(const Normalizer *nz) { return !strcmp(nz->param_names[0], "s") ? 2 : nz->nparams; }
+
+static const char *param_csv_header(const Normalizer *nz) {
+    static char h[256];
+    snprintf(h, sizeof(h), "step,layer,head");
+    for (int k = 0; k < param_columns(nz); k++) {
+        strcat(h, ",");
+        strcat(h, k < nz->nparams ? nz->param_names[k] : "b");
+    }
+    return h;
+}
+
 static void log_ssmax(FILE *f, const char *dir, const GPT *m, int step) {
     if (!f || !m->params.attn[0]) return; // none yet before --attn-switch-step
     const GPTConfig *c = &m->config;
+    int ncol = param_columns(&normalizers[c->attn]);
     for (int l = 0; l < c->num_layers; l++)
         for (int h = 0; h < c->num_heads; h++) {
-            int k = l * c->num_heads + h;
-            fprintf(f, "%d,%d,%d,%.6f,", step, l, h, m->params.attn[0][k]);
-            if (m->params.attn[1]) fprintf(f, "%.6f", m->params.attn[1][k]);
+            int i = l * c->num_heads + h;
+            fprintf(f, "%d,%d,%d", step, l, h);
+            for (int k = 0; k < ncol; k++) {
+                fprintf(f, ",");
+                if (m->params.attn[k]) fprintf(f, "%.6f", m->params.attn[k][i]);
+            }
             fprintf(f, "\n");
         }
     csv_flush(f, dir, "ssmax.csv");
@@ -469,7 +488,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     ROW("model", "%s", ckpt ? ckpt : o->model);
     if (o->attn_switch_step > 0) ROW("attention", "softmax, then %s from step %d", o->sh.attn, o->attn_switch_step);
     else ROW("attention", "%s", normalizers[c->attn].name);
-    if (c->attn != ATTN_SOFTMAX || o->attn_switch_step > 0) ROW("ssmax s0", "%.6f%s", c->ssmax_s0, normalizers[c->attn].learnable ? "" : " (fixed)");
+    if (normalizer_uses_s0(c->attn) || o->attn_switch_step > 0) ROW("ssmax s0", "%.6f%s", c->ssmax_s0, normalizers[c->attn].learnable ? "" : " (fixed)");
     ROW("layers / heads / width", "%d / %d / %d (head size %d)", c->num_layers, c->num_heads, c->channels, c->channels / c->num_heads);
     ROW("mlp", "%s, hidden %d", mlp_names[c->mlp], c->ffn);
     ROW("norm / positions", "%s / %s", norm_names[c->norm], pos_names[c->pos]);
@@ -681,7 +700,8 @@ static void setup_output(Run *r) {
         snprintf(path, sizeof(path), "%s/ssmax.csv", out); truncate_csv(path, r->start_step);
     }
     r->logf = r->dist.rank ? NULL : open_csv(out, "log.csv", "step,tokens,train_loss,val_loss,lr,grad_norm,step_ms,tok_per_s", o->resume != NULL);
-    r->ssf = r->target_attn != ATTN_SOFTMAX && r->dist.rank == 0 ? open_csv(out, "ssmax.csv", "step,layer,head,s,b", o->resume != NULL) : NULL;
+    const Normalizer *nz = &normalizers[r->target_attn];
+    r->ssf = nz->nparams > 0 && r->dist.rank == 0 ? open_csv(out, "ssmax.csv", param_csv_header(nz), o->resume != NULL) : NULL;
     if (!o->resume) log_ssmax(r->ssf, out, &r->model, 0);
 }
 

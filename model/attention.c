@@ -20,6 +20,9 @@ static void coef_slogn_bias_grad(real *dp, const real *p, int n, real dc) {
     dp[1] += dc;
 }
 
+static real coef_tau(const real *p, int n) { (void)n; return p[0]; }
+static void coef_tau_grad(real *dp, const real *p, int n, real dc) { (void)p; (void)n; dp[0] += dc; }
+
 const Normalizer normalizers[ATTN_COUNT] = {
     [ATTN_SOFTMAX] = {"softmax", "softmax(z)", ROW_SOFTMAX, 0, {0}, {0}, 0, NULL, NULL},
     [ATTN_SSMAX] = {"ssmax", "softmax(s ln(n) z), s learnable per head", ROW_SOFTMAX, 1, {"s"}, {ATTN_INIT_S0}, 1,
@@ -28,7 +31,14 @@ const Normalizer normalizers[ATTN_COUNT] = {
                           coef_slogn, coef_slogn_grad},
     [ATTN_SSMAX_BIAS] = {"ssmax-bias", "softmax((s ln(n) + b) z), s and b learnable per head", ROW_SOFTMAX, 2, {"s", "b"},
                          {ATTN_INIT_S0, 0}, 1, coef_slogn_bias, coef_slogn_bias_grad},
+    [ATTN_TEMP] = {"temp", "softmax(tau z), tau learnable per head: SSMax's control, a scale without ln n", ROW_SOFTMAX, 1,
+                   {"tau"}, {1}, 1, coef_tau, coef_tau_grad},
 };
+
+int normalizer_uses_s0(int attn) {
+    for (int k = 0; k < normalizers[attn].nparams; k++) if (isnan(normalizers[attn].init[k])) return 1;
+    return 0;
+}
 
 const Normalizer *normalizer_find(const char *name) {
     for (int i = 0; i < ATTN_COUNT; i++) if (strcmp(normalizers[i].name, name) == 0) return &normalizers[i];

@@ -9,6 +9,7 @@
  *     ssmax         c = s_h ln n           p_j = n^(s z_j) / sum_i n^(s z_i), s learnable
  *     ssmax-fixed   c = s_h ln n           s fixed at s0 (1: logits x ln n)
  *     ssmax-bias    c = s_h ln n + b_h     s, b learnable
+ *     temp          c = tau_h              tau learnable (init 1): a learnable scale without ln n
  * One table (normalizers[], attention.c) names them, sizes and initialises their per-head
  * parameters, and gives c and its gradient; everything else (flags, --help, checkpoints, conversion
  * of a Softmax model, the kernels) reads it. A new per-row-scalar normalizer is one table entry.
@@ -23,7 +24,7 @@
 #include <stddef.h>
 #include "vmath.h"
 
-enum { ATTN_SOFTMAX, ATTN_SSMAX, ATTN_SSMAX_FIXED, ATTN_SSMAX_BIAS, ATTN_COUNT };
+enum { ATTN_SOFTMAX, ATTN_SSMAX, ATTN_SSMAX_FIXED, ATTN_SSMAX_BIAS, ATTN_TEMP, ATTN_COUNT };
 enum { ROW_SOFTMAX, ROW_KIND_COUNT }; // how a row of c_t z_j becomes weights
 #define ATTN_MAX_PARAMS 2             // per-head parameter slots: the tensors attn0, attn1 of the model
 #define ATTN_INIT_S0 NAN              // an init value meaning "the config's s0" (--ssmax-s0)
@@ -48,6 +49,7 @@ const char *normalizer_list(int with_params);
 // the default s0 of a normalizer for training length T: 1 / mean_{n=1..T} ln n, so that s ln n
 // averages 1 over the window; 1 where s is fixed (a Softmax config records the former, unused)
 float normalizer_default_s0(int attn, int T);
+int normalizer_uses_s0(int attn); // 1 if a parameter starts at s0 (ATTN_INIT_S0)
 
 // what the kernels need of one layer's normalizer: its table entry and its per-head parameters
 typedef struct {

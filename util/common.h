@@ -125,7 +125,7 @@ static inline void *malloc_check_(size_t size, const char *file, int line) {
     if (p && align > 64) madvise(p, rounded, MADV_HUGEPAGE);
 #endif
     if (p == NULL) {
-        fprintf(stderr, "error: out of memory allocating %.1f MiB at %s:%d\nHINT: use a smaller batch (-b) or sequence length (-t)\n",
+        fprintf(stderr, "error: out of memory allocating %.1f MiB at %s:%d\nHINT: a smaller model, batch or context needs less memory\n",
                 size / 1048576.0, file, line);
         exit(1);
     }
