@@ -129,7 +129,7 @@ static Options parse_args(int argc, char **argv) {
 // the model, with --rope-theta applied; T_train is the training length it was made for
 static void load(GPT *m, const Options *o, int *T_train) {
     TrainState st = {0};
-    GPTConfig c = checkpoint_read_config(o->ckpt, NULL, &st);
+    GPTConfig file_config = checkpoint_read_config(o->ckpt, NULL, &st), c = file_config; // the header, read once
     if (o->sh.rope_theta > 0) {
         if (c.pos != POS_ROPE) die("--rope-theta: '%s' has learned positions, not RoPE\nHINT: drop --rope-theta", o->ckpt);
         c.rope_theta = o->sh.rope_theta;
@@ -138,7 +138,7 @@ static void load(GPT *m, const Options *o, int *T_train) {
     // config (e): the checkpoint's other tensors, the new normalizer's parameters at their initial values
     if (o->sh.attn) config_convert_normalizer(&c, parse_normalizer(o->sh.attn, "--attn", "eval_gpt"), o->sh.ssmax_s0, *T_train);
     gpt_build(m, &c);
-    checkpoint_load(m, o->ckpt, NULL, 0);
+    checkpoint_load_read(m, o->ckpt, &file_config, 0, 0);
 }
 
 static int max_context(const GPT *m, int want) {
@@ -251,8 +251,7 @@ static void run_needle(Options *o) {
     DataLoader dl; // the haystack: the largest held-out shard
     dataloader_init(&dl, o->data, 1, 1, 0, 0);
     dataloader_check_vocab(&dl, m.config.vocab_size, m.config.tokenizer);
-    const Shard *hay = &dl.shards[0];
-    for (int i = 1; i < dl.nshards; i++) if (dl.shards[i].ntok > hay->ntok) hay = &dl.shards[i];
+    const Shard *hay = dataloader_largest_shard(&dl);
     int L = m.config.num_layers, NH = m.config.num_heads;
     int *argmax = malloc_check((size_t)(longest + 1) * sizeof(int));
     float *mass = malloc_check((size_t)L * NH * sizeof(float));

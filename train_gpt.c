@@ -557,6 +557,7 @@ typedef struct {
     char ckpt_path[4096];
     const char *ckpt;       // the checkpoint the model comes from (resume or --init-from), or NULL
     GPTConfig from_file;    // its header, read once
+    int has_opt;            // it holds AdamW moments
     TrainState st;          // its training state (resume)
     GPTConfig config;
     GPT model;
@@ -589,9 +590,8 @@ static void setup_source(Run *r) {
         snprintf(r->ckpt_path, sizeof(r->ckpt_path), "%s", o->init_from);
     }
     r->ckpt = r->ckpt_path[0] ? r->ckpt_path : NULL;
-    int has_opt = 0;
-    if (r->ckpt) r->from_file = checkpoint_read_config(r->ckpt, &has_opt, &r->st);
-    if (o->resume && !has_opt) die("'%s' has no optimizer state to resume from\nHINT: use --init-from to start a new run from its weights", r->ckpt);
+    if (r->ckpt) r->from_file = checkpoint_read_config(r->ckpt, &r->has_opt, &r->st);
+    if (o->resume && !r->has_opt) die("'%s' has no optimizer state to resume from\nHINT: use --init-from to start a new run from its weights", r->ckpt);
     if (o->resume) { // the run's own shape, unless the user asks otherwise
         TrainState *st = &r->st;
         check_train_state(st, &r->from_file, r->ckpt);
@@ -642,8 +642,7 @@ static int setup_data(Run *r) {
     if (r->needle_task && !known_tok)
         die("--task needle needs data made by the byte or gpt2 tokenizer; '%s' does not say which made it\nHINT: make the shards with prepare_data", o->train);
     if (r->can_sample || r->needle_task) tokenizer_init_kind(&r->tok, r->config.tokenizer, o->sh.gpt2_dir);
-    r->hay = &r->train.shards[0];
-    for (int i = 1; i < r->train.nshards; i++) if (r->train.shards[i].ntok > r->hay->ntok) r->hay = &r->train.shards[i];
+    r->hay = dataloader_largest_shard(&r->train);
     if (r->needle_task && T < needle_min_context(&r->tok))
         die("--task needle at -t %d: a retrieval example needs at least %d tokens\nHINT: use -t %d or more", T,
             needle_min_context(&r->tok), needle_min_context(&r->tok));
@@ -663,7 +662,7 @@ static void setup_model(Run *r) {
         gpt_init_random(&r->model, (uint64_t)o->sh.seed);
         return;
     }
-    int loaded_opt = checkpoint_load(&r->model, r->ckpt, NULL, o->resume != NULL);
+    int loaded_opt = checkpoint_load_read(&r->model, r->ckpt, &r->from_file, r->has_opt, o->resume != NULL);
     if (o->resume) {
         if (!loaded_opt) die("could not restore the optimizer state from '%s'", r->ckpt);
         r->start_step = r->st.step;

@@ -164,3 +164,9 @@ void dataloader_free(DataLoader *dl) {
     free(dl->shards); free(dl->first_window); free(dl->order); free(dl->inputs); free(dl->targets);
     memset(dl, 0, sizeof(*dl));
 }
+
+const Shard *dataloader_largest_shard(const DataLoader *dl) {
+    const Shard *best = &dl->shards[0];
+    for (int i = 1; i < dl->nshards; i++) if (dl->shards[i].ntok > best->ntok) best = &dl->shards[i];
+    return best;
+}

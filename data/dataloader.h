@@ -51,6 +51,7 @@ void dataloader_next_batch(DataLoader *dl);
 void dataloader_reset(DataLoader *dl);
 void dataloader_seek(DataLoader *dl, uint64_t epoch, uint64_t pos); // for resume
 void dataloader_free(DataLoader *dl);
+const Shard *dataloader_largest_shard(const DataLoader *dl); // needle haystacks come from it
 // reads a shard's header and checks it against its size; dies with a hint if anything is off
 void shard_open(Shard *s, const char *path);
 void shard_close(Shard *s);

@@ -89,6 +89,11 @@ GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainStat
 int checkpoint_load(GPT *model, const char *path, TrainState *state, int want_optimizer) {
     int has_opt = 0;
     GPTConfig fc = checkpoint_read_config(path, &has_opt, state);
+    return checkpoint_load_read(model, path, &fc, has_opt, want_optimizer);
+}
+
+int checkpoint_load_read(GPT *model, const char *path, const GPTConfig *file_config, int has_opt, int want_optimizer) {
+    GPTConfig fc = *file_config;
     GPTConfig *mc = &model->config;
     if (fc.num_layers != mc->num_layers || fc.num_heads != mc->num_heads || fc.channels != mc->channels ||
         fc.ffn != mc->ffn || fc.padded_vocab_size != mc->padded_vocab_size || fc.vocab_size != mc->vocab_size ||

@@ -34,6 +34,8 @@ GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainStat
 // fills an already built model; normalizer parameters that the file lacks (a Softmax checkpoint loaded
 // as SSMax) start at their initial values (gpt_init_normalizer_slot); returns 1 if the optimizer state was loaded
 int checkpoint_load(GPT *model, const char *path, TrainState *state, int want_optimizer);
+// the same with the header already read by checkpoint_read_config (file_config, has_optimizer)
+int checkpoint_load_read(GPT *model, const char *path, const GPTConfig *file_config, int has_optimizer, int want_optimizer);
 // writes path.tmp, fsyncs, renames: a crash never leaves a half-written checkpoint under path
 void checkpoint_save(const GPT *model, const char *path, const TrainState *state, int with_optimizer);
 
