@@ -134,7 +134,8 @@ static void load(GPT *m, const Options *o, int *T_train) {
         if (c.pos != POS_ROPE) die("--rope-theta: '%s' has learned positions, not RoPE\nHINT: drop --rope-theta", o->ckpt);
         c.rope_theta = o->sh.rope_theta;
     }
-    *T_train = st.T > 0 ? st.T : c.max_seq_len;
+    *T_train = c.train_len > 0 ? c.train_len : st.T > 0 ? st.T : c.max_seq_len;
+    c.train_len = *T_train;
     // config (e): the checkpoint's other tensors, the new normalizer's parameters at their initial values
     if (o->sh.attn) config_convert_normalizer(&c, parse_normalizer(o->sh.attn, "--attn", "eval_gpt"), o->sh.ssmax_s0, *T_train);
     gpt_build(m, &c);

@@ -263,6 +263,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, const GPTCon
         }
         if (o->sh.rope_theta > 0) c.rope_theta = o->sh.rope_theta;
         if (!isnan(o->sh.ssmax_s0)) c.ssmax_s0 = o->sh.ssmax_s0;
+        if (!o->resume || !c.train_len) c.train_len = T; // a resumed run keeps its own
         return c;
     }
     const Preset *p = find_preset(o->model);
@@ -281,6 +282,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, const GPTCon
     if (o->max_seq > 0) c.max_seq_len = o->max_seq;
     if (o->sh.rope_theta > 0) c.rope_theta = o->sh.rope_theta;
     if (!isnan(o->sh.ssmax_s0)) c.ssmax_s0 = o->sh.ssmax_s0;
+    c.train_len = T;
     char why[256];
     if (gpt_config_check(&c, why, sizeof(why))) die("invalid model: %s\nHINT: see train_gpt --help", why);
     return c;

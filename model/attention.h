@@ -3,13 +3,24 @@
  *
  * For the query at position t of a sequence, n = t + 1 keys are visible and the scores are
  * z_j = q.k_j / sqrt(hs). A normalizer turns the row of scores into weights p_j, and the output is
- * sum_j p_j v_j. Every normalizer here is a row kind (today: softmax) applied to c_t z_j, where the
- * per-row coefficient c_t comes from n and the head's own parameters:
- *     softmax       c = 1                  p = softmax(z)
- *     ssmax         c = s_h ln n           p_j = n^(s z_j) / sum_i n^(s z_i), s learnable
- *     ssmax-fixed   c = s_h ln n           s fixed at s0 (1: logits x ln n)
- *     ssmax-bias    c = s_h ln n + b_h     s, b learnable
- *     temp          c = tau_h              tau learnable (init 1): a learnable scale without ln n
+ * sum_j p_j v_j. Every normalizer here is a row kind applied to u_j = c_t z_j, where the per-row
+ * coefficient c_t comes from n and the head's own parameters. The row kinds:
+ *     softmax    p_j = e^{u_j} / sum_i e^{u_i}
+ *     sink       p_j = e^{u_j} / (e^{sigma} + sum_i e^{u_i}), sigma a parameter or 0 (softmax+1)
+ *     sigmoid    p_j = sigmoid(u_j - ln n), no row normalisation
+ *     softpick   p_j = relu(e^{u_j} - 1) / (sum_i |e^{u_i} - 1| + eps)
+ * and the normalizers:
+ *     softmax       softmax row, c = 1
+ *     ssmax         softmax row, c = s_h ln n: p_j = n^(s z_j) / sum_i n^(s z_i), s learnable
+ *     ssmax-fixed   softmax row, c = s_h ln n, s fixed at s0 (1: logits x ln n)
+ *     ssmax-bias    softmax row, c = s_h ln n + b_h, s and b learnable
+ *     temp          softmax row, c = tau_h, tau learnable (init 1): a learnable scale without ln n
+ *     logn          softmax row, c = max(1, ln n / ln T_train) (Qwen's LogN)
+ *     softmax1      sink row with sigma = 0, c = 1 ("off by one")
+ *     sink          sink row, sigma_h learnable (init 0), c = 1 (gpt-oss)
+ *     ssmax-sink    sink row, sigma_h learnable, c = s_h ln n
+ *     sigmoid       sigmoid row, c = 1 (Ramapuram et al.: bias -ln n)
+ *     softpick      softpick row, c = 1 (Zuhri et al.)
  * One table (normalizers[], attention.c) names them, sizes and initialises their per-head
  * parameters, and gives c and its gradient; everything else (flags, --help, checkpoints, conversion
  * of a Softmax model, the kernels) reads it. A new per-row-scalar normalizer is one table entry.
@@ -24,22 +35,26 @@
 #include <stddef.h>
 #include "vmath.h"
 
-enum { ATTN_SOFTMAX, ATTN_SSMAX, ATTN_SSMAX_FIXED, ATTN_SSMAX_BIAS, ATTN_TEMP, ATTN_COUNT };
-enum { ROW_SOFTMAX, ROW_KIND_COUNT }; // how a row of c_t z_j becomes weights
+enum { ATTN_SOFTMAX, ATTN_SSMAX, ATTN_SSMAX_FIXED, ATTN_SSMAX_BIAS, ATTN_TEMP, ATTN_LOGN, ATTN_SOFTMAX1, ATTN_SINK,
+       ATTN_SSMAX_SINK, ATTN_SIGMOID, ATTN_SOFTPICK, ATTN_COUNT };
+enum { ROW_SOFTMAX, ROW_SINK, ROW_SIGMOID, ROW_SOFTPICK, ROW_KIND_COUNT }; // how a row of u_j = c_t z_j becomes weights
+#define SOFTPICK_EPS 1e-6f            // softpick's eps in the denominator
 #define ATTN_MAX_PARAMS 2             // per-head parameter slots: the tensors attn0, attn1 of the model
 #define ATTN_INIT_S0 NAN              // an init value meaning "the config's s0" (--ssmax-s0)
 
 typedef struct {
     const char *name, *about;
     int row;                                    // ROW_*
+    int row_param;                              // the slot of the row's own parameter (sink: sigma), -1: none
     int nparams;                                // per-head parameters, in slots 0 .. nparams-1
     const char *param_names[ATTN_MAX_PARAMS];   // "s", "b": ssmax.csv columns, the config table
     float init[ATTN_MAX_PARAMS];                // initial value of each slot, or ATTN_INIT_S0
     int learnable;                              // 0: the parameters keep their initial values
-    // c_t for a row that sees n keys, from the head's parameters p[0..nparams-1]; NULL: c = 1
-    real (*coef)(const real *p, int n);
-    // dp[k] += dc * dc_t/dp_k (dc = dL/dc_t); NULL when coef is
-    void (*coef_grad)(real *dp, const real *p, int n, real dc);
+    // c_t for a row that sees n keys, from the head's parameters p[0..nparams-1] and the training
+    // length; NULL: c = 1
+    real (*coef)(const real *p, int n, int T_train);
+    // dp[k] += dc * dc_t/dp_k (dc = dL/dc_t); NULL when coef is, or when c has no parameter
+    void (*coef_grad)(real *dp, const real *p, int n, int T_train, real dc);
 } Normalizer;
 
 extern const Normalizer normalizers[ATTN_COUNT];
@@ -51,22 +66,33 @@ const char *normalizer_list(int with_params);
 float normalizer_default_s0(int attn, int T);
 int normalizer_uses_s0(int attn); // 1 if a parameter starts at s0 (ATTN_INIT_S0)
 
-// what the kernels need of one layer's normalizer: its table entry and its per-head parameters
+// what the kernels need of one layer's normalizer: its table entry, its per-head parameters, and the
+// training length (logn)
 typedef struct {
     const Normalizer *norm;
     const real *p[ATTN_MAX_PARAMS]; // (NH) each; NULL past nparams
+    int T_train;
 } AttnArgs;
 
+// head h's parameters, slot by slot (0 past nparams)
+static inline void attn_head_params(real *p, const AttnArgs *a, int h) {
+    for (int k = 0; k < ATTN_MAX_PARAMS; k++) p[k] = a->p[k] ? a->p[k][h] : 0;
+}
 // the coefficient of head h for a row that sees n keys
 static inline real attn_coef(const AttnArgs *a, int h, int n) {
     if (!a->norm->coef) return 1;
     real p[ATTN_MAX_PARAMS];
-    for (int k = 0; k < ATTN_MAX_PARAMS; k++) p[k] = a->p[k] ? a->p[k][h] : 0;
-    return a->norm->coef(p, n);
+    attn_head_params(p, a, h);
+    return a->norm->coef(p, n, a->T_train);
+}
+// the sink row's logit sigma of head h (0 for softmax+1)
+static inline real attn_sink(const AttnArgs *a, int h) {
+    int k = a->norm->row_param;
+    return k >= 0 && a->p[k] ? a->p[k][h] : 0;
 }
 
-// shapes: qkv (B,T,3C) = [q | k | v] per position, out (B,T,C), lse (B,NH,T): the log-sum-exp of
-// each row of c_t z. dp[k] (NH) receive the parameters' gradients (NULL: none wanted, e.g. fixed s).
+// shapes: qkv (B,T,3C) = [q | k | v] per position, out (B,T,C), lse (B,NH,T): each row's statistic
+// (softmax: log sum_i e^{u_i}; sink: with e^sigma in the sum; softpick: log of its denominator; sigmoid: 0). dp[k] (NH) receive the parameters' gradients (NULL: none wanted, e.g. fixed s).
 // Backward passes accumulate (+=) into dqkv and dp.
 void attention_forward_ref(real *out, real *lse, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH);
 void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const real *dout, const real *qkv,

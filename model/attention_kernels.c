@@ -141,8 +141,44 @@ static void tile_outer(real *d, int hs, const real *w, int Tp, const real *const
         }
 }
 
+// one row of the forward pass: zr[0..t] holds q.k_j on entry and the row's unnormalised weights on
+// return, *inv their normaliser; returns the row's statistic (attention.h). cs = c_t / sqrt(hs)
+static inline real row_forward(real *zr, real *inv, int t, real cs, int row, real sigma) {
+    real maxu = -INFINITY, sum = 0;
+    if (row == ROW_SIGMOID) { // p_j = sigmoid(u_j - ln n), no normalisation
+        real bias = -(real)log((double)(t + 1));
+        #pragma omp simd
+        for (int j = 0; j <= t; j++) zr[j] = 1 / (1 + vexp(-(zr[j] * cs + bias)));
+        *inv = 1;
+        return 0;
+    }
+    if (row == ROW_SOFTPICK) { // relu(e^u - 1) / (sum |e^u - 1| + eps), everything scaled by e^-m, m = max(u, 0)
+        real m = 0;
+        #pragma omp simd reduction(max:m)
+        for (int j = 0; j <= t; j++) { zr[j] *= cs; m = zr[j] > m ? zr[j] : m; }
+        real em = vexp(-m);
+        #pragma omp simd reduction(+:sum)
+        for (int j = 0; j <= t; j++) {
+            real e = vexp(zr[j] - m) - em;
+            sum += e < 0 ? -e : e;
+            zr[j] = e > 0 ? e : 0;
+        }
+        sum += (real)SOFTPICK_EPS * em;
+        *inv = 1 / sum;
+        return m + log(sum);
+    }
+    #pragma omp simd reduction(max:maxu)
+    for (int j = 0; j <= t; j++) { zr[j] *= cs; maxu = zr[j] > maxu ? zr[j] : maxu; } // now u_j = c_t z_j
+    if (row == ROW_SINK && sigma > maxu) maxu = sigma;
+    #pragma omp simd reduction(+:sum)
+    for (int j = 0; j <= t; j++) { zr[j] = vexp(zr[j] - maxu); sum += zr[j]; }
+    if (row == ROW_SINK) sum += vexp(sigma - maxu); // the sink's term in the denominator
+    *inv = 1 / sum;
+    return maxu + log(sum);
+}
+
 void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH) {
-    int hs = C / NH, Tp = padded_T(T);
+    int hs = C / NH, Tp = padded_T(T), row = a->norm->row;
     real scale = 1 / sqrt((real)hs);
     #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++) {
@@ -165,15 +201,9 @@ void attention_forward(real *out, real *lse, real *scratch, const real *qkv, con
                     real *zr = z + (size_t)r * Tp;
                     if (r >= nr) { for (int j = 0; j < n; j++) zr[j] = 0; inv[r] = 0; continue; }
                     int t = t0 + r;
-                    real cs = attn_coef(a, h, t + 1) * scale, maxu = -INFINITY;
-                    #pragma omp simd reduction(max:maxu)
-                    for (int j = 0; j <= t; j++) { zr[j] *= cs; maxu = zr[j] > maxu ? zr[j] : maxu; } // now u_j = c_t z_j
-                    real sum = 0;
-                    #pragma omp simd reduction(+:sum)
-                    for (int j = 0; j <= t; j++) { zr[j] = vexp(zr[j] - maxu); sum += zr[j]; }
+                    real cs = attn_coef(a, h, t + 1) * scale;
+                    lse[((size_t)bb * NH + h) * T + t] = row_forward(zr, &inv[r], t, cs, row, attn_sink(a, h));
                     for (int j = t + 1; j < n; j++) zr[j] = 0; // causal: later keys get nothing
-                    inv[r] = 1 / sum;
-                    lse[((size_t)bb * NH + h) * T + t] = maxu + log(sum);
                 }
                 tile_mix(o, nr, z, Tp, base + 2 * C + h * hs, (size_t)3 * C, n, hs, inv, 0); // sum_j p_j v_j
             }
@@ -195,15 +225,59 @@ void attention_row_mass(real *mass, const real *qkv, const real *lse, const Attn
             const real *k = base + (size_t)j * 3 * C + C + h * hs;
             real z = 0;
             for (int i = 0; i < hs; i++) z += q[i] * k[i];
-            m += exp(z * cs - l);
+            real u = z * cs;
+            if (a->norm->row == ROW_SIGMOID) m += 1 / (1 + exp(-(u - (real)log((double)(t + 1)))));
+            else if (a->norm->row == ROW_SOFTPICK) m += u > 0 ? exp(u - l) - exp(-l) : 0;
+            else m += exp(u - l);
         }
         mass[h] = m;
     }
 }
 
+// one row of the backward pass: zr[0..t] holds q.k_j on entry and dL/d(q.k_j) on return, dpr[0..t] holds
+// g_j = go . v_j on entry and the weights p_j on return; returns dL/dc_t = sum_j du_j z_j. l is the
+// row's statistic, D = sum_j p_j g_j = go . out
+static inline real row_backward_softmax(real *zr, real *dpr, int t, real cs, real scale, real l, real D) {
+    real dc = 0;
+    #pragma omp simd reduction(+:dc)
+    for (int j = 0; j <= t; j++) {
+        real p = vexp(zr[j] * cs - l);
+        real du = p * (dpr[j] - D);
+        dc += du * zr[j] * scale;
+        zr[j] = du * cs; // gradient w.r.t. the raw dot product q.k_j
+        dpr[j] = p;
+    }
+    return dc;
+}
+static inline real row_backward_sigmoid(real *zr, real *dpr, int t, real cs, real scale) {
+    real dc = 0, bias = -(real)log((double)(t + 1));
+    #pragma omp simd reduction(+:dc)
+    for (int j = 0; j <= t; j++) {
+        real p = 1 / (1 + vexp(-(zr[j] * cs + bias)));
+        real du = dpr[j] * p * (1 - p);
+        dc += du * zr[j] * scale;
+        zr[j] = du * cs;
+        dpr[j] = p;
+    }
+    return dc;
+}
+static inline real row_backward_softpick(real *zr, real *dpr, int t, real cs, real scale, real l, real D) {
+    real dc = 0, el = vexp(-l);
+    #pragma omp simd reduction(+:dc)
+    for (int j = 0; j <= t; j++) {
+        real u = zr[j] * cs, e = vexp(u - l); // e^u / denominator
+        real p = u > 0 ? e - el : 0;
+        real du = e * ((u > 0 ? dpr[j] : 0) - D * (u > 0 ? 1 : u < 0 ? -1 : 0));
+        dc += du * zr[j] * scale;
+        zr[j] = du * cs;
+        dpr[j] = p;
+    }
+    return dc;
+}
+
 void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scratch, const real *dout, const real *qkv,
                         const real *out, const real *lse, const AttnArgs *a, int B, int T, int C, int NH) {
-    int hs = C / NH, Tp = padded_T(T);
+    int hs = C / NH, Tp = padded_T(T), row = a->norm->row;
     real scale = 1 / sqrt((real)hs);
     real *partial = scratch + (size_t)B * NH * Tp * (4 * hs + 2 * QB); // (B,NH,ATTN_MAX_PARAMS): each (b,h)'s share of dp
     #pragma omp parallel for collapse(2) schedule(static)
@@ -241,17 +315,13 @@ void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scrat
                     real l = lse[((size_t)bb * NH + h) * T + t];
                     real D = 0; // sum_j p_j (go . v_j) = go . out
                     for (int i = 0; i < hs; i++) D += go[r][i] * o[i];
-                    real dc = 0; // dL/dc_t = sum_j du_j z_j
-                    #pragma omp simd reduction(+:dc)
-                    for (int j = 0; j <= t; j++) {
-                        real p = vexp(zr[j] * cs - l);
-                        real du = p * (dpr[j] - D);
-                        dc += du * zr[j] * scale;
-                        zr[j] = du * cs; // gradient w.r.t. the raw dot product q.k_j
-                        dpr[j] = p;
-                    }
+                    real dc = row == ROW_SIGMOID ? row_backward_sigmoid(zr, dpr, t, cs, scale)
+                            : row == ROW_SOFTPICK ? row_backward_softpick(zr, dpr, t, cs, scale, l, D)
+                            : row_backward_softmax(zr, dpr, t, cs, scale, l, D); // softmax, sink
                     for (int j = t + 1; j < n; j++) zr[j] = dpr[j] = 0;
-                    if (a->norm->coef_grad) a->norm->coef_grad(dph, ph, t + 1, dc);
+                    if (a->norm->coef_grad) a->norm->coef_grad(dph, ph, t + 1, a->T_train, dc);
+                    if (row == ROW_SINK && a->norm->row_param >= 0) // dL/dsigma = -p_sink D, p_sink = e^(sigma - lse)
+                        dph[a->norm->row_param] += -vexp(ph[a->norm->row_param] - l) * D;
                 }
                 tile_mix(dq, nr, z, Tp, base + C + h * hs, (size_t)3 * C, n, hs, one, 1); // dq += sum_j dz_j k_j
                 tile_outer(dk, hs, z, Tp, q, nr, n);   // dk_j += sum_r dz_rj q_r

@@ -83,6 +83,8 @@ int gpt_config_check(const GPTConfig *c, char *why, size_t n) {
         return snprintf(why, n, "unknown attention/position/norm/mlp/tokenizer code"), 1;
     if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
         return snprintf(why, n, "rope theta must be positive, got %g", c->rope_theta), 1;
+    if (c->train_len < 0 || c->train_len > CAP_SEQ)
+        return snprintf(why, n, "training length %d out of range", c->train_len), 1;
     if (!isfinite(c->ssmax_s0))
         return snprintf(why, n, "ssmax s0 must be finite"), 1;
     return 0;
@@ -328,7 +330,8 @@ static LayerView layer_view(const GPT *m, const ParameterTensors *p, const Activ
 }
 
 static AttnArgs attn_args(const GPT *m, const LayerView *v) {
-    AttnArgs a = {gpt_normalizer(&m->config), {0}};
+    const GPTConfig *c = &m->config;
+    AttnArgs a = {gpt_normalizer(c), {0}, c->train_len > 0 ? c->train_len : c->max_seq_len};
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) a.p[k] = v->attn[k];
     return a;
 }

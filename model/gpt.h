@@ -32,6 +32,7 @@ typedef struct {
     int tokenizer;         // which tokenizer made the token ids; checked against the data
     float rope_theta;
     float ssmax_s0;        // s0: initial value of the normalizer's parameters marked ATTN_INIT_S0 (SSMax s)
+    int train_len;         // the training context length (LogN's T_train); 0: unknown, max_seq_len stands in
 } GPTConfig;
 
 // ----------------------------------------------------------------------------

@@ -98,7 +98,7 @@ static void test_attention(int B, int T, int C, int NH) {
     float *qkv = randn(nq), *dout = randn(no), *s = randn(NH), *b = randn(NH);
     for (int h = 0; h < NH; h++) { s[h] = 0.3f + 0.1f * fabsf(s[h]); b[h] *= 0.2f; }
     for (size_t i = 0; i < nq; i++) qkv[i] *= 0.5f;
-    AttnArgs a = {&normalizers[ATTN_SSMAX_BIAS], {s, b}};
+    AttnArgs a = {&normalizers[ATTN_SSMAX_BIAS], {s, b}, T};
     float *out = malloc_check(no * 4), *lse = malloc_check(nl * 4), *dqkv = calloc(nq, 4), ds[64] = {0}, db[64] = {0};
     float *scratch = malloc_check(attention_scratch_size(B, T, C, NH) * 4);
     float *rout = calloc(no, 4), *rlse = calloc(nl, 4), *rdqkv = calloc(nq, 4), rds[64] = {0}, rdb[64] = {0};

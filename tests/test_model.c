@@ -178,7 +178,7 @@ static void test_evaluate(const char *name) {
         for (int l = 0; l < L; l++)
             for (int h = 0; h < NH; h++) {
                 const float *qkv = m.acts.qkvr + (size_t)l * BT * 3 * C + (size_t)b * T * 3 * C;
-                AttnArgs a = {&normalizers[m.config.attn], {0}};
+                AttnArgs a = {&normalizers[m.config.attn], {0}, m.config.train_len > 0 ? m.config.train_len : m.config.max_seq_len};
                 for (int k = 0; k < ATTN_MAX_PARAMS; k++) a.p[k] = m.params.attn[k] ? m.params.attn[k] + l * NH : NULL;
                 int t = pt[b];
                 double c = attn_coef(&a, h, t + 1), mx = -INFINITY, sum = 0, part = 0;
