@@ -33,13 +33,13 @@ CONFIGS = [
 def time_config(cfg, d, B, T, steps, warmup):
     gen = torch.Generator().manual_seed(1)
     P = init_params(cfg, gen, d, dtype=torch.float32)
-    if "ssmax_s" in P:
-        P["ssmax_s"].fill_(0.17)
+    if "attn0" in P:  # SSMax's s
+        P["attn0"].fill_(0.17)
     # per-layer leaf tensors, as an nn.Module would hold them: selecting a layer from a stacked (L, ...)
     # leaf makes autograd build a full-size gradient per layer, which is fine for the tiny correctness
     # configs but not a fair speed test. forward() indexes a list of layers the same way.
     stacked = {"ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb",
-               "ssmax_s", "ssmax_b"}
+               "attn0", "attn1"}
     params, leaves = {}, {}
     for n, p in P.items():
         if n in stacked:

@@ -25,12 +25,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ATTN = {"softmax": 0, "ssmax": 1, "ssmax-fixed": 2, "ssmax-bias": 3}
+ATTN = {"softmax": 0, "ssmax": 1, "ssmax-fixed": 2, "ssmax-bias": 3, "temp": 4, "logn": 5, "softmax1": 6, "sink": 7,
+        "ssmax-sink": 8, "sigmoid": 9, "softpick": 10}
+# each normalizer's per-head parameters, in the order of the checkpoint's slots attn0, attn1
+ATTN_PARAMS = {"softmax": [], "ssmax": ["s"], "ssmax-fixed": ["s"], "ssmax-bias": ["s", "b"], "temp": ["tau"],
+               "logn": [], "softmax1": [], "sink": ["sigma"], "ssmax-sink": ["s", "sigma"], "sigmoid": [],
+               "softpick": []}
+FIXED = {"ssmax-fixed"}  # normalizers whose parameters get no gradient
+SOFTPICK_EPS = 1e-6
+LOGN_T_TRAIN = 4  # the LogN reference config's training length: rows past it get ln n / ln 4
 POS = {"learned": 0, "rope": 1}
 NORM = {"layernorm": 0, "rmsnorm": 1}
 MLP = {"gelu": 0, "swiglu": 1}
 NAMES = ["wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
-         "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "ssmax_s", "ssmax_b"]
+         "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "attn0", "attn1"]
 DECAY = {"wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw", "lmw"}
 
 CONFIGS = {
@@ -41,6 +49,15 @@ CONFIGS = {
     "llama-ssmax": ("ssmax", "rope", "rmsnorm", "swiglu", 0, 0),
     "llama-ssmax-fixed": ("ssmax-fixed", "rope", "rmsnorm", "swiglu", 0, 0),
     "llama-ssmax-bias": ("ssmax-bias", "rope", "rmsnorm", "swiglu", 0, 0),
+    "llama-temp": ("temp", "rope", "rmsnorm", "swiglu", 0, 0),
+    "llama-logn": ("logn", "rope", "rmsnorm", "swiglu", 0, 0),
+    "llama-softmax1": ("softmax1", "rope", "rmsnorm", "swiglu", 0, 0),
+    "llama-sink": ("sink", "rope", "rmsnorm", "swiglu", 0, 0),
+    "llama-ssmax-sink": ("ssmax-sink", "rope", "rmsnorm", "swiglu", 0, 0),
+    "llama-sigmoid": ("sigmoid", "rope", "rmsnorm", "swiglu", 0, 0),
+    "llama-softpick": ("softpick", "rope", "rmsnorm", "swiglu", 0, 0),
+    "gpt2-sink": ("sink", "learned", "layernorm", "gelu", 1, 1),
+    "gpt2-softpick": ("softpick", "learned", "layernorm", "gelu", 1, 1),
 }
 L, NH, C, T, B, V, STEPS = 2, 2, 16, 8, 2, 37, 10
 VP = (V + 63) // 64 * 64
@@ -72,8 +89,8 @@ def shapes(cfg, d=None):
         "fcprojw": (L, C, Fh), "fcprojb": (L, C) if bias else None,
         "lnfw": (C,), "lnfb": (C,) if ln else None,
         "lmw": None if tie else (VP, C),
-        "ssmax_s": (L, NH) if attn != "softmax" else None,
-        "ssmax_b": (L, NH) if attn == "ssmax-bias" else None,
+        "attn0": (L, NH) if len(ATTN_PARAMS[attn]) > 0 else None,
+        "attn1": (L, NH) if len(ATTN_PARAMS[attn]) > 1 else None,
     }
     return s, Fh
 
@@ -86,12 +103,17 @@ def init_params(cfg, gen, d=None, dtype=torch.float64):
     for name in NAMES:
         if s[name] is None:
             continue
+        kind = ATTN_PARAMS[cfg[0]][int(name[-1])] if name.startswith("attn") else None
         if name in ("ln1w", "ln2w", "lnfw"):
             x = 1.0 + 0.1 * torch.randn(s[name], generator=gen)
-        elif name == "ssmax_s":
+        elif kind == "s":
             x = 0.6 + 0.3 * torch.rand(s[name], generator=gen)
-        elif name == "ssmax_b":
+        elif kind == "b":
             x = 0.2 * torch.randn(s[name], generator=gen)
+        elif kind == "tau":
+            x = 0.7 + 0.6 * torch.rand(s[name], generator=gen)
+        elif kind == "sigma":
+            x = 0.5 * torch.randn(s[name], generator=gen)
         elif name in DECAY:
             x = 0.3 * torch.randn(s[name], generator=gen)
         else:
@@ -142,13 +164,8 @@ def forward(P, cfg, idx, d=None):
         if pos == "rope":
             q, k = rope(q, 10000.0), rope(k, 10000.0)
         z = q @ k.transpose(-2, -1) / math.sqrt(hs)
-        if attn != "softmax":  # SSMax: softmax of (s ln n + b) * z, per head and query position
-            coef = P["ssmax_s"][l][:, None] * torch.log(n)[None, :]
-            if attn == "ssmax-bias":
-                coef = coef + P["ssmax_b"][l][:, None]
-            z = z * coef[None, :, :, None]
-        z = z.masked_fill(~mask, float("-inf"))
-        y = (torch.softmax(z, dim=-1) @ v).transpose(1, 2).reshape(Bn, Tn, C)
+        y = (attention_weights(z, attn, {k_: P[f"attn{i}"][l] for i, k_ in enumerate(ATTN_PARAMS[attn])}, n, mask)
+             @ v).transpose(1, 2).reshape(Bn, Tn, C)
         x = x + F.linear(y, g("attprojw", l), g("attprojb", l))
         h = norm_fn(x, g("ln2w", l), g("ln2b", l), norm)
         f = F.linear(h, g("fcw", l), g("fcb", l))
@@ -160,6 +177,33 @@ def forward(P, cfg, idx, d=None):
         x = x + F.linear(a, g("fcprojw", l), g("fcprojb", l))
     x = norm_fn(x, P["lnfw"], g("lnfb"), norm)
     return x @ (P["wte"] if tie else P["lmw"]).T  # (B, T, Vp)
+
+
+def attention_weights(z, attn, p, n, mask):
+    """z: (B, NH, T, T) scores q.k / sqrt(hs); p: this layer's per-head parameters by name; n: (T) keys
+    visible to each query. Returns the weights (B, NH, T, T), zero above the diagonal."""
+    head = lambda x: x[None, :, None, None]  # (NH) -> broadcast over batch, queries, keys
+    logn = torch.log(n)[None, None, :, None]
+    if attn in ("ssmax", "ssmax-fixed", "ssmax-sink"):
+        z = z * head(p["s"]) * logn  # n^(s z) = e^(s ln(n) z)
+    elif attn == "ssmax-bias":
+        z = z * (head(p["s"]) * logn + head(p["b"]))
+    elif attn == "temp":
+        z = z * head(p["tau"])
+    elif attn == "logn":
+        z = z * torch.clamp(logn / math.log(LOGN_T_TRAIN), min=1.0)
+    if attn == "sigmoid":  # sigmoid(z - ln n), no normalisation over the row
+        return torch.sigmoid(z - logn).masked_fill(~mask, 0.0)
+    if attn == "softpick":  # relu(e^z - 1) / (sum over visible keys of |e^z - 1| + eps)
+        e = torch.exp(z) - 1
+        den = e.abs().masked_fill(~mask, 0.0).sum(-1, keepdim=True) + SOFTPICK_EPS
+        return (torch.relu(e) / den).masked_fill(~mask, 0.0)
+    z = z.masked_fill(~mask, float("-inf"))
+    if attn in ("softmax1", "sink", "ssmax-sink"):  # e^z / (e^sigma + sum e^z): a sink column in the softmax
+        sigma = torch.zeros(z.shape[1], dtype=z.dtype) if attn == "softmax1" else p["sigma"]
+        col = head(sigma).expand(z.shape[0], -1, z.shape[2], 1)
+        return torch.softmax(torch.cat([z, col], dim=-1), dim=-1)[..., :-1]
+    return torch.softmax(z, dim=-1)
 
 
 def loss_of(logits, targets, vocab=V):
@@ -180,7 +224,7 @@ def write_checkpoint(path, P, cfg):
     T_over_lnfact = T / math.lgamma(T + 1.0)
     h = header({0: 20261123, 1: 1, 2: T, 3: V, 4: L, 5: NH, 6: C, 7: VP, 8: Fh, 9: ATTN[attn], 10: POS[pos],
                 11: NORM[norm], 12: MLP[mlp], 13: tie, 14: bias, 15: 1, 16: 10000.0, 17: float(T_over_lnfact),
-                18: count, 19: 0, 20: 0})
+                18: count, 19: 0, 20: 0, 21: LOGN_T_TRAIN if attn == "logn" else 0})
     with open(path, "wb") as f:
         f.write(h.tobytes())
         for n in NAMES:
@@ -205,7 +249,7 @@ def make_reference(name, cfg, outdir, seed):
     if name == "gpt2-softmax":
         write_llmc(os.path.join(outdir, name + ".llmc.bin"), P)
 
-    params = {n: p.clone().requires_grad_(not (n == "ssmax_s" and cfg[0] == "ssmax-fixed")) for n, p in P.items()}
+    params = {n: p.clone().requires_grad_(not (n.startswith("attn") and cfg[0] in FIXED)) for n, p in P.items()}
     logits = forward(params, cfg, tokens[0, :, :-1])
     loss = loss_of(logits, tokens[0, :, 1:])
     loss.backward()
@@ -215,7 +259,7 @@ def make_reference(name, cfg, outdir, seed):
              for n in NAMES if n in params]
 
     # 10 AdamW steps from the same start: torch.optim.AdamW, decay on matrices only, global-norm clipping
-    params = {n: p.clone().requires_grad_(not (n == "ssmax_s" and cfg[0] == "ssmax-fixed")) for n, p in P.items()}
+    params = {n: p.clone().requires_grad_(not (n.startswith("attn") and cfg[0] in FIXED)) for n, p in P.items()}
     train = [p for p in params.values() if p.requires_grad]
     groups = [{"params": [params[n] for n in params if n in DECAY], "weight_decay": HP["wd"]},
               {"params": [params[n] for n in params if n not in DECAY and params[n].requires_grad], "weight_decay": 0.0}]

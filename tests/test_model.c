@@ -188,7 +188,18 @@ static void test_evaluate(const char *name) {
                     u[j] = c * z / sqrt(hs);
                     mx = fmax(mx, u[j]);
                 }
-                for (int j = 0; j <= t; j++) { sum += exp(u[j] - mx); if (j >= pk0[b] && j < pk1[b]) part += exp(u[j] - mx); }
+                int row = a.norm->row;
+                if (row == ROW_SIGMOID || row == ROW_SOFTPICK) { // weights of their own, then the same sum over k0..k1
+                    double den = SOFTPICK_EPS;
+                    for (int j = 0; j <= t; j++) den += fabs(exp(u[j]) - 1);
+                    for (int j = pk0[b]; j < pk1[b] && j <= t; j++)
+                        part += row == ROW_SIGMOID ? 1 / (1 + exp(-(u[j] - log(t + 1.0)))) : fmax(exp(u[j]) - 1, 0) / den;
+                    sum = 1;
+                } else {
+                    double sigma = attn_sink(&a, h);
+                    if (row == ROW_SINK) { mx = fmax(mx, sigma); sum += exp(sigma - mx); } // the sink's share
+                    for (int j = 0; j <= t; j++) { sum += exp(u[j] - mx); if (j >= pk0[b] && j < pk1[b]) part += exp(u[j] - mx); }
+                }
                 merr = fmax(merr, fabs(mass[((size_t)b * L + l) * NH + h] - part / sum));
             }
     check(merr < 1e-5, "%s: attention probe differs from the attention weights by %.3g", name, merr);
@@ -436,9 +447,12 @@ static void test_presets(void) {
 
 int main(void) {
     printf("model against the PyTorch reference (tests/ref)\n");
-    const char *configs[] = {"gpt2-softmax", "gpt2-ssmax", "llama-softmax", "llama-ssmax", "llama-ssmax-fixed", "llama-ssmax-bias"};
-    for (int i = 0; i < 6; i++) test_against_reference(configs[i]);
-    for (int i = 0; i < 6; i++) test_evaluate(configs[i]);
+    const char *configs[] = {"gpt2-softmax", "gpt2-ssmax", "llama-softmax", "llama-ssmax", "llama-ssmax-fixed", "llama-ssmax-bias",
+                             "llama-temp", "llama-logn", "llama-softmax1", "llama-sink", "llama-ssmax-sink", "llama-sigmoid",
+                             "llama-softpick", "gpt2-sink", "gpt2-softpick"};
+    int nconfigs = sizeof(configs) / sizeof(configs[0]);
+    for (int i = 0; i < nconfigs; i++) test_against_reference(configs[i]);
+    for (int i = 0; i < nconfigs; i++) test_evaluate(configs[i]);
     test_llmc_file();
     test_checkpoint_roundtrip();
     test_softmax_to_ssmax();
