@@ -88,10 +88,10 @@ static double median(double *v, int n) {
 // of the ratios of neighbouring SSMax/Softmax steps, less 1 (ms[2], ms[3], ms[4]): both models live in one process and their
 // steps alternate, so a slow spell of the shared machine falls on both alike. At least `steps` timed
 // steps of each and at least 3 s of each (short steps are noisy); runs in a child
-static void time_pair(const BenchConfig *b, int warmup, int steps, double ms[5]) {
+static void time_pair(const BenchConfig *b, int attn0, int attn1, int warmup, int steps, double ms[5]) {
     Trainer x[2];
-    trainer_init(&x[0], b, ATTN_SOFTMAX);
-    trainer_init(&x[1], b, ATTN_SSMAX);
+    trainer_init(&x[0], b, attn0);
+    trainer_init(&x[1], b, attn1);
     int cap = steps > 400 ? steps : 400, done = 0;
     double *t[2] = {malloc_check(cap * sizeof(double)), malloc_check(cap * sizeof(double))}, spent[2] = {0, 0};
     for (int s = 0; s < warmup; s++) for (int a = 0; a < 2; a++) trainer_step(&x[a]);
@@ -182,7 +182,7 @@ static void in_child(void (*fn)(const void *, double *), const void *arg, double
     if (r != 5 * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status)) die("benchmark of %s failed", what);
 }
 
-typedef struct { const BenchConfig *cfg; int attn, warmup, steps; } Job; // attn: for job_rss (job_pair runs both)
+typedef struct { const BenchConfig *cfg; int attn, warmup, steps, against; } Job; // job_pair: softmax (or `against`) vs attn
 static int nthreads_wanted = 0;
 
 static void job_peak(const void *arg, double *res) {
@@ -195,7 +195,7 @@ static void job_peak(const void *arg, double *res) {
 static void job_pair(const void *arg, double *res) {
     const Job *j = arg;
     if (nthreads_wanted) omp_set_num_threads(nthreads_wanted);
-    time_pair(j->cfg, j->warmup, j->steps, res);
+    time_pair(j->cfg, j->against, j->attn, j->warmup, j->steps, res);
 }
 
 static void job_rss(const void *arg, double *res) {
@@ -324,6 +324,33 @@ static void gemm_table(double peak, const char *only) {
         }
 }
 
+// ----------------------------------------------------------------------------
+// every normalizer's step-time overhead over Softmax, each paired with Softmax in one process as above,
+// on the default experiment's model and on a long context where attention takes most of the step
+
+static const BenchConfig norm_configs[] = {
+    {"small B=16 T=128 V=257", "small", 16, 128, 257},
+    {"small B=2 T=1024 V=257", "small", 2, 1024, 257},
+};
+
+static void normalizer_table(double peak, int warmup, int steps, const char *only) {
+    (void)peak;
+    printf("\nEvery normalizer against Softmax (each pair alternates in one process, as above): overhead = its median /\n"
+           "Softmax's median - 1, paired = median and interquartile range of neighbouring-step ratios\n\n");
+    printf("| config | attn | row kind | Softmax ms/step | ms/step | overhead (paired) |\n|---|---|---|---|---|---|\n");
+    static const char *rows[ROW_KIND_COUNT] = {"softmax", "sink", "sigmoid", "softpick"};
+    for (int i = 0; i < (int)(sizeof(norm_configs) / sizeof(norm_configs[0])); i++)
+        for (int attn = 1; attn < ATTN_COUNT; attn++) {
+            if (only && !strstr(norm_configs[i].name, only) && !strstr(normalizers[attn].name, only)) continue;
+            double ms[5];
+            Job job = {&norm_configs[i], attn, warmup, steps, ATTN_SOFTMAX};
+            in_child(job_pair, &job, ms, normalizers[attn].name);
+            printf("| %s | %s | %s | %.1f | %.1f | %+.1f%% (%+.1f%%, %+.1f..%+.1f) |\n", norm_configs[i].name, normalizers[attn].name,
+                   rows[normalizers[attn].row], ms[0], ms[1], 100 * (ms[1] / ms[0] - 1), 100 * ms[2], 100 * ms[3], 100 * ms[4]);
+            fflush(stdout);
+        }
+}
+
 int main(int argc, char **argv) {
     int steps = 10, warmup = 2, part = 0; // part: 0 both tables, 1 steps only, 2 GEMM only
     const char *only = NULL;
@@ -339,11 +366,12 @@ int main(int argc, char **argv) {
         else if (c == 'p' && !strcmp(optarg, "all")) part = 0;
         else if (c == 'p' && !strcmp(optarg, "steps")) part = 1;
         else if (c == 'p' && !strcmp(optarg, "gemm")) part = 2;
-        else if (c == 'p') die("--part takes all, steps or gemm, got '%s'\nHINT: see bench_gpt --help", optarg);
+        else if (c == 'p' && !strcmp(optarg, "normalizers")) part = 3;
+        else if (c == 'p') die("--part takes all, steps, normalizers or gemm, got '%s'\nHINT: see bench_gpt --help", optarg);
         else {
             printf("usage: bench_gpt [--steps N (10)] [--warmup N (2)] [--threads N (all)] [--only SUBSTRING]\n"
-                   "                 [--part all|steps|gemm (all)]\n"
-                   "  --only keeps the configs and GEMM shapes whose name contains SUBSTRING\n");
+                   "                 [--part all|steps|normalizers|gemm (all)]\n"
+                   "  --only keeps the configs, normalizers and GEMM shapes whose name contains SUBSTRING\n");
             return c == 'h' ? 0 : 1;
         }
     }
@@ -352,7 +380,7 @@ int main(int argc, char **argv) {
     double peak = pk[0];
     printf("CPU %s, kernel tier %s (matmul kernel %s), %d threads, FMA peak of this tier measured now: %.0f GFLOP/s\n",
            cpu_model_name(), kernel_tier(), gemm_kernel_name(), (int)pk[1], peak);
-    if (part != 2) {
+    if (part == 0 || part == 1) {
         printf("\nWhole training steps: Softmax and SSMax alternate in one process per config, median of >= %d steps (and\n"
                ">= 3 s) of each after %d warm-up; overhead = SSMax median / Softmax median - 1, paired = median and\n"
                "interquartile range of the ratios of neighbouring steps; peak RSS of a one-model process\n\n", steps, warmup);
@@ -360,14 +388,14 @@ int main(int argc, char **argv) {
         printf("|---|---|---|---|---|---|---|---|\n");
         fflush(stdout);
     }
-    for (int i = 0; i < NUM_CONFIGS && part != 2; i++) {
+    for (int i = 0; i < NUM_CONFIGS && (part == 0 || part == 1); i++) {
         if (only && !strstr(configs[i].name, only)) continue;
         double ms[5], got[5];
-        Job job = {&configs[i], 0, warmup, steps};
+        Job job = {&configs[i], ATTN_SSMAX, warmup, steps, ATTN_SOFTMAX};
         in_child(job_pair, &job, ms, configs[i].name);
         for (int a = 0; a < 2; a++) {
             int attn = a ? ATTN_SSMAX : ATTN_SOFTMAX;
-            Job one = {&configs[i], attn, 0, 1};
+            Job one = {&configs[i], attn, 0, 1, 0};
             in_child(job_rss, &one, got, configs[i].name);
             GPTConfig cfg = make_config(&configs[i], attn);
             double gflops = step_flops(&cfg, configs[i].B, configs[i].T) / (ms[a] / 1000) / 1e9;
@@ -379,6 +407,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
         }
     }
-    if (part != 1) gemm_table(peak, only);
+    if (part == 0 || part == 3) normalizer_table(peak, warmup, steps, only);
+    if (part == 0 || part == 2) gemm_table(peak, only);
     return 0;
 }

@@ -46,6 +46,12 @@ int parse_normalizer(const char *s, const char *flag, const char *prog) {
 
 void config_convert_normalizer(GPTConfig *c, int attn, float s0, int T) {
     if (attn == c->attn) return;
+    const Normalizer *from = &normalizers[c->attn], *to = &normalizers[attn];
+    int far = (from->row == ROW_SIGMOID || from->row == ROW_SOFTPICK || to->row == ROW_SIGMOID || to->row == ROW_SOFTPICK);
+    if (from->row != to->row && far) // a scale or a sink starts near the trained model; another row function does not
+        fprintf(stderr, "note: %s weighs a row by another function than the checkpoint's %s: the converted model is not the "
+                "trained one until it is trained with %s (fine-tune it first, e.g. train_gpt --init-from)\n", to->name,
+                from->name, to->name);
     c->attn = attn;
     c->ssmax_s0 = isnan(s0) ? normalizer_default_s0(attn, T) : s0;
 }
