@@ -131,7 +131,7 @@ static void load(GPT *m, const Options *o, int *T_train) {
     TrainState st = {0};
     GPTConfig file_config = checkpoint_read_config(o->ckpt, NULL, &st), c = file_config; // the header, read once
     if (o->sh.rope_theta > 0) {
-        if (c.pos != POS_ROPE) die("--rope-theta: '%s' has learned positions, not RoPE\nHINT: drop --rope-theta", o->ckpt);
+        if (c.pos != POS_ROPE) die("--rope-theta: '%s' has %s positions, not RoPE\nHINT: drop --rope-theta", o->ckpt, pos_names[c.pos]);
         c.rope_theta = o->sh.rope_theta;
     }
     *T_train = c.train_len > 0 ? c.train_len : st.T > 0 ? st.T : c.max_seq_len;

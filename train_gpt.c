@@ -64,7 +64,7 @@ static void usage(void) {
                norm_names[presets[i].norm], mlp_names[presets[i].mlp], presets[i].tie ? "tied" : "untied", presets[i].about);
     printf("      --attn NAME         %s (default: %s, set by make ATTN=)\n"
            "      --ssmax-s0 S        initial SSMax s (default: 1/mean_{n=1..T} ln n; 1 for ssmax-fixed)\n"
-           "      --pos NAME          learned | rope (default: preset)\n"
+           "      --pos NAME          learned | rope | none (default: preset)\n"
            "      --rope-theta X      RoPE base (default: 10000)\n"
            "      --norm NAME         layernorm | rmsnorm (default: preset)\n"
            "      --mlp NAME          gelu | swiglu (default: preset)\n"

@@ -10,7 +10,7 @@
 #include "../data/tokenizer.h"
 #include "matmul.h"
 
-const char *pos_names[POS_COUNT] = {"learned", "rope"};
+const char *pos_names[POS_COUNT] = {"learned", "rope", "none"};
 const char *norm_names[NORM_COUNT] = {"layernorm", "rmsnorm"};
 const char *mlp_names[MLP_COUNT] = {"gelu", "swiglu"};
 

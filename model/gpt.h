@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include "attention.h"
 
-enum { POS_LEARNED, POS_ROPE, POS_COUNT };
+enum { POS_LEARNED, POS_ROPE, POS_NONE, POS_COUNT }; // none: NoPE, causal attention alone orders the tokens
 enum { NORM_LAYERNORM, NORM_RMSNORM, NORM_COUNT };
 enum { MLP_GELU, MLP_SWIGLU, MLP_COUNT };
 

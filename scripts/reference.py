@@ -34,7 +34,7 @@ ATTN_PARAMS = {"softmax": [], "ssmax": ["s"], "ssmax-fixed": ["s"], "ssmax-bias"
 FIXED = {"ssmax-fixed"}  # normalizers whose parameters get no gradient
 SOFTPICK_EPS = 1e-6
 LOGN_T_TRAIN = 4  # the LogN reference config's training length: rows past it get ln n / ln 4
-POS = {"learned": 0, "rope": 1}
+POS = {"learned": 0, "rope": 1, "none": 2}
 NORM = {"layernorm": 0, "rmsnorm": 1}
 MLP = {"gelu": 0, "swiglu": 1}
 NAMES = ["wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
@@ -58,6 +58,7 @@ CONFIGS = {
     "llama-softpick": ("softpick", "rope", "rmsnorm", "swiglu", 0, 0),
     "gpt2-sink": ("sink", "learned", "layernorm", "gelu", 1, 1),
     "gpt2-softpick": ("softpick", "learned", "layernorm", "gelu", 1, 1),
+    "nope-ssmax": ("ssmax", "none", "rmsnorm", "swiglu", 0, 0),
 }
 L, NH, C, T, B, V, STEPS = 2, 2, 16, 8, 2, 37, 10
 VP = (V + 63) // 64 * 64

@@ -449,7 +449,7 @@ int main(void) {
     printf("model against the PyTorch reference (tests/ref)\n");
     const char *configs[] = {"gpt2-softmax", "gpt2-ssmax", "llama-softmax", "llama-ssmax", "llama-ssmax-fixed", "llama-ssmax-bias",
                              "llama-temp", "llama-logn", "llama-softmax1", "llama-sink", "llama-ssmax-sink", "llama-sigmoid",
-                             "llama-softpick", "gpt2-sink", "gpt2-softpick"};
+                             "llama-softpick", "gpt2-sink", "gpt2-softpick", "nope-ssmax"};
     int nconfigs = sizeof(configs) / sizeof(configs[0]);
     for (int i = 0; i < nconfigs; i++) test_against_reference(configs[i]);
     for (int i = 0; i < nconfigs; i++) test_evaluate(configs[i]);
