@@ -32,7 +32,7 @@ typedef struct {
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
     float mpi_timeout;
     int batch, steps, grad_accum, warmup, val_every, val_batches, sample_every, sample_len;
-    int ckpt_every, keep_ckpts, log_every, dry_run, attn_switch_step, overwrite;
+    int ckpt_every, keep_ckpts, log_every, dry_run, attn_switch_step, overwrite, doc_mask;
     int batch_given, accum_given; // given on the command line (a resume keeps the run's own otherwise; --seed: sh.seed_given)
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
 } Options;
@@ -44,7 +44,7 @@ static Options default_options(void) {
     o.sh = shared_flags_default(1337);
     o.out = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant"; o.task = "lm";
     o.needle_loss = "answer";
-    o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = -1;
+    o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = o.doc_mask = -1;
     o.sh.rope_theta = -1; o.sh.ssmax_s0 = NAN; o.mpi_timeout = 300;
     o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100;
     o.val_every = 100; o.val_batches = 20; o.sample_every = 0; o.sample_len = 200;
@@ -72,6 +72,8 @@ static void usage(void) {
            "      --tie 0|1           tie input and output embeddings (default: preset)\n"
            "      --bias 0|1          biases in linear layers (default: preset)\n"
            "      --layers N, --heads N, --width N   depth, heads, channels (default: preset)\n"
+           "      --doc-mask          attention does not cross end-of-text tokens inside a window; n counts\n"
+           "                          the keys of the query's own document (default: off)\n"
            "      --max-seq N         learned-position table length (default: the larger of preset T and -t)\n"
            "      --attn-switch-step K  train with softmax until step K, then with --attn (config (f)); s starts at\n"
            "                          --ssmax-s0, the new parameters' AdamW moments at zero (default: 0, off)\n"
@@ -134,7 +136,7 @@ static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_POS = 256, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_DRY, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_DRY, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE, O_DOCMASK };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -153,7 +155,7 @@ static Options parse_args(int argc, char **argv) {
         {"sample-every", required_argument, 0, O_SAMPLE}, {"sample-len", required_argument, 0, O_SLEN},
         {"temperature", required_argument, 0, O_TEMP}, {"ckpt-every", required_argument, 0, O_CKPT},
         {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
-        {"overwrite", no_argument, 0, O_OVERWRITE},
+        {"overwrite", no_argument, 0, O_OVERWRITE}, {"doc-mask", no_argument, 0, O_DOCMASK},
         {"log-every", required_argument, 0, O_LOGEVERY}, {"dry-run", no_argument, 0, O_DRY},
         {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK},
         {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {"needle-loss", required_argument, 0, O_NEEDLELOSS}, {0, 0, 0, 0}};
@@ -201,6 +203,7 @@ static Options parse_args(int argc, char **argv) {
         case O_KEEP: o.keep_ckpts = parse_int(optarg, "--keep-ckpts", 1, 1 << 20); break;
         case O_RESUME: o.resume = optarg; break;
         case O_OVERWRITE: o.overwrite = 1; break;
+        case O_DOCMASK: o.doc_mask = 1; break;
         case O_LOGEVERY: o.log_every = parse_int(optarg, "--log-every", 1, 1 << 30); break;
         case O_DRY: o.dry_run = 1; break;
         case O_SWITCH: o.attn_switch_step = parse_int(optarg, "--attn-switch-step", 0, 1 << 30); break;
@@ -241,6 +244,15 @@ static void check_same_name(const char *what, const char *given, const char *con
         die("--%s %s disagrees with '%s', which has %s\nHINT: drop --%s to use the checkpoint's value", what, given, path, names[have], what);
 }
 
+// --doc-mask: the end-of-text token of the data's tokenizer starts each document
+static void set_doc_mask(GPTConfig *c, const char *source) {
+    c->doc_mask = 1;
+    c->eot = tokenizer_eot(c->tokenizer);
+    if (c->eot < 0 || c->eot >= c->vocab_size)
+        die("--doc-mask needs to know the end-of-text token, and '%s' does not say which tokenizer made it\nHINT: make the shards "
+            "with prepare_data (byte or gpt2 tokenizer)", source);
+}
+
 // from_file: the header of the checkpoint ckpt (read once, by main), or NULL for a new model
 static GPTConfig resolve_config(const Options *o, const char *ckpt, const GPTConfig *from_file, int data_vocab, int data_tokenizer, int T) {
     GPTConfig c;
@@ -264,6 +276,9 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, const GPTCon
         if (o->sh.rope_theta > 0) c.rope_theta = o->sh.rope_theta;
         if (!isnan(o->sh.ssmax_s0)) c.ssmax_s0 = o->sh.ssmax_s0;
         if (!o->resume || !c.train_len) c.train_len = T; // a resumed run keeps its own
+        if (o->doc_mask > 0 && o->resume && !c.doc_mask)
+            die("--doc-mask disagrees with '%s', which was trained without it\nHINT: drop --doc-mask to resume, or start from its weights with --init-from", ckpt);
+        if (o->doc_mask > 0) set_doc_mask(&c, ckpt);
         return c;
     }
     const Preset *p = find_preset(o->model);
@@ -283,6 +298,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, const GPTCon
     if (o->sh.rope_theta > 0) c.rope_theta = o->sh.rope_theta;
     if (!isnan(o->sh.ssmax_s0)) c.ssmax_s0 = o->sh.ssmax_s0;
     c.train_len = T;
+    if (o->doc_mask > 0) set_doc_mask(&c, o->train);
     char why[256];
     if (gpt_config_check(&c, why, sizeof(why))) die("invalid model: %s\nHINT: see train_gpt --help", why);
     return c;
@@ -494,6 +510,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     ROW("layers / heads / width", "%d / %d / %d (head size %d)", c->num_layers, c->num_heads, c->channels, c->channels / c->num_heads);
     ROW("mlp", "%s, hidden %d", mlp_names[c->mlp], c->ffn);
     ROW("norm / positions", "%s / %s", norm_names[c->norm], pos_names[c->pos]);
+    if (c->doc_mask) ROW("document mask", "on: attention stops at token %d (end of text)", c->eot);
     if (c->pos == POS_ROPE) ROW("rope theta", "%g", c->rope_theta);
     ROW("embeddings", "%s, biases %s", c->tie ? "tied" : "untied", c->bias ? "on" : "off");
     ROW("vocab (padded)", "%d (%d), %s tokenizer", c->vocab_size, c->padded_vocab_size, tokenizer_names[c->tokenizer]);

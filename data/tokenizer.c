@@ -66,3 +66,5 @@ void tokenizer_decode(const Tokenizer *tok, const int *ids, size_t n, FILE *f) {
         else if (ids[i] >= 0 && ids[i] < 256) fputc(ids[i], f);
     }
 }
+
+int tokenizer_eot(int kind) { return kind == TOKENIZER_BYTE ? 256 : kind == TOKENIZER_GPT2 ? 50256 : -1; }

@@ -125,17 +125,18 @@ void attention_forward_ref(real *out, real *lse, const real *qkv, const AttnArgs
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < NH; h++) {
                 const real *q = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
-                real c = attn_coef(a, h, t + 1);
-                for (int j = 0; j <= t; j++) {
+                int j0 = attn_first_key(a, b, T, t); // the row sees keys j0..t: n = t + 1 - j0
+                real c = attn_coef(a, h, t + 1 - j0);
+                for (int j = j0; j <= t; j++) {
                     const real *k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
                     real z = 0;
                     for (int i = 0; i < hs; i++) z += q[i] * k[i];
                     u[j] = c * z * scale;
                 }
-                lse[((size_t)b * NH + h) * T + t] = row_weights(p, u, t, a->norm->row, attn_sink(a, h));
+                lse[((size_t)b * NH + h) * T + t] = row_weights(p + j0, u + j0, t - j0, a->norm->row, attn_sink(a, h));
                 real *o = out + ((size_t)b * T + t) * C + h * hs;
                 for (int i = 0; i < hs; i++) o[i] = 0;
-                for (int j = 0; j <= t; j++) {
+                for (int j = j0; j <= t; j++) {
                     const real *v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
                     for (int i = 0; i < hs; i++) o[i] += p[j] * v[i];
                 }
@@ -158,9 +159,10 @@ void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const r
                 const real *q = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
                 const real *go = dout + ((size_t)b * T + t) * C + h * hs; // dL/d out
                 real *dq = dqkv + ((size_t)b * T + t) * 3 * C + h * hs;
-                real c = attn_coef(a, h, t + 1), sigma = attn_sink(a, h);
+                int j0 = attn_first_key(a, b, T, t);
+                real c = attn_coef(a, h, t + 1 - j0), sigma = attn_sink(a, h);
                 real D = 0; // sum_j p_j g_j, with g_j = dL/dp_j = go . v_j
-                for (int j = 0; j <= t; j++) {
+                for (int j = j0; j <= t; j++) {
                     const real *k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs, *v = k + C;
                     real dot = 0, gv = 0;
                     for (int i = 0; i < hs; i++) { dot += q[i] * k[i]; gv += go[i] * v[i]; }
@@ -168,16 +170,16 @@ void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const r
                     u[j] = c * dot * scale;
                     g[j] = gv;
                 }
-                real l = row_weights(p, u, t, row, sigma);
-                for (int j = 0; j <= t; j++) D += p[j] * g[j];
+                real l = row_weights(p + j0, u + j0, t - j0, row, sigma);
+                for (int j = j0; j <= t; j++) D += p[j] * g[j];
                 // dL/du_j for each row kind
-                for (int j = 0; j <= t; j++) {
+                for (int j = j0; j <= t; j++) {
                     if (row == ROW_SIGMOID) du[j] = g[j] * p[j] * (1 - p[j]);
                     else if (row == ROW_SOFTPICK) du[j] = exp(u[j] - l) * ((u[j] > 0 ? g[j] : 0) - D * (u[j] > 0 ? 1 : u[j] < 0 ? -1 : 0));
                     else du[j] = p[j] * (g[j] - D); // softmax, sink
                 }
                 real dc = 0; // u_j = c z_j: dz_j = c du_j, dc = sum_j du_j z_j
-                for (int j = 0; j <= t; j++) {
+                for (int j = j0; j <= t; j++) {
                     real *dk = dqkv + ((size_t)b * T + j) * 3 * C + C + h * hs, *dv = dk + C;
                     const real *k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
                     real dz = c * du[j] * scale; // w.r.t. the raw q.k_j
@@ -186,7 +188,7 @@ void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const r
                 }
                 real ph[ATTN_MAX_PARAMS], dph[ATTN_MAX_PARAMS] = {0};
                 attn_head_params(ph, a, h);
-                if (a->norm->coef_grad) a->norm->coef_grad(dph, ph, t + 1, a->T_train, dc);
+                if (a->norm->coef_grad) a->norm->coef_grad(dph, ph, t + 1 - j0, a->T_train, dc);
                 if (row == ROW_SINK && a->norm->row_param >= 0) // the sink's share of the row: e^{sigma - lse}
                     dph[a->norm->row_param] += -exp(sigma - l) * D;
                 for (int k = 0; k < ATTN_MAX_PARAMS; k++) if (dp[k]) dp[k][h] += dph[k];

@@ -1,7 +1,8 @@
 /*
  * attention.h: causal self-attention and its normalizers.
  *
- * For the query at position t of a sequence, n = t + 1 keys are visible and the scores are
+ * For the query at position t of a sequence, n = t + 1 keys are visible (with document masking, the
+ * keys from the start of the query's document: n = t + 1 - start) and the scores are
  * z_j = q.k_j / sqrt(hs). A normalizer turns the row of scores into weights p_j, and the output is
  * sum_j p_j v_j. Every normalizer here is a row kind applied to u_j = c_t z_j, where the per-row
  * coefficient c_t comes from n and the head's own parameters. The row kinds:
@@ -72,7 +73,11 @@ typedef struct {
     const Normalizer *norm;
     const real *p[ATTN_MAX_PARAMS]; // (NH) each; NULL past nparams
     int T_train;
+    const int *doc_start; // (B, T): the first key each query may see (document masking), or NULL: 0
 } AttnArgs;
+
+// the first key that query t of batch row b sees; n = t + 1 - that
+static inline int attn_first_key(const AttnArgs *a, int b, int T, int t) { return a->doc_start ? a->doc_start[(size_t)b * T + t] : 0; }
 
 // head h's parameters, slot by slot (0 past nparams)
 static inline void attn_head_params(real *p, const AttnArgs *a, int h) {

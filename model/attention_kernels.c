@@ -200,9 +200,10 @@ void attention_forward(real *out, real *lse, real *scratch, const real *qkv, con
                 for (int r = 0; r < QB; r++) {
                     real *zr = z + (size_t)r * Tp;
                     if (r >= nr) { for (int j = 0; j < n; j++) zr[j] = 0; inv[r] = 0; continue; }
-                    int t = t0 + r;
-                    real cs = attn_coef(a, h, t + 1) * scale;
-                    lse[((size_t)bb * NH + h) * T + t] = row_forward(zr, &inv[r], t, cs, row, attn_sink(a, h));
+                    int t = t0 + r, j0 = attn_first_key(a, bb, T, t); // keys j0..t are visible
+                    real cs = attn_coef(a, h, t + 1 - j0) * scale;
+                    lse[((size_t)bb * NH + h) * T + t] = row_forward(zr + j0, &inv[r], t - j0, cs, row, attn_sink(a, h));
+                    for (int j = 0; j < j0; j++) zr[j] = 0;     // another document's keys get nothing
                     for (int j = t + 1; j < n; j++) zr[j] = 0; // causal: later keys get nothing
                 }
                 tile_mix(o, nr, z, Tp, base + 2 * C + h * hs, (size_t)3 * C, n, hs, inv, 0); // sum_j p_j v_j
@@ -218,15 +219,17 @@ void attention_row_mass(real *mass, const real *qkv, const real *lse, const Attn
     real scale = 1 / sqrt((real)hs);
     const real *base = qkv + (size_t)bb * T * 3 * C;
     if (k1 > t + 1) k1 = t + 1; // causal: later keys get nothing
+    int j0 = attn_first_key(a, bb, T, t), nk = t + 1 - j0;
+    if (k0 < j0) k0 = j0; // nor the keys of an earlier document
     for (int h = 0; h < NH; h++) {
         const real *q = base + (size_t)t * 3 * C + h * hs;
-        real cs = attn_coef(a, h, t + 1) * scale, l = lse[((size_t)bb * NH + h) * T + t], m = 0;
+        real cs = attn_coef(a, h, nk) * scale, l = lse[((size_t)bb * NH + h) * T + t], m = 0;
         for (int j = k0; j < k1; j++) {
             const real *k = base + (size_t)j * 3 * C + C + h * hs;
             real z = 0;
             for (int i = 0; i < hs; i++) z += q[i] * k[i];
             real u = z * cs;
-            if (a->norm->row == ROW_SIGMOID) m += 1 / (1 + exp(-(u - (real)log((double)(t + 1)))));
+            if (a->norm->row == ROW_SIGMOID) m += 1 / (1 + exp(-(u - (real)log((double)nk))));
             else if (a->norm->row == ROW_SOFTPICK) m += u > 0 ? exp(u - l) - exp(-l) : 0;
             else m += exp(u - l);
         }
@@ -309,17 +312,19 @@ void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scrat
                 for (int r = 0; r < QB; r++) {
                     real *zr = z + (size_t)r * Tp, *dpr = dp + (size_t)r * Tp;
                     if (r >= nr) { for (int j = 0; j < n; j++) zr[j] = dpr[j] = 0; continue; }
-                    int t = t0 + r;
+                    int t = t0 + r, j0 = attn_first_key(a, bb, T, t), nk = t + 1 - j0; // keys j0..t
                     const real *o = out + ((size_t)bb * T + t) * C + h * hs;
-                    real c = attn_coef(a, h, t + 1), cs = c * scale;
+                    real c = attn_coef(a, h, nk), cs = c * scale;
                     real l = lse[((size_t)bb * NH + h) * T + t];
                     real D = 0; // sum_j p_j (go . v_j) = go . out
                     for (int i = 0; i < hs; i++) D += go[r][i] * o[i];
-                    real dc = row == ROW_SIGMOID ? row_backward_sigmoid(zr, dpr, t, cs, scale)
-                            : row == ROW_SOFTPICK ? row_backward_softpick(zr, dpr, t, cs, scale, l, D)
-                            : row_backward_softmax(zr, dpr, t, cs, scale, l, D); // softmax, sink
+                    real *zv = zr + j0, *dv = dpr + j0; // the visible keys
+                    real dc = row == ROW_SIGMOID ? row_backward_sigmoid(zv, dv, t - j0, cs, scale)
+                            : row == ROW_SOFTPICK ? row_backward_softpick(zv, dv, t - j0, cs, scale, l, D)
+                            : row_backward_softmax(zv, dv, t - j0, cs, scale, l, D); // softmax, sink
+                    for (int j = 0; j < j0; j++) zr[j] = dpr[j] = 0;
                     for (int j = t + 1; j < n; j++) zr[j] = dpr[j] = 0;
-                    if (a->norm->coef_grad) a->norm->coef_grad(dph, ph, t + 1, a->T_train, dc);
+                    if (a->norm->coef_grad) a->norm->coef_grad(dph, ph, nk, a->T_train, dc);
                     if (row == ROW_SINK && a->norm->row_param >= 0) // dL/dsigma = -p_sink D, p_sink = e^(sigma - lse)
                         dph[a->norm->row_param] += -vexp(ph[a->norm->row_param] - l) * D;
                 }

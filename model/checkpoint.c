@@ -52,6 +52,7 @@ GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainStat
         c.channels = h[6]; c.padded_vocab_size = h[7]; c.ffn = h[8]; c.attn = h[9]; c.pos = h[10];
         c.norm = h[11]; c.mlp = h[12]; c.tie = h[13]; c.bias = h[14]; c.tokenizer = h[15];
         c.rope_theta = int_as_float(h[16]); c.ssmax_s0 = int_as_float(h[17]); c.train_len = h[21];
+        c.doc_mask = h[22]; c.eot = h[23];
         if (h[20] != 0 && h[20] != 1)
             die("'%s' has optimizer flag %d in its header, expected 0 or 1\nHINT: the file is corrupt; use an earlier checkpoint", path, h[20]);
         if (has_optimizer) *has_optimizer = h[20];
@@ -136,7 +137,7 @@ void checkpoint_save(const GPT *model, const char *path, const TrainState *st, i
     h[2] = c->max_seq_len; h[3] = c->vocab_size; h[4] = c->num_layers; h[5] = c->num_heads; h[6] = c->channels;
     h[7] = c->padded_vocab_size; h[8] = c->ffn; h[9] = c->attn; h[10] = c->pos; h[11] = c->norm; h[12] = c->mlp;
     h[13] = c->tie; h[14] = c->bias; h[15] = c->tokenizer;
-    h[16] = float_as_int(c->rope_theta); h[17] = float_as_int(c->ssmax_s0); h[21] = c->train_len;
+    h[16] = float_as_int(c->rope_theta); h[17] = float_as_int(c->ssmax_s0); h[21] = c->train_len; h[22] = c->doc_mask; h[23] = c->eot;
     h[18] = (int32_t)(model->num_parameters & 0xffffffffu); h[19] = (int32_t)(model->num_parameters >> 32);
     h[20] = with_optimizer;
     if (st) {

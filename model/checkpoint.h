@@ -8,6 +8,7 @@
  *   [8] F, [9] attn, [10] pos, [11] norm, [12] mlp, [13] tie, [14] bias, [15] tokenizer,
  *   [16] rope_theta (float bits), [17] ssmax_s0 (float bits), [18..19] parameter count (lo, hi),
  *   [20] 1 if optimizer state follows, [21] training length (LogN's T_train; 0 in older files: unknown),
+ *   [22] 1 if attention is masked at documents, [23] the end-of-text token id that starts them,
  *   [32] steps completed, [33..34] sampling RNG state, [35..36] data loader epoch, [37..38] data
  *   loader position, [39] seed, [40] B, [41] T, [42] grad_accum
  */

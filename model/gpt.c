@@ -83,6 +83,10 @@ int gpt_config_check(const GPTConfig *c, char *why, size_t n) {
         return snprintf(why, n, "unknown attention/position/norm/mlp/tokenizer code"), 1;
     if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
         return snprintf(why, n, "rope theta must be positive, got %g", c->rope_theta), 1;
+    if (c->doc_mask != 0 && c->doc_mask != 1)
+        return snprintf(why, n, "document mask flag %d, expected 0 or 1", c->doc_mask), 1;
+    if (c->doc_mask && (c->eot < 0 || c->eot >= c->vocab_size))
+        return snprintf(why, n, "end-of-text token %d outside the vocabulary of %d", c->eot, c->vocab_size), 1;
     if (c->train_len < 0 || c->train_len > CAP_SEQ)
         return snprintf(why, n, "training length %d out of range", c->train_len), 1;
     if (!isfinite(c->ssmax_s0))
@@ -188,7 +192,7 @@ void gpt_free(GPT *model) {
     free(model->params_memory); free(model->grads_memory); free(model->m_memory); free(model->v_memory);
     free(model->acts_memory); free(model->grads_acts_memory);
     free(model->inputs); free(model->targets);
-    free(model->rope.cos); free(model->rope.sin); free(model->eval.memory);
+    free(model->rope.cos); free(model->rope.sin); free(model->eval.memory); free(model->docs.start);
     memset(model, 0, sizeof(*model));
 }
 
@@ -331,7 +335,7 @@ static LayerView layer_view(const GPT *m, const ParameterTensors *p, const Activ
 
 static AttnArgs attn_args(const GPT *m, const LayerView *v) {
     const GPTConfig *c = &m->config;
-    AttnArgs a = {gpt_normalizer(c), {0}, c->train_len > 0 ? c->train_len : c->max_seq_len};
+    AttnArgs a = {gpt_normalizer(c), {0}, c->train_len > 0 ? c->train_len : c->max_seq_len, c->doc_mask ? m->docs.start : NULL};
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) a.p[k] = v->attn[k];
     return a;
 }
@@ -378,6 +382,19 @@ static void check_batch(GPT *model, const int *inputs, const int *targets, int B
     if (gpt_length_check(&model->config, T, why, sizeof(why)))
         die("%s\nHINT: learned positions end where training ended: shorten the context, or use a RoPE model", why);
     check_tokens(&model->config, inputs, targets, (size_t)B * T);
+    if (!model->config.doc_mask) return;
+    // document masking: each position sees the keys from the last end-of-text token at or before it
+    size_t BT = (size_t)B * T;
+    if (BT > model->docs.cap) {
+        free(model->docs.start);
+        model->docs.start = malloc_check(BT * sizeof(int));
+        model->docs.cap = BT;
+    }
+    for (int b = 0; b < B; b++)
+        for (int t = 0, start = 0; t < T; t++) {
+            if (inputs[(size_t)b * T + t] == model->config.eot) start = t;
+            model->docs.start[(size_t)b * T + t] = start;
+        }
 }
 
 static void zero_act_grads(GPT *model) { // activation gradients belong to one backward pass

@@ -33,6 +33,8 @@ typedef struct {
     float rope_theta;
     float ssmax_s0;        // s0: initial value of the normalizer's parameters marked ATTN_INIT_S0 (SSMax s)
     int train_len;         // the training context length (LogN's T_train); 0: unknown, max_seq_len stands in
+    int doc_mask;          // 1: attention does not cross end-of-text tokens (eot) inside a window
+    int eot;               // the end-of-text token id that starts each document (doc_mask)
 } GPTConfig;
 
 // ----------------------------------------------------------------------------
@@ -138,6 +140,7 @@ typedef struct {
     // caches, made when first needed
     struct { float *cos, *sin; int T; float theta; } rope; // RoPE's table: T positions at theta
     struct { float *memory; size_t bytes; } eval;           // gpt_evaluate's buffers
+    struct { int *start; size_t cap; } docs;                // doc_mask: each position's first visible key (B, T)
 } GPT;
 
 // what gpt_evaluate fills; NULL pointers are skipped

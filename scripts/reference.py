@@ -59,7 +59,16 @@ CONFIGS = {
     "gpt2-sink": ("sink", "learned", "layernorm", "gelu", 1, 1),
     "gpt2-softpick": ("softpick", "learned", "layernorm", "gelu", 1, 1),
     "nope-ssmax": ("ssmax", "none", "rmsnorm", "swiglu", 0, 0),
+    # document masking (a 7th field): end-of-text tokens (EOT) start documents inside the windows
+    "llama-ssmax-docmask": ("ssmax", "rope", "rmsnorm", "swiglu", 0, 0, 1),
+    "llama-sink-docmask": ("sink", "rope", "rmsnorm", "swiglu", 0, 0, 1),
+    "gpt2-softpick-docmask": ("softpick", "learned", "layernorm", "gelu", 1, 1, 1),
 }
+EOT = 5  # the document configs' end-of-text token
+
+
+def doc_masked(cfg):
+    return len(cfg) > 6 and cfg[6]
 L, NH, C, T, B, V, STEPS = 2, 2, 16, 8, 2, 37, 10
 VP = (V + 63) // 64 * 64
 HP = dict(lr=3e-3, beta1=0.9, beta2=0.95, eps=1e-8, wd=0.1, clip=1.0)
@@ -74,7 +83,7 @@ class Dims:
 
 
 def shapes(cfg, d=None):
-    attn, pos, norm, mlp, tie, bias = cfg
+    attn, pos, norm, mlp, tie, bias = cfg[:6]
     d = d or Dims(mlp=mlp)
     L, NH, C, T, VP = d.L, d.NH, d.C, d.T, d.VP
     Fh = d.F
@@ -145,7 +154,7 @@ def norm_fn(x, w, b, kind):
 
 
 def forward(P, cfg, idx, d=None):
-    attn, pos, norm, mlp, tie, bias = cfg
+    attn, pos, norm, mlp, tie, bias = cfg[:6]
     d = d or Dims(mlp=mlp)
     L, NH, C = d.L, d.NH, d.C
     Fh = d.F
@@ -156,8 +165,15 @@ def forward(P, cfg, idx, d=None):
     x = P["wte"][idx]
     if pos == "learned":
         x = x + P["wpe"][:Tn]
-    n = torch.arange(1, Tn + 1, dtype=dt)  # keys visible to each query
-    mask = torch.tril(torch.ones(Tn, Tn, dtype=torch.bool))
+    causal = torch.tril(torch.ones(Tn, Tn, dtype=torch.bool))
+    if doc_masked(cfg):  # a query sees the keys from the last end-of-text token at or before it
+        pos_ = torch.arange(Tn)
+        start = torch.cummax(torch.where(idx == EOT, pos_[None, :], torch.zeros_like(idx)), dim=1).values  # (B, T)
+        mask = causal[None] & (pos_[None, None, :] >= start[:, :, None])  # (B, T, T)
+    else:
+        mask = causal[None].expand(Bn, Tn, Tn)
+    n = mask.sum(-1).to(dt)  # (B, T): keys visible to each query
+    mask = mask[:, None]  # (B, 1, T, T)
     for l in range(L):
         h = norm_fn(x, g("ln1w", l), g("ln1b", l), norm)
         qkv = F.linear(h, g("qkvw", l), g("qkvb", l))
@@ -181,10 +197,11 @@ def forward(P, cfg, idx, d=None):
 
 
 def attention_weights(z, attn, p, n, mask):
-    """z: (B, NH, T, T) scores q.k / sqrt(hs); p: this layer's per-head parameters by name; n: (T) keys
-    visible to each query. Returns the weights (B, NH, T, T), zero above the diagonal."""
+    """z: (B, NH, T, T) scores q.k / sqrt(hs); p: this layer's per-head parameters by name; n: (B, T) keys
+    visible to each query; mask: (B, 1, T, T) which keys each query sees. Returns the weights (B, NH, T, T),
+    zero where masked."""
     head = lambda x: x[None, :, None, None]  # (NH) -> broadcast over batch, queries, keys
-    logn = torch.log(n)[None, None, :, None]
+    logn = torch.log(n)[:, None, :, None]
     if attn in ("ssmax", "ssmax-fixed", "ssmax-sink"):
         z = z * head(p["s"]) * logn  # n^(s z) = e^(s ln(n) z)
     elif attn == "ssmax-bias":
@@ -219,13 +236,14 @@ def header(values):
 
 
 def write_checkpoint(path, P, cfg):
-    attn, pos, norm, mlp, tie, bias = cfg
+    attn, pos, norm, mlp, tie, bias = cfg[:6]
     s, Fh = shapes(cfg)
     count = sum(int(np.prod(s[n])) for n in NAMES if s[n] is not None)
     T_over_lnfact = T / math.lgamma(T + 1.0)
     h = header({0: 20261123, 1: 1, 2: T, 3: V, 4: L, 5: NH, 6: C, 7: VP, 8: Fh, 9: ATTN[attn], 10: POS[pos],
                 11: NORM[norm], 12: MLP[mlp], 13: tie, 14: bias, 15: 1, 16: 10000.0, 17: float(T_over_lnfact),
-                18: count, 19: 0, 20: 0, 21: LOGN_T_TRAIN if attn == "logn" else 0})
+                18: count, 19: 0, 20: 0, 21: LOGN_T_TRAIN if attn == "logn" else 0,
+                22: 1 if doc_masked(cfg) else 0, 23: EOT if doc_masked(cfg) else 0})
     with open(path, "wb") as f:
         f.write(h.tobytes())
         for n in NAMES:
@@ -246,6 +264,8 @@ def make_reference(name, cfg, outdir, seed):
     gen = torch.Generator().manual_seed(seed)
     P = init_params(cfg, gen)
     tokens = torch.randint(0, V, (STEPS, B, T + 1), generator=gen)
+    if doc_masked(cfg):  # documents starting at positions 2 and 5 of the first row, 3 of the second
+        tokens[:, 0, 2] = tokens[:, 0, 5] = tokens[:, 1, 3] = EOT
     write_checkpoint(os.path.join(outdir, name + ".ckpt"), P, cfg)
     if name == "gpt2-softmax":
         write_llmc(os.path.join(outdir, name + ".llmc.bin"), P)

@@ -33,7 +33,7 @@ T="./train_gpt --model tiny -i $W/data/train_*.bin -j $W/data/val_*.bin -b 4 -t 
 # --help lists every long option the parser knows, with defaults
 ./train_gpt --help >$W/help.txt 2>&1 && ok || bad "--help failed"
 missing=""
-for flag in $(grep -o '{"[a-z0-9-]*", [a-z_]*_argument' train_gpt.c | sed 's/{"\([a-z0-9-]*\)".*/\1/'); do
+for flag in $(grep -ho '{"[a-z0-9-]*", [a-z_]*_argument' train_gpt.c cli/flags.h | sed 's/{"\([a-z0-9-]*\)".*/\1/'); do
   grep -q -- "--$flag" $W/help.txt || missing="$missing --$flag"
 done
 [ -z "$missing" ] && ok || bad "--help does not list:$missing"
@@ -127,8 +127,8 @@ $T -n 5 -b 4 -a 1 --val-every 0 -o $W/acc1 >/dev/null 2>&1; $T -n 5 -b 2 -a 2 --
 paste -d, $W/acc1/log.csv $W/acc2/log.csv | tail -n +2 | awk -F, '{d=$3-$11; if (d<0) d=-d; if (d>m) m=d} END{exit !(NR==5 && m<1e-4)}' \
   && ok || bad "grad accumulation 2x2 differs from batch 4: $(paste -d, $W/acc1/log.csv $W/acc2/log.csv | cut -d, -f3,11 | tail -3 | tr '\n' ' ')"
 
-# every attention variant trains, and the loss goes down
-for attn in softmax ssmax ssmax-fixed ssmax-bias; do
+# every attention normalizer trains, and the loss goes down
+for attn in $(./train_gpt --help | sed -n 's/.*--attn NAME *\(.*\) (default.*/\1/p' | tr -d '|'); do
   $T -n 30 --attn $attn --lr 3e-3 --warmup 5 --val-every 30 -o $W/run_$attn >$W/v.txt 2>&1 || { bad "--attn $attn run failed: $(tail -2 $W/v.txt)"; continue; }
   first=$(sed -n 2p $W/run_$attn/log.csv | cut -d, -f3); last=$(tail -1 $W/run_$attn/log.csv | cut -d, -f3)
   awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < a - 0.5)}' && ok || bad "--attn $attn: loss $first -> $last did not fall"
@@ -138,6 +138,21 @@ s0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_ssmax-fixed/ssmax.csv);
 [ -n "$s0" ] && [ "$s0" = "$s1" ] && [ "$s0" = "1.000000" ] && ok || bad "ssmax-fixed: s moved or is not 1 ($s0 -> $s1)"
 s0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_ssmax/ssmax.csv); s1=$(awk -F, '$1==30 && $2==0 && $3==0 {print $4}' $W/run_ssmax/ssmax.csv)
 [ -n "$s0" ] && [ "$s0" != "$s1" ] && ok || bad "ssmax: s did not move ($s0 -> $s1)"
+
+# --attn lists every normalizer (the loop above ran them all)
+[ "$(./train_gpt --help | sed -n 's/.*--attn NAME *\(.*\) (default.*/\1/p' | tr -d '|' | wc -w)" -ge 11 ] && ok || bad "--attn lists fewer than 11 normalizers"
+# a parameter per head of its own: temp's tau and sink's sigma are logged under their names and move
+grep -q '^step,layer,head,tau$' $W/run_temp/ssmax.csv && grep -q '^step,layer,head,sigma$' $W/run_sink/ssmax.csv && ok || bad "ssmax.csv columns of temp/sink"
+t0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_sink/ssmax.csv); t1=$(awk -F, '$1==30 && $2==0 && $3==0 {print $4}' $W/run_sink/ssmax.csv)
+[ "$t0" = "0.000000" ] && [ "$t0" != "$t1" ] && ok || bad "sink: sigma should start at 0 and move ($t0 -> $t1)"
+# document masking: recorded in the checkpoint, shown in the table, kept on resume; a resume cannot add it
+$T -n 6 --attn ssmax --doc-mask --val-every 0 --ckpt-every 3 -o $W/docm >$W/docm.txt 2>&1 && grep -q "document mask" $W/docm.txt && ok || bad "--doc-mask run failed: $(tail -2 $W/docm.txt)"
+$T -n 6 --attn ssmax --val-every 0 --ckpt-every 3 -o $W/docm_off >/dev/null 2>&1
+[ "$(od -An -t d4 -j 88 -N 8 $W/docm/ckpt_00000006.bin | tr -s ' ')" = " 1 256" ] && ok || bad "checkpoint header slots 22-23 should hold the document mask and end-of-text 256"
+expect_error "resume adds --doc-mask" "doc-mask" $T -n 8 --resume $W/docm_off --doc-mask
+$T -n 8 --resume $W/docm >$W/docm2.txt 2>&1 && grep -q "document mask" $W/docm2.txt && ok || bad "a resumed --doc-mask run lost it"
+# --pos none trains
+$T -n 20 --pos none --attn ssmax --lr 3e-3 --warmup 5 --val-every 0 -o $W/nope >$W/nope.txt 2>&1 && grep -q "/ none" $W/nope.txt && ok || bad "--pos none run failed: $(tail -2 $W/nope.txt)"
 
 # the GPT-2 tokenizer end to end (needs the original files from ../shared/data/gpt2)
 G=../shared/data/gpt2

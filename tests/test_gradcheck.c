@@ -150,7 +150,8 @@ static double max_diff(const real *a, const real *b, size_t n) {
     return worst;
 }
 
-static void test_attention_shape(const char *name, int attn, int rope, int B, int T, int C, int NH) {
+// doc: document masking, with documents starting at positions 3 and 5 of batch row 0 and at 2 of the others
+static void test_attention_shape_doc(const char *name, int attn, int rope, int B, int T, int C, int NH, int doc) {
     const Normalizer *nz = &normalizers[attn];
     size_t nqkv = (size_t)B * T * 3 * C;
     AttCtx c = {0};
@@ -160,6 +161,13 @@ static void test_attention_shape(const char *name, int attn, int rope, int B, in
     c.qkv = randn(nqkv, 1); c.qkvr = zeros(nqkv); c.dqkv = zeros(nqkv); c.dqkvr = zeros(nqkv);
     c.a.norm = nz;
     c.a.T_train = T / 2 > 1 ? T / 2 : 2; // logn: rows past T_train get c > 1
+    int *starts = malloc_check((size_t)B * T * sizeof(int));
+    for (int b = 0; b < B; b++)
+        for (int t = 0, st = 0; t < T; t++) {
+            if (b == 0 ? t == 3 || t == 5 : t == 2) st = t;
+            starts[(size_t)b * T + t] = st;
+        }
+    if (doc) c.a.doc_start = starts;
     for (int k = 0; k < nz->nparams; k++) { // near the initial value, but every head different
         double v0 = isnan(nz->init[k]) ? 0.8 : nz->init[k];
         c.p[k] = randn(NH, k == 0 ? 0.5 : 0.3);
@@ -200,7 +208,18 @@ static void test_attention_shape(const char *name, int attn, int rope, int B, in
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) eb = fmax(eb, max_diff(rdp[k], kdp[k], NH));
     check(ef < 1e-12 && eb < 1e-11, "%s: tiled kernels differ from the reference pair by %g (forward) and %g (backward)", name, ef, eb);
     free(rout); free(rlse); free(rdqkv); free(dq);
+    if (doc) { // a masked key has no influence: moving it changes no output
+        double before = c.out[3 * C]; // batch row 0, position 3: its document starts at 3
+        c.qkv[(size_t)1 * 3 * C + C] += 1.0; // key 1 of batch row 0 (an earlier document)
+        ly.forward(ly.ctx);
+        check(c.out[3 * C] == before, "%s: a key of another document changed the output (%.17g -> %.17g)", name, before, c.out[3 * C]);
+    }
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) { free(rdp[k]); free(kdp[k]); free(c.p[k]); free(c.dp[k]); }
+    free(starts);
+}
+
+static void test_attention_shape(const char *name, int attn, int rope, int B, int T, int C, int NH) {
+    test_attention_shape_doc(name, attn, rope, B, T, C, NH, 0);
 }
 
 static void test_attention(const char *name, int attn, int rope) { test_attention_shape(name, attn, rope, 2, 7, 12, 3); }
@@ -210,7 +229,7 @@ static void test_ssmax_definition(void) {
     int B = 1, T = 9, C = 8, NH = 2, hs = C / NH;
     real *qkv = randn((size_t)B * T * 3 * C, 1), *out = zeros((size_t)T * C), *lse = zeros((size_t)NH * T);
     real *scratch = zeros(attention_scratch_size(B, T, C, NH)), s[2] = {0.7, 1.3};
-    AttnArgs a = {&normalizers[ATTN_SSMAX], {s}, T};
+    AttnArgs a = {&normalizers[ATTN_SSMAX], {s}, T, NULL};
     attention_forward(out, lse, scratch, qkv, &a, B, T, C, NH);
     double worst = 0;
     for (int h = 0; h < NH; h++) for (int t = 0; t < T; t++) {
@@ -347,6 +366,13 @@ int main(void) {
     test_attention_shape("attention ssmax-bias T=37 hs=32", ATTN_SSMAX_BIAS, 0, 1, 37, 64, 2);
     test_attention_shape("attention ssmax T=70 hs=20", ATTN_SSMAX, 1, 1, 70, 40, 2);
     test_attention_shape("attention softmax T=19 hs=8", ATTN_SOFTMAX, 0, 2, 19, 16, 2);
+    // document masking, every row kind
+    int doc_attn[] = {ATTN_SSMAX, ATTN_SSMAX_BIAS, ATTN_LOGN, ATTN_SINK, ATTN_SIGMOID, ATTN_SOFTPICK};
+    for (int i = 0; i < (int)(sizeof(doc_attn) / sizeof(doc_attn[0])); i++)
+        for (int rope = 0; rope < 2; rope++) {
+            snprintf(label, sizeof(label), "attention %s%s, document mask", normalizers[doc_attn[i]].name, rope ? " + rope" : "");
+            test_attention_shape_doc(label, doc_attn[i], rope, 2, 7, 12, 3, 1);
+        }
     test_ssmax_definition();
     return test_summary();
 }

@@ -93,12 +93,14 @@ static double rel_err_f(const float *a, const float *b, size_t n) {
 
 // the tiled kernels against the definition (attention_forward_ref / attention_backward_ref), with every
 // parameter of SSMax + bias in play: out, lse and the gradients dqkv, ds, db
-static void test_attention(int B, int T, int C, int NH) {
+static void test_attention(int B, int T, int C, int NH, int doc) {
     size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, nl = (size_t)B * NH * T;
     float *qkv = randn(nq), *dout = randn(no), *s = randn(NH), *b = randn(NH);
     for (int h = 0; h < NH; h++) { s[h] = 0.3f + 0.1f * fabsf(s[h]); b[h] *= 0.2f; }
     for (size_t i = 0; i < nq; i++) qkv[i] *= 0.5f;
-    AttnArgs a = {&normalizers[ATTN_SSMAX_BIAS], {s, b}, T};
+    int *starts = malloc_check((size_t)B * T * sizeof(int)); // documents starting at T/3 and 2T/3 of every row
+    for (int bb = 0; bb < B; bb++) for (int t = 0; t < T; t++) starts[(size_t)bb * T + t] = t < T / 3 ? 0 : t < 2 * T / 3 ? T / 3 : 2 * T / 3;
+    AttnArgs a = {&normalizers[ATTN_SSMAX_BIAS], {s, b}, T, doc ? starts : NULL};
     float *out = malloc_check(no * 4), *lse = malloc_check(nl * 4), *dqkv = calloc(nq, 4), ds[64] = {0}, db[64] = {0};
     float *scratch = malloc_check(attention_scratch_size(B, T, C, NH) * 4);
     float *rout = calloc(no, 4), *rlse = calloc(nl, 4), *rdqkv = calloc(nq, 4), rds[64] = {0}, rdb[64] = {0};
@@ -110,7 +112,9 @@ static void test_attention(int B, int T, int C, int NH) {
     double e1 = rel_err_f(out, rout, no), e2 = rel_err_f(lse, rlse, nl), e3 = rel_err_f(dqkv, rdqkv, nq);
     double e4 = rel_err_f(ds, rds, NH), e5 = rel_err_f(db, rdb, NH);
     check(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-4 && e4 < 1e-4 && e5 < 1e-4,
-          "attention B=%d T=%d C=%d NH=%d: out %.2g lse %.2g dqkv %.2g ds %.2g db %.2g", B, T, C, NH, e1, e2, e3, e4, e5);
+          "attention B=%d T=%d C=%d NH=%d%s: out %.2g lse %.2g dqkv %.2g ds %.2g db %.2g", B, T, C, NH,
+          doc ? " (document mask)" : "", e1, e2, e3, e4, e5);
+    free(starts);
     free(qkv); free(dout); free(s); free(b); free(out); free(lse); free(dqkv); free(scratch);
     free(rout); free(rlse); free(rdqkv);
 }
@@ -129,9 +133,11 @@ int main(void) {
     test_linear(37, 72, 50);
     test_linear(256, 768, 2304);
     test_linear(5, 300, 4100);
-    test_attention(2, 130, 256, 4);  // hs 64: four-vector chunks, a partial last query tile
-    test_attention(1, 257, 128, 4);  // hs 32, as the small preset
-    test_attention(2, 45, 120, 3);   // hs 40: two vectors and a remainder
-    test_attention(1, 9, 12, 3);     // hs 4: remainders only
+    for (int doc = 0; doc < 2; doc++) {
+        test_attention(2, 130, 256, 4, doc);  // hs 64: four-vector chunks, a partial last query tile
+        test_attention(1, 257, 128, 4, doc);  // hs 32, as the small preset
+        test_attention(2, 45, 120, 3, doc);   // hs 40: two vectors and a remainder
+        test_attention(1, 9, 12, 3, doc);     // hs 4: remainders only
+    }
     return test_summary();
 }

@@ -178,11 +178,12 @@ static void test_evaluate(const char *name) {
         for (int l = 0; l < L; l++)
             for (int h = 0; h < NH; h++) {
                 const float *qkv = m.acts.qkvr + (size_t)l * BT * 3 * C + (size_t)b * T * 3 * C;
-                AttnArgs a = {&normalizers[m.config.attn], {0}, m.config.train_len > 0 ? m.config.train_len : m.config.max_seq_len};
+                AttnArgs a = {&normalizers[m.config.attn], {0}, m.config.train_len > 0 ? m.config.train_len : m.config.max_seq_len,
+                              m.config.doc_mask ? m.docs.start : NULL}; // the same batch as the evaluation's
                 for (int k = 0; k < ATTN_MAX_PARAMS; k++) a.p[k] = m.params.attn[k] ? m.params.attn[k] + l * NH : NULL;
-                int t = pt[b];
-                double c = attn_coef(&a, h, t + 1), mx = -INFINITY, sum = 0, part = 0;
-                for (int j = 0; j <= t; j++) {
+                int t = pt[b], j0 = attn_first_key(&a, b, T, t); // keys j0..t
+                double c = attn_coef(&a, h, t + 1 - j0), mx = -INFINITY, sum = 0, part = 0;
+                for (int j = j0; j <= t; j++) {
                     double z = 0;
                     for (int i = 0; i < hs; i++) z += (double)qkv[(size_t)t * 3 * C + h * hs + i] * qkv[(size_t)j * 3 * C + C + h * hs + i];
                     u[j] = c * z / sqrt(hs);
@@ -191,14 +192,14 @@ static void test_evaluate(const char *name) {
                 int row = a.norm->row;
                 if (row == ROW_SIGMOID || row == ROW_SOFTPICK) { // weights of their own, then the same sum over k0..k1
                     double den = SOFTPICK_EPS;
-                    for (int j = 0; j <= t; j++) den += fabs(exp(u[j]) - 1);
-                    for (int j = pk0[b]; j < pk1[b] && j <= t; j++)
-                        part += row == ROW_SIGMOID ? 1 / (1 + exp(-(u[j] - log(t + 1.0)))) : fmax(exp(u[j]) - 1, 0) / den;
+                    for (int j = j0; j <= t; j++) den += fabs(exp(u[j]) - 1);
+                    for (int j = pk0[b] > j0 ? pk0[b] : j0; j < pk1[b] && j <= t; j++)
+                        part += row == ROW_SIGMOID ? 1 / (1 + exp(-(u[j] - log(t + 1.0 - j0)))) : fmax(exp(u[j]) - 1, 0) / den;
                     sum = 1;
                 } else {
                     double sigma = attn_sink(&a, h);
                     if (row == ROW_SINK) { mx = fmax(mx, sigma); sum += exp(sigma - mx); } // the sink's share
-                    for (int j = 0; j <= t; j++) { sum += exp(u[j] - mx); if (j >= pk0[b] && j < pk1[b]) part += exp(u[j] - mx); }
+                    for (int j = j0; j <= t; j++) { sum += exp(u[j] - mx); if (j >= pk0[b] && j < pk1[b]) part += exp(u[j] - mx); }
                 }
                 merr = fmax(merr, fabs(mass[((size_t)b * L + l) * NH + h] - part / sum));
             }
@@ -449,7 +450,8 @@ int main(void) {
     printf("model against the PyTorch reference (tests/ref)\n");
     const char *configs[] = {"gpt2-softmax", "gpt2-ssmax", "llama-softmax", "llama-ssmax", "llama-ssmax-fixed", "llama-ssmax-bias",
                              "llama-temp", "llama-logn", "llama-softmax1", "llama-sink", "llama-ssmax-sink", "llama-sigmoid",
-                             "llama-softpick", "gpt2-sink", "gpt2-softpick", "nope-ssmax"};
+                             "llama-softpick", "gpt2-sink", "gpt2-softpick", "nope-ssmax", "llama-ssmax-docmask", "llama-sink-docmask",
+                             "gpt2-softpick-docmask"};
     int nconfigs = sizeof(configs) / sizeof(configs[0]);
     for (int i = 0; i < nconfigs; i++) test_against_reference(configs[i]);
     for (int i = 0; i < nconfigs; i++) test_evaluate(configs[i]);
