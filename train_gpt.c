@@ -32,7 +32,7 @@ typedef struct {
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
     float mpi_timeout;
     int batch, steps, grad_accum, warmup, val_every, val_batches, sample_every, sample_len;
-    int ckpt_every, keep_ckpts, log_every, dry_run, attn_switch_step, overwrite, doc_mask;
+    int ckpt_every, keep_ckpts, log_every, dry_run, attn_switch_step, overwrite, doc_mask, qk_norm;
     int batch_given, accum_given; // given on the command line (a resume keeps the run's own otherwise; --seed: sh.seed_given)
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
 } Options;
@@ -44,7 +44,7 @@ static Options default_options(void) {
     o.sh = shared_flags_default(1337);
     o.out = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant"; o.task = "lm";
     o.needle_loss = "answer";
-    o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = o.doc_mask = -1;
+    o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = o.doc_mask = o.qk_norm = -1;
     o.sh.rope_theta = -1; o.sh.ssmax_s0 = NAN; o.mpi_timeout = 300;
     o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100;
     o.val_every = 100; o.val_batches = 20; o.sample_every = 0; o.sample_len = 200;
@@ -72,6 +72,7 @@ static void usage(void) {
            "      --tie 0|1           tie input and output embeddings (default: preset)\n"
            "      --bias 0|1          biases in linear layers (default: preset)\n"
            "      --layers N, --heads N, --width N   depth, heads, channels (default: preset)\n"
+           "      --qk-norm           RMSNorm of each head's q and k before RoPE, learnable gains (default: off)\n"
            "      --doc-mask          attention does not cross end-of-text tokens inside a window; n counts\n"
            "                          the keys of the query's own document (default: off)\n"
            "      --max-seq N         learned-position table length (default: the larger of preset T and -t)\n"
@@ -136,7 +137,7 @@ static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_POS = 256, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_DRY, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE, O_DOCMASK };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_DRY, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE, O_DOCMASK, O_QKNORM };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -156,6 +157,7 @@ static Options parse_args(int argc, char **argv) {
         {"temperature", required_argument, 0, O_TEMP}, {"ckpt-every", required_argument, 0, O_CKPT},
         {"keep-ckpts", required_argument, 0, O_KEEP}, {"resume", required_argument, 0, O_RESUME},
         {"overwrite", no_argument, 0, O_OVERWRITE}, {"doc-mask", no_argument, 0, O_DOCMASK},
+        {"qk-norm", no_argument, 0, O_QKNORM},
         {"log-every", required_argument, 0, O_LOGEVERY}, {"dry-run", no_argument, 0, O_DRY},
         {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK},
         {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {"needle-loss", required_argument, 0, O_NEEDLELOSS}, {0, 0, 0, 0}};
@@ -204,6 +206,7 @@ static Options parse_args(int argc, char **argv) {
         case O_RESUME: o.resume = optarg; break;
         case O_OVERWRITE: o.overwrite = 1; break;
         case O_DOCMASK: o.doc_mask = 1; break;
+        case O_QKNORM: o.qk_norm = 1; break;
         case O_LOGEVERY: o.log_every = parse_int(optarg, "--log-every", 1, 1 << 30); break;
         case O_DRY: o.dry_run = 1; break;
         case O_SWITCH: o.attn_switch_step = parse_int(optarg, "--attn-switch-step", 0, 1 << 30); break;
@@ -262,6 +265,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, const GPTCon
         check_same("layers", o->layers, c.num_layers, ckpt); check_same("heads", o->heads, c.num_heads, ckpt);
         check_same("width", o->width, c.channels, ckpt); check_same("ffn", o->ffn, c.ffn, ckpt);
         check_same("tie", o->tie, c.tie, ckpt); check_same("bias", o->bias, c.bias, ckpt);
+        check_same("qk-norm", o->qk_norm, c.qk_norm, ckpt);
         check_same_name("pos", o->pos, pos_names, POS_COUNT, c.pos, ckpt);
         check_same_name("norm", o->norm, norm_names, NORM_COUNT, c.norm, ckpt);
         check_same_name("mlp", o->mlp, mlp_names, MLP_COUNT, c.mlp, ckpt);
@@ -299,6 +303,7 @@ static GPTConfig resolve_config(const Options *o, const char *ckpt, const GPTCon
     if (!isnan(o->sh.ssmax_s0)) c.ssmax_s0 = o->sh.ssmax_s0;
     c.train_len = T;
     if (o->doc_mask > 0) set_doc_mask(&c, o->train);
+    if (o->qk_norm > 0) c.qk_norm = 1;
     char why[256];
     if (gpt_config_check(&c, why, sizeof(why))) die("invalid model: %s\nHINT: see train_gpt --help", why);
     return c;
@@ -510,6 +515,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     ROW("layers / heads / width", "%d / %d / %d (head size %d)", c->num_layers, c->num_heads, c->channels, c->channels / c->num_heads);
     ROW("mlp", "%s, hidden %d", mlp_names[c->mlp], c->ffn);
     ROW("norm / positions", "%s / %s", norm_names[c->norm], pos_names[c->pos]);
+    if (c->qk_norm) ROW("qk-norm", "on: per-head RMSNorm of q, k; learned gains");
     if (c->doc_mask) ROW("document mask", "on: attention stops at token %d (end of text)", c->eot);
     if (c->pos == POS_ROPE) ROW("rope theta", "%g", c->rope_theta);
     ROW("embeddings", "%s, biases %s", c->tie ? "tied" : "untied", c->bias ? "on" : "off");

@@ -46,13 +46,13 @@ GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainStat
         if (has_optimizer) *has_optimizer = 0;
         if (state) memset(state, 0, sizeof(*state));
     } else if (h[0] == CKPT_MAGIC) {
-        if (h[1] != CKPT_VERSION)
-            die("'%s' is checkpoint version %d, this build reads version %d\nHINT: use the train_gpt that wrote it", path, h[1], CKPT_VERSION);
+        if (h[1] < 1 || h[1] > CKPT_VERSION)
+            die("'%s' is checkpoint version %d, this build reads versions 1 to %d\nHINT: use the train_gpt that wrote it", path, h[1], CKPT_VERSION);
         c.max_seq_len = h[2]; c.vocab_size = h[3]; c.num_layers = h[4]; c.num_heads = h[5];
         c.channels = h[6]; c.padded_vocab_size = h[7]; c.ffn = h[8]; c.attn = h[9]; c.pos = h[10];
         c.norm = h[11]; c.mlp = h[12]; c.tie = h[13]; c.bias = h[14]; c.tokenizer = h[15];
         c.rope_theta = int_as_float(h[16]); c.ssmax_s0 = int_as_float(h[17]); c.train_len = h[21];
-        c.doc_mask = h[22]; c.eot = h[23];
+        c.doc_mask = h[22]; c.eot = h[23]; c.qk_norm = h[24];
         if (h[20] != 0 && h[20] != 1)
             die("'%s' has optimizer flag %d in its header, expected 0 or 1\nHINT: the file is corrupt; use an earlier checkpoint", path, h[20]);
         if (has_optimizer) *has_optimizer = h[20];
@@ -98,7 +98,7 @@ int checkpoint_load_read(GPT *model, const char *path, const GPTConfig *file_con
     GPTConfig *mc = &model->config;
     if (fc.num_layers != mc->num_layers || fc.num_heads != mc->num_heads || fc.channels != mc->channels ||
         fc.ffn != mc->ffn || fc.padded_vocab_size != mc->padded_vocab_size || fc.vocab_size != mc->vocab_size ||
-        fc.pos != mc->pos || fc.norm != mc->norm || fc.mlp != mc->mlp || fc.tie != mc->tie || fc.bias != mc->bias ||
+        fc.pos != mc->pos || fc.norm != mc->norm || fc.mlp != mc->mlp || fc.tie != mc->tie || fc.bias != mc->bias || fc.qk_norm != mc->qk_norm ||
         (fc.pos == POS_LEARNED && fc.max_seq_len != mc->max_seq_len))
         die("'%s' holds another model (L=%d NH=%d C=%d F=%d V=%d) than the one asked for (L=%d NH=%d C=%d F=%d V=%d)\n"
             "HINT: drop the architecture flags to use the checkpoint's own", path, fc.num_layers, fc.num_heads,
@@ -109,7 +109,7 @@ int checkpoint_load_read(GPT *model, const char *path, const GPTConfig *file_con
     int same_attn = 1;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
         if (fsizes[i] == model->param_sizes[i]) continue;
-        if (i >= PARAM_ATTN0) { same_attn = 0; continue; }
+        if (i == PARAM_ATTN0 || i == PARAM_ATTN1) { same_attn = 0; continue; }
         die("tensor %s of '%s' has %zu values, the model wants %zu\nHINT: the checkpoint was made for another config",
             param_names[i], path, fsizes[i], model->param_sizes[i]);
     }
@@ -133,11 +133,11 @@ int checkpoint_load_read(GPT *model, const char *path, const GPTConfig *file_con
 void checkpoint_save(const GPT *model, const char *path, const TrainState *st, int with_optimizer) {
     const GPTConfig *c = &model->config;
     int32_t h[256] = {0};
-    h[0] = CKPT_MAGIC; h[1] = CKPT_VERSION;
+    h[0] = CKPT_MAGIC; h[1] = c->qk_norm || c->doc_mask ? CKPT_VERSION : 1; // version 1 readers can read the rest
     h[2] = c->max_seq_len; h[3] = c->vocab_size; h[4] = c->num_layers; h[5] = c->num_heads; h[6] = c->channels;
     h[7] = c->padded_vocab_size; h[8] = c->ffn; h[9] = c->attn; h[10] = c->pos; h[11] = c->norm; h[12] = c->mlp;
     h[13] = c->tie; h[14] = c->bias; h[15] = c->tokenizer;
-    h[16] = float_as_int(c->rope_theta); h[17] = float_as_int(c->ssmax_s0); h[21] = c->train_len; h[22] = c->doc_mask; h[23] = c->eot;
+    h[16] = float_as_int(c->rope_theta); h[17] = float_as_int(c->ssmax_s0); h[21] = c->train_len; h[22] = c->doc_mask; h[23] = c->eot; h[24] = c->qk_norm;
     h[18] = (int32_t)(model->num_parameters & 0xffffffffu); h[19] = (int32_t)(model->num_parameters >> 32);
     h[20] = with_optimizer;
     if (st) {

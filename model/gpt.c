@@ -16,7 +16,7 @@ const char *mlp_names[MLP_COUNT] = {"gelu", "swiglu"};
 
 const char *param_names[NUM_PARAM_TENSORS] = {
     "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
-    "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "attn0", "attn1"};
+    "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "attn0", "attn1", "qnormw", "knormw"};
 
 const Preset presets[] = {
     {"tiny", "tests and smoke runs", 2, 2, 64, 176, 64, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
@@ -83,6 +83,8 @@ int gpt_config_check(const GPTConfig *c, char *why, size_t n) {
         return snprintf(why, n, "unknown attention/position/norm/mlp/tokenizer code"), 1;
     if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
         return snprintf(why, n, "rope theta must be positive, got %g", c->rope_theta), 1;
+    if (c->qk_norm != 0 && c->qk_norm != 1)
+        return snprintf(why, n, "QK-norm flag %d, expected 0 or 1", c->qk_norm), 1;
     if (c->doc_mask != 0 && c->doc_mask != 1)
         return snprintf(why, n, "document mask flag %d, expected 0 or 1", c->doc_mask), 1;
     if (c->doc_mask && (c->eot < 0 || c->eot >= c->vocab_size))
@@ -119,6 +121,7 @@ void gpt_param_sizes(size_t *s, const GPTConfig *c) {
     s[PARAM_LNFB] = ln ? C : 0;
     s[PARAM_LMW] = c->tie ? 0 : Vp * C;
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) s[PARAM_ATTN0 + k] = k < gpt_normalizer(c)->nparams ? L * NH : 0;
+    s[PARAM_QNORMW] = s[PARAM_KNORMW] = c->qk_norm ? L * (C / NH) : 0;
 }
 
 int gpt_param_decays(int i) {
@@ -185,6 +188,7 @@ void gpt_init_random(GPT *model, uint64_t seed) {
     for (size_t k = 0; k < model->param_sizes[PARAM_LN1W]; k++) p->ln1w[k] = 1.0f;
     for (size_t k = 0; k < model->param_sizes[PARAM_LN2W]; k++) p->ln2w[k] = 1.0f;
     for (size_t k = 0; k < model->param_sizes[PARAM_LNFW]; k++) p->lnfw[k] = 1.0f;
+    for (size_t k = 0; k < model->param_sizes[PARAM_QNORMW]; k++) p->qnormw[k] = p->knormw[k] = 1.0f;
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) gpt_init_normalizer_slot(model, k);
 }
 
@@ -209,7 +213,7 @@ void gpt_switch_attention(GPT *model, int attn, float s0) {
         size_t size = n.param_sizes[i];
         if (size == model->param_sizes[i]) {
             for (int k = 0; k < 3; k++) memcpy(to[k] + n.param_offsets[i], from[k] + model->param_offsets[i], size * sizeof(float));
-        } else if (i >= PARAM_ATTN0) {
+        } else if (i == PARAM_ATTN0 || i == PARAM_ATTN1) {
             gpt_init_normalizer_slot(&n, i - PARAM_ATTN0);
         }
     }
@@ -263,6 +267,8 @@ static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, size_t 
     s[ACT_LOGITS] = g ? logit_rows * Vp : 0; // dlogits are written in place
     s[ACT_LOSSES] = g ? BT : 0;
     s[ACT_SCRATCH] = g ? attention_scratch_size((int)B, (int)T, (int)C, (int)NH) : 0;
+    s[ACT_QKVN] = c->qk_norm ? L * BT * 3 * C : 0;
+    s[ACT_QK_RSTD] = c->qk_norm && g ? L * BT * 2 * NH : 0;
 }
 
 size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int fused) {
@@ -287,9 +293,13 @@ static void alloc_activations(GPT *model, int B, int T, size_t logit_rows) {
     size_t gn = layout(off, gsizes, NUM_ACTIVATION_TENSORS);
     model->grads_acts_memory = malloc_check(gn * sizeof(float));
     point_tensors(model->grads_acts.t, off, gsizes, model->grads_acts_memory, NUM_ACTIVATION_TENSORS);
-    if (model->config.pos != POS_ROPE) { // without RoPE attention reads qkv directly
-        model->acts.qkvr = model->acts.qkv;
-        model->grads_acts.qkvr = model->grads_acts.qkv;
+    if (!model->config.qk_norm) { // without QK-norm RoPE (or attention) reads qkv directly
+        model->acts.qkvn = model->acts.qkv;
+        model->grads_acts.qkvn = model->grads_acts.qkv;
+    }
+    if (model->config.pos != POS_ROPE) { // without RoPE attention reads qkvn directly
+        model->acts.qkvr = model->acts.qkvn;
+        model->grads_acts.qkvr = model->grads_acts.qkvn;
     }
     model->inputs = malloc_check((size_t)B * T * sizeof(int));
     model->targets = malloc_check((size_t)B * T * sizeof(int));
@@ -302,8 +312,8 @@ static void alloc_activations(GPT *model, int B, int T, size_t logit_rows) {
 
 typedef struct { // one layer's slices of the parameters and activations
     float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
-    float *attn[ATTN_MAX_PARAMS];
-    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *qkvr, *atty, *att_lse, *attproj, *residual2, *ln2, *ln2_mean,
+    float *attn[ATTN_MAX_PARAMS], *qnormw, *knormw;
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *qkvn, *qk_rstd, *qkvr, *atty, *att_lse, *attproj, *residual2, *ln2, *ln2_mean,
           *ln2_rstd, *fch, *fch_act, *fcproj, *residual3;
 } LayerView;
 
@@ -322,9 +332,11 @@ static LayerView layer_view(const GPT *m, const ParameterTensors *p, const Activ
     v.fcw = SLICE(PARAM_FCW);           v.fcb = SLICE(PARAM_FCB);
     v.fcprojw = SLICE(PARAM_FCPROJW);   v.fcprojb = SLICE(PARAM_FCPROJB);
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) v.attn[k] = SLICE(PARAM_ATTN0 + k);
+    v.qnormw = SLICE(PARAM_QNORMW);     v.knormw = SLICE(PARAM_KNORMW);
     #undef SLICE
     v.ln1 = at(a->ln1, l * BT * C);     v.ln1_mean = at(a->ln1_mean, l * BT); v.ln1_rstd = at(a->ln1_rstd, l * BT);
-    v.qkv = at(a->qkv, l * BT * 3 * C); v.qkvr = at(a->qkvr, l * BT * 3 * C);
+    v.qkv = at(a->qkv, l * BT * 3 * C); v.qkvr = at(a->qkvr, l * BT * 3 * C); v.qkvn = at(a->qkvn, l * BT * 3 * C);
+    v.qk_rstd = at(a->qk_rstd, l * BT * 2 * c->num_heads);
     v.atty = at(a->atty, l * BT * C);   v.att_lse = at(a->att_lse, l * BT * c->num_heads);
     v.attproj = at(a->attproj, l * BT * C); v.residual2 = at(a->residual2, l * BT * C);
     v.ln2 = at(a->ln2, l * BT * C);     v.ln2_mean = at(a->ln2_mean, l * BT); v.ln2_rstd = at(a->ln2_rstd, l * BT);
@@ -413,7 +425,8 @@ static void block_forward(GPT *model, const LayerView *v, const float *residual,
     AttnArgs a = attn_args(model, v);
     norm_forward(c, v->ln1, v->ln1_mean, v->ln1_rstd, residual, v->ln1w, v->ln1b, BT);
     matmul_forward(v->qkv, v->ln1, v->qkvw, v->qkvb, BT, C, 3 * C);
-    if (c->pos == POS_ROPE) rope_forward(v->qkvr, v->qkv, model->rope.cos, model->rope.sin, B, T, C, NH);
+    if (c->qk_norm) qknorm_forward(v->qkvn, v->qk_rstd, v->qkv, v->qnormw, v->knormw, BT, C, NH);
+    if (c->pos == POS_ROPE) rope_forward(v->qkvr, v->qkvn, model->rope.cos, model->rope.sin, B, T, C, NH);
     attention_forward(v->atty, v->att_lse, scratch, v->qkvr, &a, B, T, C, NH);
     matmul_forward(v->attproj, v->atty, v->attprojw, v->attprojb, BT, C, C);
     residual_forward(v->residual2, residual, v->attproj, BT * C);
@@ -444,7 +457,8 @@ static void block_backward(GPT *model, const LayerView *v, const LayerView *dv, 
     residual_backward(dresidual, dv->attproj, dv->residual2, BT * C);
     matmul_backward(dv->atty, dv->attprojw, dv->attprojb, dv->attproj, v->atty, v->attprojw, BT, C, C);
     attention_backward(dv->qkvr, dp, scratch, dv->atty, v->qkvr, v->atty, v->att_lse, &a, B, T, C, NH);
-    if (c->pos == POS_ROPE) rope_backward(dv->qkv, dv->qkvr, model->rope.cos, model->rope.sin, B, T, C, NH);
+    if (c->pos == POS_ROPE) rope_backward(dv->qkvn, dv->qkvr, model->rope.cos, model->rope.sin, B, T, C, NH);
+    if (c->qk_norm) qknorm_backward(dv->qkv, dv->qnormw, dv->knormw, dv->qkvn, v->qkv, v->qnormw, v->knormw, v->qk_rstd, BT, C, NH);
     matmul_backward(dv->ln1, dv->qkvw, dv->qkvb, dv->qkv, v->ln1, v->qkvw, BT, C, 3 * C);
     norm_backward(c, dresidual, dv->ln1w, dv->ln1b, dv->ln1, residual, v->ln1w, v->ln1_mean, v->ln1_rstd, BT);
 }
@@ -549,7 +563,8 @@ void gpt_backward(GPT *model) {
 size_t gpt_eval_bytes(const GPTConfig *c, int B, int T) {
     size_t BT = (size_t)B * T, C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
     size_t floats = BT * (4 * C + 3 * C * (1 + (c->pos == POS_ROPE)) + Fin + F + 2) + (size_t)B * c->num_heads * T +
-                    attention_scratch_size(B, T, c->channels, c->num_heads) + (size_t)EVAL_ROWS * c->padded_vocab_size;
+                    attention_scratch_size(B, T, c->channels, c->num_heads) + (size_t)EVAL_ROWS * c->padded_vocab_size +
+                    (c->qk_norm ? BT * (3 * C + 2 * (size_t)c->num_heads) : 0);
     return floats * sizeof(float);
 }
 
@@ -571,6 +586,8 @@ void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int 
     float *fch = qkvr + BT * 3 * C, *fch_act = fch + BT * Fin, *mean = fch_act + BT * F, *rstd = mean + BT;
     float *lse = rstd + BT, *scratch = lse + (size_t)B * NH * T;
     float *logits = scratch + attention_scratch_size(B, T, C, NH);
+    float *qkvn = c->qk_norm ? logits + (size_t)EVAL_ROWS * Vp : qkv, *qk_rstd = qkvn + BT * 3 * C;
+    if (c->pos != POS_ROPE) qkvr = qkvn; // attention reads what comes before it
 
     ParameterTensors *p = &model->params;
     ActivationTensors none = {{0}}; // layer_view gives parameter slices only
@@ -578,7 +595,7 @@ void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int 
     for (int l = 0; l < L; l++) {
         LayerView v = layer_view(model, p, &none, l, BT);
         v.ln1 = v.ln2 = ln; v.ln1_mean = v.ln2_mean = mean; v.ln1_rstd = v.ln2_rstd = rstd;
-        v.qkv = qkv; v.qkvr = qkvr; v.atty = atty; v.att_lse = lse; v.attproj = v.fcproj = tmp;
+        v.qkv = qkv; v.qkvn = qkvn; v.qk_rstd = qk_rstd; v.qkvr = qkvr; v.atty = atty; v.att_lse = lse; v.attproj = v.fcproj = tmp;
         v.residual2 = v.residual3 = res; v.fch = fch; v.fch_act = fch_act;
         block_forward(model, &v, res, scratch, B, T);
         if (out->probe_t) { // qkvr and lse still hold this layer's

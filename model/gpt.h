@@ -35,6 +35,7 @@ typedef struct {
     int train_len;         // the training context length (LogN's T_train); 0: unknown, max_seq_len stands in
     int doc_mask;          // 1: attention does not cross end-of-text tokens (eot) inside a window
     int eot;               // the end-of-text token id that starts each document (doc_mask)
+    int qk_norm;           // 1: RMSNorm of each head's q and k (learnable gains) before RoPE
 } GPTConfig;
 
 // ----------------------------------------------------------------------------
@@ -43,7 +44,8 @@ typedef struct {
 enum {
     PARAM_WTE, PARAM_WPE, PARAM_LN1W, PARAM_LN1B, PARAM_QKVW, PARAM_QKVB, PARAM_ATTPROJW, PARAM_ATTPROJB,
     PARAM_LN2W, PARAM_LN2B, PARAM_FCW, PARAM_FCB, PARAM_FCPROJW, PARAM_FCPROJB, PARAM_LNFW, PARAM_LNFB, PARAM_LMW,
-    PARAM_ATTN0, PARAM_ATTN1, NUM_PARAM_TENSORS // attn0, attn1: the normalizer's per-head parameters, slot by slot
+    PARAM_ATTN0, PARAM_ATTN1, // attn0, attn1: the normalizer's per-head parameters, slot by slot
+    PARAM_QNORMW, PARAM_KNORMW, NUM_PARAM_TENSORS
 };
 typedef union {
     struct {
@@ -65,6 +67,8 @@ typedef union {
         float *lnfb;     // (C)
         float *lmw;      // (Vp, C), untied only
         float *attn[ATTN_MAX_PARAMS]; // (L, NH) each: the normalizer's parameters (SSMax s, b), where it has them
+        float *qnormw;   // (L, hs): QK-norm gain of q, qk_norm only
+        float *knormw;   // (L, hs): QK-norm gain of k
     };
     float *t[NUM_PARAM_TENSORS]; // the same pointers by PARAM_* index
 } ParameterTensors;
@@ -79,7 +83,7 @@ extern const char *param_names[NUM_PARAM_TENSORS];
 enum {
     ACT_ENCODED, ACT_LN1, ACT_LN1_MEAN, ACT_LN1_RSTD, ACT_QKV, ACT_QKVR, ACT_ATTY, ACT_ATT_LSE, ACT_ATTPROJ,
     ACT_RESIDUAL2, ACT_LN2, ACT_LN2_MEAN, ACT_LN2_RSTD, ACT_FCH, ACT_FCH_ACT, ACT_FCPROJ, ACT_RESIDUAL3, ACT_LNF,
-    ACT_LNF_MEAN, ACT_LNF_RSTD, ACT_LOGITS, ACT_LOSSES, ACT_SCRATCH, NUM_ACTIVATION_TENSORS
+    ACT_LNF_MEAN, ACT_LNF_RSTD, ACT_LOGITS, ACT_LOSSES, ACT_SCRATCH, ACT_QKVN, ACT_QK_RSTD, NUM_ACTIVATION_TENSORS
 };
 typedef union {
     struct {
@@ -107,6 +111,8 @@ typedef union {
                           // head: (rows, Vp), one block of rows at a time
         float *losses;    // (B, T)
         float *scratch;   // attention work space, see attention_scratch_size
+        float *qkvn;      // (L, B, T, 3C): qkv after QK-norm (aliases qkv without it)
+        float *qk_rstd;   // (L, B, T, 2NH): QK-norm's 1/rms of each head's q and k
     };
     float *t[NUM_ACTIVATION_TENSORS]; // by ACT_* index
 } ActivationTensors;

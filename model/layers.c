@@ -196,6 +196,61 @@ void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dou
 }
 
 // ----------------------------------------------------------------------------
+// QK-norm: each head's q and k scaled to unit RMS, times a learnable gain per channel of the head
+
+void qknorm_forward(real *out, real *rstd, const real *inp, const real *gq, const real *gk, size_t N, int C, int NH) {
+    int hs = C / NH;
+    #pragma omp parallel for
+    for (size_t n = 0; n < N; n++) {
+        for (int part = 0; part < 2; part++) {
+            const real *g = part ? gk : gq;
+            for (int h = 0; h < NH; h++) {
+                const real *x = inp + n * 3 * C + part * C + h * hs;
+                real *o = out + n * 3 * C + part * C + h * hs;
+                real ss = 0;
+                for (int i = 0; i < hs; i++) ss += x[i] * x[i];
+                real r = 1 / sqrt(ss / hs + (real)1e-5);
+                for (int i = 0; i < hs; i++) o[i] = x[i] * r * g[i];
+                rstd[n * 2 * NH + part * NH + h] = r;
+            }
+        }
+        memcpy(out + n * 3 * C + 2 * C, inp + n * 3 * C + 2 * C, C * sizeof(real));
+    }
+}
+
+void qknorm_backward(real *dinp, real *dgq, real *dgk, const real *dout, const real *inp, const real *gq, const real *gk,
+                     const real *rstd, size_t N, int C, int NH) {
+    int hs = C / NH;
+    #pragma omp parallel for
+    for (size_t n = 0; n < N; n++) {
+        for (int part = 0; part < 2; part++) {
+            const real *g = part ? gk : gq;
+            for (int h = 0; h < NH; h++) {
+                const real *x = inp + n * 3 * C + part * C + h * hs, *d = dout + n * 3 * C + part * C + h * hs;
+                real *dx = dinp + n * 3 * C + part * C + h * hs;
+                real r = rstd[n * 2 * NH + part * NH + h], dot = 0; // sum_i g d xhat
+                for (int i = 0; i < hs; i++) dot += g[i] * d[i] * x[i] * r;
+                dot /= hs;
+                for (int i = 0; i < hs; i++) dx[i] += (g[i] * d[i] - x[i] * r * dot) * r;
+            }
+        }
+        for (int c = 0; c < C; c++) dinp[n * 3 * C + 2 * C + c] += dout[n * 3 * C + 2 * C + c];
+    }
+    // the gains sum over rows and heads: each channel owned by one thread, in a fixed order
+    #pragma omp parallel for
+    for (int k = 0; k < 2 * hs; k++) {
+        int part = k / hs, i = k % hs;
+        real acc = 0;
+        for (size_t n = 0; n < N; n++)
+            for (int h = 0; h < NH; h++) {
+                size_t at = n * 3 * C + part * C + h * hs + i;
+                acc += dout[at] * inp[at] * rstd[n * 2 * NH + part * NH + h];
+            }
+        (part ? dgk : dgq)[i] += acc;
+    }
+}
+
+// ----------------------------------------------------------------------------
 // RoPE: rotate each (even, odd) channel pair of q and k in every head by angle t * theta^(-2i/hs)
 
 void rope_table(real *cos_t, real *sin_t, int T, int hs, float theta) {

@@ -24,6 +24,12 @@ void matmul_forward_ref(real *out, const real *inp, const real *weight, const re
 void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                      const real *weight, size_t N, int C, int OC);
 
+// QK-norm: RMSNorm of every head's q and k (eps 1e-5) with gains gq, gk (hs) shared by the heads of a
+// layer; inp, out are (N,3C) = [q | k | v] (v copied), rstd is (N, 2NH)
+void qknorm_forward(real *out, real *rstd, const real *inp, const real *gq, const real *gk, size_t N, int C, int NH);
+void qknorm_backward(real *dinp, real *dgq, real *dgk, const real *dout, const real *inp, const real *gq, const real *gk,
+                     const real *rstd, size_t N, int C, int NH);
+
 void rope_table(real *cos_t, real *sin_t, int T, int hs, float theta);
 void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin_t, int B, int T, int C, int NH);
 void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *sin_t, int B, int T, int C, int NH);

@@ -38,7 +38,7 @@ POS = {"learned": 0, "rope": 1, "none": 2}
 NORM = {"layernorm": 0, "rmsnorm": 1}
 MLP = {"gelu": 0, "swiglu": 1}
 NAMES = ["wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
-         "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "attn0", "attn1"]
+         "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmw", "attn0", "attn1", "qnormw", "knormw"]
 DECAY = {"wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw", "lmw"}
 
 CONFIGS = {
@@ -63,12 +63,19 @@ CONFIGS = {
     "llama-ssmax-docmask": ("ssmax", "rope", "rmsnorm", "swiglu", 0, 0, 1),
     "llama-sink-docmask": ("sink", "rope", "rmsnorm", "swiglu", 0, 0, 1),
     "gpt2-softpick-docmask": ("softpick", "learned", "layernorm", "gelu", 1, 1, 1),
+    # QK-norm (7th field 2)
+    "llama-ssmax-qknorm": ("ssmax", "rope", "rmsnorm", "swiglu", 0, 0, 2),
+    "gpt2-softmax-qknorm": ("softmax", "learned", "layernorm", "gelu", 1, 1, 2),
 }
 EOT = 5  # the document configs' end-of-text token
 
 
 def doc_masked(cfg):
-    return len(cfg) > 6 and cfg[6]
+    return len(cfg) > 6 and cfg[6] == 1
+
+
+def qk_normed(cfg):
+    return len(cfg) > 6 and cfg[6] == 2
 L, NH, C, T, B, V, STEPS = 2, 2, 16, 8, 2, 37, 10
 VP = (V + 63) // 64 * 64
 HP = dict(lr=3e-3, beta1=0.9, beta2=0.95, eps=1e-8, wd=0.1, clip=1.0)
@@ -101,6 +108,7 @@ def shapes(cfg, d=None):
         "lmw": None if tie else (VP, C),
         "attn0": (L, NH) if len(ATTN_PARAMS[attn]) > 0 else None,
         "attn1": (L, NH) if len(ATTN_PARAMS[attn]) > 1 else None,
+        "qnormw": (L, C // NH) if qk_normed(cfg) else None, "knormw": (L, C // NH) if qk_normed(cfg) else None,
     }
     return s, Fh
 
@@ -114,7 +122,7 @@ def init_params(cfg, gen, d=None, dtype=torch.float64):
         if s[name] is None:
             continue
         kind = ATTN_PARAMS[cfg[0]][int(name[-1])] if name.startswith("attn") else None
-        if name in ("ln1w", "ln2w", "lnfw"):
+        if name in ("ln1w", "ln2w", "lnfw", "qnormw", "knormw"):
             x = 1.0 + 0.1 * torch.randn(s[name], generator=gen)
         elif kind == "s":
             x = 0.6 + 0.3 * torch.rand(s[name], generator=gen)
@@ -178,6 +186,9 @@ def forward(P, cfg, idx, d=None):
         h = norm_fn(x, g("ln1w", l), g("ln1b", l), norm)
         qkv = F.linear(h, g("qkvw", l), g("qkvb", l))
         q, k, v = [t.view(Bn, Tn, NH, hs).transpose(1, 2) for t in qkv.split(C, dim=-1)]
+        if qk_normed(cfg):  # RMSNorm of each head's q and k, gains shared by the heads, before RoPE
+            q = norm_fn(q, g("qnormw", l), None, "rmsnorm")
+            k = norm_fn(k, g("knormw", l), None, "rmsnorm")
         if pos == "rope":
             q, k = rope(q, 10000.0), rope(k, 10000.0)
         z = q @ k.transpose(-2, -1) / math.sqrt(hs)
@@ -240,10 +251,10 @@ def write_checkpoint(path, P, cfg):
     s, Fh = shapes(cfg)
     count = sum(int(np.prod(s[n])) for n in NAMES if s[n] is not None)
     T_over_lnfact = T / math.lgamma(T + 1.0)
-    h = header({0: 20261123, 1: 1, 2: T, 3: V, 4: L, 5: NH, 6: C, 7: VP, 8: Fh, 9: ATTN[attn], 10: POS[pos],
+    h = header({0: 20261123, 1: 2 if doc_masked(cfg) or qk_normed(cfg) else 1, 2: T, 3: V, 4: L, 5: NH, 6: C, 7: VP, 8: Fh, 9: ATTN[attn], 10: POS[pos],
                 11: NORM[norm], 12: MLP[mlp], 13: tie, 14: bias, 15: 1, 16: 10000.0, 17: float(T_over_lnfact),
                 18: count, 19: 0, 20: 0, 21: LOGN_T_TRAIN if attn == "logn" else 0,
-                22: 1 if doc_masked(cfg) else 0, 23: EOT if doc_masked(cfg) else 0})
+                22: 1 if doc_masked(cfg) else 0, 23: EOT if doc_masked(cfg) else 0, 24: 1 if qk_normed(cfg) else 0})
     with open(path, "wb") as f:
         f.write(h.tobytes())
         for n in NAMES:

@@ -151,6 +151,13 @@ $T -n 6 --attn ssmax --val-every 0 --ckpt-every 3 -o $W/docm_off >/dev/null 2>&1
 [ "$(od -An -t d4 -j 88 -N 8 $W/docm/ckpt_00000006.bin | tr -s ' ')" = " 1 256" ] && ok || bad "checkpoint header slots 22-23 should hold the document mask and end-of-text 256"
 expect_error "resume adds --doc-mask" "doc-mask" $T -n 8 --resume $W/docm_off --doc-mask
 $T -n 8 --resume $W/docm >$W/docm2.txt 2>&1 && grep -q "document mask" $W/docm2.txt && ok || bad "a resumed --doc-mask run lost it"
+# --qk-norm: trains, is written as checkpoint version 2 (version 1 files, as in tests/ref, still load), is
+# kept on resume, and a resume cannot add it
+$T -n 6 --attn ssmax --qk-norm --val-every 0 --ckpt-every 3 -o $W/qkn >$W/qkn.txt 2>&1 && grep -q "qk-norm" $W/qkn.txt && ok || bad "--qk-norm run failed: $(tail -2 $W/qkn.txt)"
+[ "$(od -An -t d4 -j 4 -N 4 $W/qkn/ckpt_00000006.bin | tr -d ' ')" = 2 ] && [ "$(od -An -t d4 -j 4 -N 4 $W/docm_off/ckpt_00000006.bin | tr -d ' ')" = 1 ] && ok || bad "checkpoint version should be 2 with QK-norm, 1 without"
+$T -n 8 --resume $W/qkn >$W/qkn2.txt 2>&1 && grep -q "qk-norm" $W/qkn2.txt && ok || bad "a resumed --qk-norm run lost it"
+expect_error "resume adds --qk-norm" "qk-norm" $T -n 8 --resume $W/docm_off --qk-norm
+./eval_gpt lengths -c $W/qkn/ckpt_00000008.bin -d "$W/data/val_*.bin" -t 64 --windows 1 -o $W/qkn_len.csv >/dev/null 2>&1 && ok || bad "eval_gpt on a --qk-norm model failed"
 # --pos none trains
 $T -n 20 --pos none --attn ssmax --lr 3e-3 --warmup 5 --val-every 0 -o $W/nope >$W/nope.txt 2>&1 && grep -q "/ none" $W/nope.txt && ok || bad "--pos none run failed: $(tail -2 $W/nope.txt)"
 

@@ -102,6 +102,26 @@ static void norm_b(void *p) {
     else layernorm_backward(c->dinp, c->dw, c->db, c->dout, c->inp, c->w, c->mean, c->rstd, c->N, c->C);
 }
 
+// QK-norm: each head's q and k to unit RMS times a gain per channel; v passes through
+typedef struct { real *out, *dout, *rstd, *inp, *gq, *gk, *dinp, *dgq, *dgk; int N, C, NH; } QKNormCtx;
+static void qkn_f(void *p) { QKNormCtx *c = p; qknorm_forward(c->out, c->rstd, c->inp, c->gq, c->gk, c->N, c->C, c->NH); }
+static void qkn_b(void *p) {
+    QKNormCtx *c = p;
+    qknorm_backward(c->dinp, c->dgq, c->dgk, c->dout, c->inp, c->gq, c->gk, c->rstd, c->N, c->C, c->NH);
+}
+static void test_qknorm(void) {
+    int N = 5, C = 12, NH = 3, hs = C / NH;
+    QKNormCtx c = {zeros((size_t)N * 3 * C), randn((size_t)N * 3 * C, 1), zeros((size_t)N * 2 * NH), randn((size_t)N * 3 * C, 1),
+                   randn(hs, 1), randn(hs, 1), zeros((size_t)N * 3 * C), zeros(hs), zeros(hs), N, C, NH};
+    Layer ly = {qkn_f, qkn_b, &c, c.out, c.dout, (size_t)N * 3 * C};
+    real *g[3] = {c.dinp, c.dgq, c.dgk};
+    size_t s[3] = {(size_t)N * 3 * C, (size_t)hs, (size_t)hs};
+    run_backward(&ly, g, s, 3);
+    gradcheck("qk-norm dinp", &ly, c.inp, c.dinp, s[0]);
+    gradcheck("qk-norm dgain q", &ly, c.gq, c.dgq, hs);
+    gradcheck("qk-norm dgain k", &ly, c.gk, c.dgk, hs);
+}
+
 static void test_norm(int rms) {
     int N = 6, C = 24;
     NormCtx c = {zeros((size_t)N * C), randn((size_t)N * C, 1), zeros(N), zeros(N), randn((size_t)N * C, 2),
@@ -350,6 +370,7 @@ int main(void) {
     test_matmul(9, 16, 5, 0);
     test_norm(0);
     test_norm(1);
+    test_qknorm();
     test_activation(0);
     test_activation(1);
     test_encoder();

@@ -451,7 +451,7 @@ int main(void) {
     const char *configs[] = {"gpt2-softmax", "gpt2-ssmax", "llama-softmax", "llama-ssmax", "llama-ssmax-fixed", "llama-ssmax-bias",
                              "llama-temp", "llama-logn", "llama-softmax1", "llama-sink", "llama-ssmax-sink", "llama-sigmoid",
                              "llama-softpick", "gpt2-sink", "gpt2-softpick", "nope-ssmax", "llama-ssmax-docmask", "llama-sink-docmask",
-                             "gpt2-softpick-docmask"};
+                             "gpt2-softpick-docmask", "llama-ssmax-qknorm", "gpt2-softmax-qknorm"};
     int nconfigs = sizeof(configs) / sizeof(configs[0]);
     for (int i = 0; i < nconfigs; i++) test_against_reference(configs[i]);
     for (int i = 0; i < nconfigs; i++) test_evaluate(configs[i]);
