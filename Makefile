@@ -104,7 +104,8 @@ help:
 	@echo "make            build train_gpt, eval_gpt, prepare_data and the tests"
 	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
 	@echo "make test       build and run every test (including the ablation runner at SCALE=smoke)"
-	@echo "make ablation   the SSMax paper's ablations (a)-(f) on the books, report in runs/ablation (SCALE=default|smoke)"
+	@echo "make ablation   the SSMax paper's ablations (a)-(f) on the books, report in runs/ablation (SCALE=default|smoke);"
+	@echo "                CONFIGS=softmax,ssmax,sink,... compares any normalizers the same way (runs/compare)"
 	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
 	@echo "make bench-torch  the same configs in the PyTorch reference (tuned), with C speed-ups"
 	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
@@ -192,7 +193,7 @@ run: setup all
 # ---- the paper's ablations: train (a)-(f), evaluate, runs/ablation/report.md (~1h40 at SCALE=default)
 SCALE ?= default
 ablation: setup all
-	$(PYTHON) scripts/ablation.py --scale $(SCALE) $(if $(filter smoke,$(SCALE)),--out runs/ablation-smoke)
+	$(PYTHON) scripts/ablation.py --scale $(SCALE) $(if $(CONFIGS),--configs $(CONFIGS)) $(if $(filter smoke,$(SCALE)),--out runs/$(if $(CONFIGS),compare,ablation)-smoke)
 
 # ---- benchmarks: speed figures live here, never in tests
 BENCH_FLAGS ?=

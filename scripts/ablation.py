@@ -14,6 +14,11 @@ switched to SSMax for the last fifth of the steps; (e) is (a)'s checkpoint conve
     (eval_gpt needle);
 and writes OUT/report.md with every figure and a table of the numbers. Runs that already finished
 (their final checkpoint exists) are reused, so an interrupted ablation continues where it stopped.
+
+    ablation.py --configs softmax,ssmax,sink,sigmoid [--scale ...] [--out runs/compare-DIR]
+
+runs the same pipeline (pretraining, lengths, needle fine-tuning and evaluation, report) for any set
+of normalizers by their --attn names instead of the paper's (a)-(f).
 """
 import argparse
 import glob
@@ -45,6 +50,35 @@ LABELS = {"a": "(a) Softmax", "b": "(b) SSMax", "c": "(c) SSMax, s = 1", "d": "(
           "e": "(e) Softmax -> SSMax after", "f": "(f) Softmax -> SSMax during"}
 ATTN = {"a": "softmax", "b": "ssmax", "c": "ssmax-fixed", "d": "ssmax-bias", "e": "ssmax", "f": "ssmax"}
 COLORS = {"a": "#1f77b4", "b": "#d62728", "c": "#ff7f0e", "d": "#2ca02c", "e": "#9467bd", "f": "#8c564b"}
+
+
+PALETTE = ["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#000000"]
+
+
+def normalizer_names():
+    """the --attn names train_gpt knows (from its --help)"""
+    out = subprocess.run(["./train_gpt", "--help"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "--attn NAME" in line:
+            return line.split("--attn NAME", 1)[1].split("(default")[0].replace("|", " ").split()
+    return []
+
+
+def use_configs(spec):
+    """--configs: the normalizers to compare become the configs, each pretrained and evaluated alike"""
+    global CONFIGS, LABELS, ATTN, COLORS, PRETRAINED
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    names = [n for n in spec.split(",") if n]
+    known = normalizer_names()
+    bad = [n for n in names if n not in known]
+    if bad or len(set(names)) != len(names) or not names:
+        sys.exit("error: --configs takes distinct normalizer names, got '%s'\nHINT: choose from %s (build first: make)"
+                 % (spec, ", ".join(known) or "./train_gpt --help"))
+    CONFIGS, PRETRAINED = names, names
+    LABELS = {n: n for n in names}
+    ATTN = {n: n for n in names}
+    COLORS = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
 def run(cmd, log):
@@ -93,10 +127,16 @@ def main():
                     help="corpus (default: books; smoke falls back to tinyshakespeare when no books are at hand)")
     ap.add_argument("--threads", type=int, default=0, help="threads per run (default: all cores)")
     ap.add_argument("--report-only", action="store_true", help="redraw the figures and report.md from finished runs")
+    ap.add_argument("--configs", default=None,
+                    help="compare these normalizers (--attn names, comma-separated) instead of the paper's (a)-(f)")
     args = ap.parse_args()
+    if args.configs:
+        use_configs(args.configs)
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     S = SCALES[args.scale]
     out = args.out or ("runs/ablation" if args.scale == "default" else "runs/ablation-smoke")
+    if args.configs and not args.out:
+        out = out.replace("ablation", "compare")  # runs/compare, runs/compare-smoke: not mixed with (a)-(f)
     os.makedirs(out, exist_ok=True)
     log = os.path.join(out, "commands.log") # appended to: an interrupted ablation keeps its history
     t_start = time.time()
@@ -132,7 +172,8 @@ def main():
 
     # ---- pretraining: a, b, c, d, f from the same init and data order; e is a's checkpoint converted
     pre = {c: os.path.join(out, c, "pretrain") for c in CONFIGS}
-    pre["e"] = pre["a"]
+    if "e" in CONFIGS:
+        pre["e"] = pre["a"]
     for c in CONFIGS:
         os.makedirs(os.path.join(out, c), exist_ok=True)
     for c in PRETRAINED:
@@ -221,7 +262,8 @@ def plot_losses(out, switch, S):
         ax.set_xlabel("step")
         ax.set_ylabel("loss (nats/byte)")
         ax.set_title(name)
-        ax.axvline(switch, color="#8c564b", ls=":", lw=1)
+        if "f" in CONFIGS:
+            ax.axvline(switch, color="#8c564b", ls=":", lw=1)
         ax.grid(alpha=0.3)
     lo = min(min(log_rows(d)[3]) for c in PRETRAINED for d in [os.path.join(out, c, "pretrain")] + [d for _, d in other_seeds(out, c, S)])
     axes[1].set_ylim(lo - 0.05, lo + 0.6)
@@ -264,8 +306,12 @@ def plot_scores(out):
 
 
 def plot_s(out):
-    runs = [(LABELS[c], os.path.join(out, c, "pretrain", "ssmax.csv")) for c in ["b", "d", "f"]]
-    save(plot_eval.s_figure(runs), os.path.join(out, "ssmax_s.png"))
+    """the first per-head parameter (s, tau, sigma) of every config that has one"""
+    runs = [(LABELS[c], os.path.join(out, c, "pretrain", "ssmax.csv")) for c in PRETRAINED]
+    runs = [r for r in runs if os.path.exists(r[1])]
+    if runs:
+        save(plot_eval.s_figure(runs), os.path.join(out, "ssmax_s.png"))
+    return bool(runs)
 
 
 def length_summary(out, c, mult, T):
@@ -287,19 +333,24 @@ def report(out, S, data, switch, seconds, scale):
     plot_lengths(out, T)
     plot_needle(out, T)
     plot_scores(out)
-    plot_s(out)
-    lines = ["# SSMax ablation at CPU scale (`%s`)" % scale, ""]
+    has_params = plot_s(out)
+    paper = CONFIGS == ["a", "b", "c", "d", "e", "f"]
+    lines = ["# SSMax ablation at CPU scale (`%s`)" % scale if paper else
+             "# Normalizer comparison at CPU scale (`%s`): %s" % (scale, ", ".join(CONFIGS)), ""]
     # time in training steps, from every run's log.csv (runs reused from an earlier invocation included)
     train_s = sum(float(r["step_ms"]) / 1000 for d in glob.glob(os.path.join(out, "*", "*", "log.csv")) for r in read_csv(d))
     took = "(training steps %.0f minutes in all%s) " % (train_s / 60, ", this invocation %.0f minutes" % (seconds / 60) if seconds else "")
-    lines.append("Made by `scripts/ablation.py --scale %s` (`make ablation SCALE=%s`) %son %d cores. "
+    how = ("`scripts/ablation.py --scale %s` (`make ablation SCALE=%s`)" % (scale, scale) if paper else
+           "`scripts/ablation.py --scale %s --configs %s`" % (scale, ",".join(CONFIGS)))
+    variants = ("(f) switches at step %d; (e) is (a)'s final checkpoint converted (s0 = 1/mean ln n over the "
+                "training window)" % switch if paper else "every config pretrained from the same seed and data order")
+    lines.append("Made by %s %son %d cores. "
                  "Corpus: %s, byte tokenizer (V = 257); model preset `%s` at T = %d, batch %d, %d steps, lr %g cosine; "
-                 "(f) switches at step %d; (e) is (a)'s final checkpoint converted (s0 = 1/mean ln n over the "
-                 "training window). Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, "
+                 "%s. Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, "
                  "AdamW betas 0.9/0.999, no weight decay, loss on the answer only, RoPE theta x50 (the theta of "
                  "the needle evaluation)."
-                 % (scale, scale, took, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
-                    switch, S["ft_steps"], T, S["ft_lr"]))
+                 % (how, took, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
+                    variants, S["ft_steps"], T, S["ft_lr"]))
     seeds_note = ""
     spread = []
     for c in PRETRAINED:
@@ -307,7 +358,7 @@ def report(out, S, data, switch, seconds, scale):
         if len(vals) > 1:
             spread.append(max(vals) - min(vals))
     if spread:
-        seeds_note = (" Pretraining of (a)-(d) and (f) also ran from %d other seed(s) (init and data order; those models are "
+        seeds_note = (" Pretraining of every trained config also ran from %d other seed(s) (init and data order; those models are "
                       "not evaluated further): the same config's final validation loss differs between seeds by up to "
                       "%.4f (mean over configs %.4f), which is the scale below which pretraining differences are noise."
                       % (S["seeds"] - 1, max(spread), sum(spread) / len(spread)))
@@ -334,7 +385,7 @@ def report(out, S, data, switch, seconds, scale):
         lines.append("| %s | %s | %s | %.4f | %.4f | %.4f | %.2f | %s | %s | %.2f | %.2f | %d / %d / %d |" % (
             LABELS[c], val, others, in1, far1, far50, acc.mean(), "%.2f" % acc[:, short].mean() if short else "-",
             "%.2f" % acc[:, long_].mean() if long_ else "-", first.mean(), digits.mean(), *counts))
-    lines += ["", "## Pretraining loss, (a)-(d) and (f)", "", "![loss curves](loss.png)", "",
+    lines += ["", "## Pretraining loss", "", "![loss curves](loss.png)", "",
               "## Length generalisation (paper Fig. 5)", "",
               "Per-position loss at a context of %d bytes (32x training), averaged over %d held-out windows."
               % (32 * T, S["len_windows"]), "", "![length generalisation](lengths.png)", "",
@@ -349,7 +400,9 @@ def report(out, S, data, switch, seconds, scale):
               "Top: the mean attention mass that the query predicting the first answer digit puts on the needle "
               "sentence, for the 8 highest heads. Bottom: over %d trials at %d bytes (random depth), the highest "
               "needle score of any head, sorted, coloured by the answer." % (S["score_trials"], S["score_mult"] * T), "",
-              "![needle scores](needle_scores.png)", "", "## Learned s", "", "![s values](ssmax_s.png)", ""]
+              "![needle scores](needle_scores.png)", ""]
+    if has_params:
+        lines += ["## Learned per-head parameters (s, tau, sigma)", "", "![per-head parameters](ssmax_s.png)", ""]
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(lines))
     print("wrote %s" % os.path.join(out, "report.md"))

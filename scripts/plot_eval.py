@@ -5,7 +5,7 @@ plot_eval.py: figures of eval_gpt's CSV files and of ssmax.csv, several models s
     plot_eval.py lengths --out lengths.png [--train-len T] NAME=lengths.csv ...
     plot_eval.py needle  --out needle.png  [--train-len T] [--metric exact|first_digit|answer_tokens] NAME=needle.csv ...
     plot_eval.py scores  --out scores.png  NAME=scores.csv ...      (reads scores_heads.csv beside each)
-    plot_eval.py s       --out s.png       NAME=RUN_DIR_or_ssmax.csv ...
+    plot_eval.py s       --out s.png       NAME=RUN_DIR_or_ssmax.csv ...   [--param tau|sigma|b ...]
 
 lengths: per-position loss against the position (log scale), like the paper's Fig. 5; needle: one
 heat map of exact-match accuracy over context x depth per model (Fig. 6), or of first-digit accuracy,
@@ -113,28 +113,40 @@ def scores_figure(runs):
     return fig
 
 
-def read_s(path):
+def read_s(path, param=None):
+    """a per-head parameter of ssmax.csv over training: (steps, values (steps, L, H), its name); param: the
+    column (default: the first parameter column, s for the SSMax family, tau, sigma, ...)"""
     rows = read_csv(path)
+    if not rows:
+        raise SystemExit("error: '%s' holds no rows\nHINT: the run logs its parameters at step 0 and at each validation" % path)
+    columns = [c for c in rows[0].keys() if c not in ("step", "layer", "head")]
+    name = param or columns[0]
+    if name not in columns:
+        raise SystemExit("error: '%s' has no column %s (it has %s)\nHINT: pick one with --param" % (path, name, ", ".join(columns)))
     steps = sorted({int(r["step"]) for r in rows})
     L = max(int(r["layer"]) for r in rows) + 1
     H = max(int(r["head"]) for r in rows) + 1
     s = np.full((len(steps), L, H), np.nan)
     for r in rows:
-        s[steps.index(int(r["step"])), int(r["layer"]), int(r["head"])] = float(r["s"])
-    return np.array(steps), s
+        if r[name] != "":
+            s[steps.index(int(r["step"])), int(r["layer"]), int(r["head"])] = float(r[name])
+    return np.array(steps), s, name
 
 
-def s_figure(runs):
-    """runs: [(label, ssmax.csv)]: s of every head over training (colour = layer), and the final map."""
+def s_figure(runs, param=None):
+    """runs: [(label, ssmax.csv)]: a per-head parameter (s by default) of every head over training
+    (colour = layer), and the final layer x head map."""
     fig, axes = plt.subplots(2, len(runs), figsize=(4.6 * len(runs), 7), squeeze=False)
     cmap = plt.get_cmap("viridis")
+    name = "s"
     for k, (label, path) in enumerate(runs):
-        steps, s = read_s(path)
+        steps, s, name = read_s(path, param)
         L, H = s.shape[1:]
         for l in range(L):
             for h in range(H):
                 axes[0][k].plot(steps, s[:, l, h], color=cmap(l / max(1, L - 1)), lw=1, alpha=0.8)
-        axes[0][k].set_title(label + ": s per head (colour = layer)", fontsize=9)
+        axes[0][k].set_title(label + ": %s per head (colour = layer)" % name, fontsize=9)
+        axes[0][k].set_ylabel(name)
         axes[0][k].set_xlabel("step")
         axes[0][k].grid(alpha=0.3)
         im = axes[1][k].imshow(s[-1], cmap="viridis", aspect="auto")
@@ -143,9 +155,8 @@ def s_figure(runs):
                 axes[1][k].text(h, l, "%.2f" % s[-1, l, h], ha="center", va="center", fontsize=7, color="w")
         axes[1][k].set_xlabel("head")
         axes[1][k].set_ylabel("layer")
-        axes[1][k].set_title("final s (step %d)" % steps[-1], fontsize=9)
+        axes[1][k].set_title("final %s (step %d)" % (name, steps[-1]), fontsize=9)
         fig.colorbar(im, ax=axes[1][k])
-    axes[0][0].set_ylabel("s")
     fig.tight_layout()
     return fig
 
@@ -166,10 +177,11 @@ def named(items):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["lengths", "needle", "scores", "s"])
+    ap.add_argument("kind", choices=["lengths", "needle", "scores", "s", "params"])
     ap.add_argument("--out", required=True, help="PNG to write")
     ap.add_argument("--train-len", type=int, default=None, help="training length, marked on the axes")
     ap.add_argument("--metric", choices=sorted(NEEDLE_METRICS), default="exact", help="needle: what the heat maps show")
+    ap.add_argument("--param", default=None, help="s/params: which per-head parameter (default: the first column)")
     ap.add_argument("runs", nargs="+", help="NAME=PATH")
     a = ap.parse_args()
     runs = named(a.runs)
@@ -184,7 +196,7 @@ def main():
     elif a.kind == "scores":
         fig = scores_figure([(n, p, c) for (n, p), c in zip(runs, colours)])
     else:
-        fig = s_figure(runs)
+        fig = s_figure(runs, a.param)
     fig.savefig(a.out, dpi=90, bbox_inches="tight")
     print("wrote %s" % a.out)
 

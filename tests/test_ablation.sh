@@ -62,5 +62,17 @@ $PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke2.log 2>
 rm $O/report.md $O/needle.png
 $PYTHON scripts/ablation.py --scale smoke --out $O --report-only >build/ablation-smoke3.log 2>&1 && [ -s $O/report.md ] && [ -s $O/needle.png ] \
   && ! grep -q "^+ " build/ablation-smoke3.log && ok || bad "--report-only should redraw the report without running anything"
+# --configs: any set of normalizers through the same pipeline, with a report of its own
+C=build/compare-smoke
+rm -rf $C
+$PYTHON scripts/ablation.py --scale smoke --configs softmax,sink,softpick --out $C >build/compare-smoke.log 2>&1 && ok \
+  || bad "--configs softmax,sink,softpick failed: $(tail -3 build/compare-smoke.log)"
+for c in softmax sink softpick; do
+  [ "$(grep -c "^| $c |" $C/report.md 2>/dev/null)" -eq 1 ] && [ -s $C/$c/needle.csv ] && [ -s $C/$c/lengths_theta50.csv ] && ok \
+    || bad "the --configs report or evaluations lack $c"
+done
+grep -q "sigma per head" build/compare-smoke.log $C/report.md 2>/dev/null; [ -s $C/ssmax_s.png ] && ok || bad "--configs: no figure of sink's sigma"
+$PYTHON scripts/ablation.py --scale smoke --configs softmax,bogus --out $C >build/compare-bad.log 2>&1
+[ $? -ne 0 ] && grep -q "^error: --configs" build/compare-bad.log && ok || bad "--configs with an unknown name should stop with an error"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
