@@ -107,7 +107,10 @@ static Options parse_args(int argc, char **argv) {
         case O_BUCKETS: o.buckets = (int)parse_int(optarg, "--buckets", 1, 4096); break;
         case O_CONTEXTS:
             o.ncontexts = parse_list(optarg, "--contexts", vals, 2, 1 << 22);
-            for (int i = 0; i < o.ncontexts; i++) o.contexts[i] = (int)vals[i];
+            for (int i = 0; i < o.ncontexts; i++) {
+                if (vals[i] != floor(vals[i])) die("--contexts takes whole token counts, got %g\nHINT: e.g. --contexts 256,512,1024", vals[i]);
+                o.contexts[i] = (int)vals[i];
+            }
             break;
         case O_DEPTHS: o.ndepths = parse_list(optarg, "--depths", o.depths, 0, 1); break;
         case O_TRIALS: o.trials = (int)parse_int(optarg, "--trials", 1, 1 << 20); break;

@@ -222,6 +222,9 @@ static Options parse_args(int argc, char **argv) {
     if (optind < argc) die("unexpected argument '%s'\nHINT: options start with -- (see train_gpt --help)", argv[optind]);
     if (o.attn_switch_step > 0 && (!o.sh.attn || !strcmp(o.sh.attn, "softmax")))
         die("--attn-switch-step needs the normalizer to switch to\nHINT: add --attn NAME, one of %s", normalizer_list(1));
+    if (o.attn_switch_step > o.steps)
+        die("--attn-switch-step %d is past the last step (-n %d): the run would never switch\nHINT: use a step in 1..%d",
+            o.attn_switch_step, o.steps, o.steps);
     if (o.resume && o.init_from) die("--resume and --init-from exclude each other\nHINT: --resume continues a run, --init-from starts a new one from weights");
     return o;
 }
@@ -658,6 +661,10 @@ static int setup_data(Run *r) {
         dataloader_set_rank(&r->val, r->dist.rank, r->dist.world);
         dataloader_check_vocab(&r->val, r->config.vocab_size, r->config.tokenizer);
     }
+    if (o->sh.rope_theta > 0 && r->config.pos != POS_ROPE)
+        fprintf(stderr, "note: --rope-theta has no effect: the model has %s positions, not RoPE\n", pos_names[r->config.pos]);
+    if (!isnan(o->sh.ssmax_s0) && !normalizer_uses_s0(r->config.attn) && !(o->attn_switch_step > 0))
+        fprintf(stderr, "note: --ssmax-s0 has no effect: %s has no parameter that starts at s0\n", normalizers[r->config.attn].name);
     char why[256];
     if (gpt_length_check(&r->config, T, why, sizeof(why))) die("-t %d: %s\nHINT: use -t <= %d, or a RoPE model (--pos rope)", T, why, r->config.max_seq_len);
     int known_tok = r->config.tokenizer == TOKENIZER_BYTE || r->config.tokenizer == TOKENIZER_GPT2;
@@ -701,6 +708,60 @@ static void setup_model(Run *r) {
 
 // the run folder and its logs; a resumed run drops log rows after its checkpoint, so its files equal an
 // uninterrupted run's
+// config.json in the run folder: the resolved model, the run's settings, the build and the machine,
+// for scripts that compare runs (written at every start; a resumed run's reflects its latest start)
+static void json_str(FILE *f, const char *key, const char *v) {
+    fprintf(f, "    \"%s\": ", key);
+    if (!v) { fprintf(f, "null,\n"); return; }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fprintf(f, "\",\n");
+}
+static void json_num(FILE *f, const char *key, double v, int last) { // whole numbers whole, floats to their 7 digits
+    fprintf(f, v == floor(v) && fabs(v) < 1e15 ? "    \"%s\": %.0f%s\n" : "    \"%s\": %.7g%s\n", key, v, last ? "" : ",");
+}
+
+static void write_config_json(const Run *r) {
+    const Options *o = &r->o;
+    const GPTConfig *c = &r->config;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/config.json", r->out);
+    FILE *f = fopen_check(path, "w");
+    fprintf(f, "{\n  \"model\": {\n");
+    json_str(f, "preset", r->ckpt ? NULL : o->model);
+    json_str(f, "attn", normalizers[r->target_attn].name);
+    json_str(f, "pos", pos_names[c->pos]); json_str(f, "norm", norm_names[c->norm]); json_str(f, "mlp", mlp_names[c->mlp]);
+    json_str(f, "tokenizer", c->tokenizer >= 0 && c->tokenizer < TOKENIZER_COUNT ? tokenizer_names[c->tokenizer] : "unknown");
+    json_num(f, "layers", c->num_layers, 0); json_num(f, "heads", c->num_heads, 0); json_num(f, "width", c->channels, 0);
+    json_num(f, "ffn", c->ffn, 0); json_num(f, "vocab", c->vocab_size, 0); json_num(f, "padded_vocab", c->padded_vocab_size, 0);
+    json_num(f, "max_seq", c->max_seq_len, 0); json_num(f, "tie", c->tie, 0); json_num(f, "bias", c->bias, 0);
+    json_num(f, "rope_theta", c->rope_theta, 0); json_num(f, "ssmax_s0", r->target_s0, 0);
+    json_num(f, "train_len", c->train_len, 0); json_num(f, "doc_mask", c->doc_mask, 0); json_num(f, "qk_norm", c->qk_norm, 0);
+    json_num(f, "parameters", (double)r->model.num_parameters, 1);
+    fprintf(f, "  },\n  \"run\": {\n");
+    json_str(f, "out", r->out); json_str(f, "train", o->train); json_str(f, "val", r->have_val ? o->val : NULL);
+    json_str(f, "init_from", o->init_from); json_str(f, "resume", o->resume); json_str(f, "task", o->task);
+    json_str(f, "needle_loss", o->needle_loss); json_str(f, "schedule", o->schedule);
+    json_num(f, "seed", o->sh.seed, 0); json_num(f, "batch", r->B, 0); json_num(f, "seq", r->T, 0);
+    json_num(f, "grad_accum", o->grad_accum, 0); json_num(f, "ranks", r->dist.world, 0);
+    json_num(f, "tokens_per_step", (double)r->tokens_per_step, 0); json_num(f, "steps", o->steps, 0);
+    json_num(f, "start_step", r->start_step, 0); json_num(f, "attn_switch_step", o->attn_switch_step, 0);
+    json_num(f, "lr", o->lr, 0); json_num(f, "warmup", o->warmup, 0); json_num(f, "min_lr_frac", o->min_lr_frac, 0);
+    json_num(f, "decay_frac", o->decay_frac, 0); json_num(f, "beta1", o->beta1, 0); json_num(f, "beta2", o->beta2, 0);
+    json_num(f, "eps", o->eps, 0); json_num(f, "wd", o->wd, 0); json_num(f, "clip", o->clip, 0);
+    json_num(f, "val_every", o->val_every, 0); json_num(f, "val_batches", o->val_batches, 1);
+    fprintf(f, "  },\n  \"build\": {\n");
+    json_str(f, "kernel_tier", kernel_tier()); json_str(f, "matmul_kernel", gemm_kernel_name());
+    json_str(f, "compiler", __VERSION__); json_str(f, "cpu", cpu_model_name());
+    json_num(f, "threads", r->threads, 0); json_num(f, "checkpoint_version", c->qk_norm || c->doc_mask ? CKPT_VERSION : 1, 1);
+    fprintf(f, "  }\n}\n");
+    close_output(f, path);
+}
+
 static void setup_output(Run *r) {
     Options *o = &r->o;
     if (r->start_step >= o->steps) die("the run in '%s' already finished %d steps\nHINT: pass a larger --steps to train on", o->resume, r->start_step);
@@ -717,6 +778,7 @@ static void setup_output(Run *r) {
     r->sched = sched;
     r->tokens_per_step = (size_t)r->B * r->T * o->grad_accum * r->dist.world;
     print_config(o, &r->config, r->ckpt, r->B, r->T, &r->train, r->have_val ? &r->val : NULL, r->threads, r->start_step, out, r->dist.world);
+    if (r->dist.rank == 0) write_config_json(r);
 
     char path[4096];
     if (o->resume && r->dist.rank == 0) {
@@ -839,7 +901,9 @@ int main(int argc, char **argv) {
     for (int step = r->start_step + 1; step <= o->steps; step++) {
         if (r->model.config.attn != r->target_attn && step >= o->attn_switch_step) {
             gpt_switch_attention(&r->model, r->target_attn, r->target_s0);
-            printf("step %d: attention switched from softmax to %s (s0 %.6f)\n", step, normalizers[r->target_attn].name, r->target_s0);
+            if (normalizer_uses_s0(r->target_attn))
+                printf("step %d: attention switched from softmax to %s (s0 %.6f)\n", step, normalizers[r->target_attn].name, r->target_s0);
+            else printf("step %d: attention switched from softmax to %s\n", step, normalizers[r->target_attn].name);
             log_ssmax(r->ssf, r->out, &r->model, step - 1);
         }
         StepResult s = train_step(r, step);

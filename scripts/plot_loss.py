@@ -4,11 +4,13 @@ plot_loss.py: train and validation loss of several runs in one figure, and a tab
 
     plot_loss.py --out runs/compare/loss.png softmax=runs/compare/softmax ssmax=runs/compare/ssmax
 
-Each NAME=DIR reads DIR/log.csv (written by train_gpt). With --shard, the unigram entropy of the
+Each NAME=DIR reads DIR/log.csv (written by train_gpt); a plain DIR is named by the normalizer in its
+config.json, and the default title describes the first run's model from its config.json. With --shard, the unigram entropy of the
 tokens in that shard is drawn as a reference line: a model below it has learned more than token counts.
 """
 import argparse
 import csv
+import json
 import math
 import os
 import sys
@@ -33,6 +35,21 @@ def read_log(path):
     return np.array(steps), np.array(train), np.array(vsteps), np.array(val), np.array(tokps)
 
 
+def run_config(d):
+    """the run's config.json (train_gpt writes it at start), or None for runs from before it"""
+    try:
+        with open(os.path.join(d, "config.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def describe(cfg):
+    m, r = cfg["model"], cfg["run"]
+    return "%s: L=%d C=%d heads=%d, T=%d, %d tok/step, %s tokens" % (
+        m.get("preset") or "model", m["layers"], m["width"], m["heads"], r["seq"], r["tokens_per_step"], m["tokenizer"])
+
+
 def smooth(x, k):
     if len(x) < k or k < 2:
         return x
@@ -54,18 +71,24 @@ def unigram_entropy(shard):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("runs", nargs="+", help="NAME=DIR pairs; DIR holds log.csv")
+    ap.add_argument("runs", nargs="+", help="NAME=DIR pairs or DIRs; DIR holds log.csv")
     ap.add_argument("--out", default="loss.png", help="output PNG (default: loss.png)")
     ap.add_argument("--shard", help="a train shard, to draw its unigram entropy")
-    ap.add_argument("--title", default="train (thin) and validation (dots) loss", help="figure title")
+    ap.add_argument("--title", default=None, help="figure title (default: the first run's model, from its config.json)")
     args = ap.parse_args()
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     rows = []
     for i, spec in enumerate(args.runs):
-        if "=" not in spec:
-            sys.exit(f"error: '{spec}' is not NAME=DIR\nHINT: e.g. softmax=runs/compare/softmax")
-        name, d = spec.split("=", 1)
+        if "=" in spec:
+            name, d = spec.split("=", 1)
+        else:  # a plain run folder: named by its normalizer
+            d = spec
+            cfg = run_config(d)
+            name = cfg["model"]["attn"] if cfg else os.path.basename(os.path.normpath(d))
+        if i == 0 and args.title is None:
+            cfg = run_config(d)
+            args.title = (describe(cfg) + "\n" if cfg else "") + "train (thin) and validation (dots) loss"
         path = os.path.join(d, "log.csv")
         if not os.path.exists(path):
             sys.exit(f"error: {path} does not exist\nHINT: train the run first (train_gpt -o {d})")

@@ -158,6 +158,11 @@ $T -n 6 --attn ssmax --qk-norm --val-every 0 --ckpt-every 3 -o $W/qkn >$W/qkn.tx
 $T -n 8 --resume $W/qkn >$W/qkn2.txt 2>&1 && grep -q "qk-norm" $W/qkn2.txt && ok || bad "a resumed --qk-norm run lost it"
 expect_error "resume adds --qk-norm" "qk-norm" $T -n 8 --resume $W/docm_off --qk-norm
 ./eval_gpt lengths -c $W/qkn/ckpt_00000008.bin -d "$W/data/val_*.bin" -t 64 --windows 1 -o $W/qkn_len.csv >/dev/null 2>&1 && ok || bad "eval_gpt on a --qk-norm model failed"
+# config.json: the resolved run, machine-readable
+${PYTHON:-/usr/bin/python3} -c "import json,sys; d=json.load(open('$W/qkn/config.json')); sys.exit(not (d['model']['attn']=='ssmax' and d['model']['qk_norm']==1 and d['run']['batch']==4 and d['build']['kernel_tier']))" \
+  && ok || bad "config.json of the --qk-norm run is missing or wrong"
+expect_error "switch step past the end" "attn-switch-step" $T -n 5 --attn ssmax --attn-switch-step 9
+$T -n 2 --pos learned --rope-theta 500 --val-every 0 -o $W/theta_note >/dev/null 2>$W/theta_note.txt; grep -q "^note: --rope-theta has no effect" $W/theta_note.txt && ok || bad "--rope-theta on learned positions should say it has no effect"
 # --pos none trains
 $T -n 20 --pos none --attn ssmax --lr 3e-3 --warmup 5 --val-every 0 -o $W/nope >$W/nope.txt 2>&1 && grep -q "/ none" $W/nope.txt && ok || bad "--pos none run failed: $(tail -2 $W/nope.txt)"
 
