@@ -21,6 +21,7 @@ runs the same pipeline (pretraining, lengths, needle fine-tuning and evaluation,
 of normalizers by their --attn names instead of the paper's (a)-(f).
 """
 import argparse
+import math
 import glob
 import os
 import subprocess
@@ -35,10 +36,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plot_eval  # noqa: E402
+import stats  # noqa: E402
 
 # every knob of a scale; default: ~2 hours on 2 cores; smoke: a minute, for make test
 SCALES = {
-    "default": dict(model="small", T=256, B=16, steps=4500, lr=2e-3, warmup=200, val_every=250, val_batches=20, seeds=2,
+    "default": dict(model="small", T=256, B=16, steps=4500, lr=2e-3, warmup=200, val_every=250, val_batches=20, seeds=3,
                     ft_steps=1500, ft_lr=5e-4, ft_warmup=50, len_windows=32, needle_mults=[1, 2, 4, 8, 12],
                     depths=[0, 0.25, 0.5, 0.75, 1], trials=10, score_mult=8, score_trials=100),
     "smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2, seeds=2,
@@ -127,13 +129,22 @@ def main():
                     help="corpus (default: books; smoke falls back to tinyshakespeare when no books are at hand)")
     ap.add_argument("--threads", type=int, default=0, help="threads per run (default: all cores)")
     ap.add_argument("--report-only", action="store_true", help="redraw the figures and report.md from finished runs")
+    ap.add_argument("--seeds", type=int, default=None,
+                    help="pretraining seeds per config, paired across configs (default: 3, smoke 2)")
+    ap.add_argument("--publish", default=None, metavar="DIR",
+                    help="copy every small result (CSVs, config.json, figures, report) to DIR, e.g. docs/experiments/NAME; "
+                         "--report-only --out DIR then recomputes the report from those files alone")
     ap.add_argument("--configs", default=None,
                     help="compare these normalizers (--attn names, comma-separated) instead of the paper's (a)-(f)")
     args = ap.parse_args()
     if args.configs:
         use_configs(args.configs)
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    S = SCALES[args.scale]
+    S = dict(SCALES[args.scale])
+    if args.seeds is not None:
+        if args.seeds < 1:
+            sys.exit("error: --seeds must be at least 1, got %d\nHINT: 3 seeds give a 95%% interval; 1 gives none" % args.seeds)
+        S["seeds"] = args.seeds
     out = args.out or ("runs/ablation" if args.scale == "default" else "runs/ablation-smoke")
     if args.configs and not args.out:
         out = out.replace("ablation", "compare")  # runs/compare, runs/compare-smoke: not mixed with (a)-(f)
@@ -220,6 +231,22 @@ def main():
             pretrain(c, seed_dir(out, c, k), SEED + k)
 
     report(out, S, data, switch, time.time() - t_start, args.scale)
+    if args.publish:
+        publish(out, args.publish)
+
+
+def publish(out, dest):
+    """the small files of an experiment, in the same layout, so that --report-only can redo the report"""
+    import shutil
+    n = 0
+    for root, _, files in os.walk(out):
+        for f in files:
+            if f.endswith((".csv", ".json", ".md", ".png")) or f == "commands.log":
+                rel = os.path.relpath(os.path.join(root, f), out)
+                os.makedirs(os.path.join(dest, os.path.dirname(rel)), exist_ok=True)
+                shutil.copy2(os.path.join(root, f), os.path.join(dest, rel))
+                n += 1
+    print("published %d files to %s" % (n, dest))
 
 
 # ----------------------------------------------------------------------------
@@ -249,26 +276,50 @@ def other_seeds(out, c, S):
     return [(seed, d) for seed, d in dirs if os.path.exists(os.path.join(d, "log.csv"))]
 
 
+def seed_runs(out, c, S):
+    """the finished pretraining folders of config c, main seed first"""
+    return [os.path.join(out, c, "pretrain")] + [d for _, d in other_seeds(out, c, S)]
+
+
+def val_curves(out, c, S):
+    """(steps, array (seeds, points)) of the validation loss of every seed of c, cut to the common points"""
+    curves = [log_rows(d)[2:] for d in seed_runs(out, c, S)]
+    n = min(len(v) for _, v in curves)
+    return curves[0][0][:n], np.array([v[:n] for _, v in curves])
+
+
 def plot_losses(out, switch, S):
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    base = PRETRAINED[0]
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+    bsteps, bval = val_curves(out, base, S)
     for c in PRETRAINED:
-        s, tr, vs, va = log_rows(os.path.join(out, c, "pretrain"))
+        s, tr, _, _ = log_rows(os.path.join(out, c, "pretrain"))
         axes[0].plot(s, smooth(tr), color=COLORS[c], label=LABELS[c], lw=1.2)
-        axes[1].plot(vs, va, "o-", color=COLORS[c], label=LABELS[c], ms=3)
-        for _, d in other_seeds(out, c, S): # other seeds: dashed, unlabelled
-            _, _, vs2, va2 = log_rows(d)
-            axes[1].plot(vs2, va2, "--", color=COLORS[c], lw=1, alpha=0.7)
-    for ax, name in zip(axes, ["training loss (smoothed)", "validation loss (held-out books)"]):
+        vs, va = val_curves(out, c, S)
+        axes[1].plot(vs, va.mean(0), "o-", color=COLORS[c], label=LABELS[c], ms=3)
+        if len(va) > 1:
+            axes[1].fill_between(vs, va.min(0), va.max(0), color=COLORS[c], alpha=0.15)
+        if c != base:  # paired by seed: the same init and data order
+            k, n = min(len(va), len(bval)), min(va.shape[1], bval.shape[1])
+            d = va[:k, :n] - bval[:k, :n]
+            axes[2].plot(vs[:n], d.mean(0), "o-", color=COLORS[c], label=LABELS[c], ms=3)
+            if k > 1:
+                half = np.array([stats.t_interval(list(d[:, j]))[1] for j in range(n)])
+                axes[2].fill_between(vs[:n], d.mean(0) - half, d.mean(0) + half, color=COLORS[c], alpha=0.15)
+    axes[2].axhline(0, color=COLORS[base], lw=1)
+    titles = ["training loss (smoothed, first seed)", "validation loss: mean, band = range over seeds",
+              "validation loss minus %s's, paired by seed (band: 95%% t-interval)" % LABELS[base]]
+    for ax, name in zip(axes, titles):
         ax.set_xlabel("step")
-        ax.set_ylabel("loss (nats/byte)")
-        ax.set_title(name)
+        ax.set_ylabel("loss (nats/byte)" if ax is not axes[2] else "difference (nats/byte)")
+        ax.set_title(name, fontsize=9)
         if "f" in CONFIGS:
             ax.axvline(switch, color="#8c564b", ls=":", lw=1)
         ax.grid(alpha=0.3)
-    lo = min(min(log_rows(d)[3]) for c in PRETRAINED for d in [os.path.join(out, c, "pretrain")] + [d for _, d in other_seeds(out, c, S)])
+    lo = min(min(log_rows(d)[3]) for c in PRETRAINED for d in seed_runs(out, c, S))
     axes[1].set_ylim(lo - 0.05, lo + 0.6)
     axes[0].set_ylim(lo - 0.3, lo + 1.0)
-    axes[1].legend(fontsize=8, title="dashed: other seeds" if S.get("seeds", 1) > 1 else None, title_fontsize=8)
+    axes[1].legend(fontsize=8, title="%d seeds" % S.get("seeds", 1), title_fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "loss.png"), dpi=90)
     plt.close(fig)
@@ -314,6 +365,15 @@ def plot_s(out):
     return bool(runs)
 
 
+def exact_wilson(path):
+    """exact match over every cell of a needle grid, with its 95% Wilson interval over all trials"""
+    rows = read_csv(path)
+    n = sum(int(r["trials"]) for r in rows)
+    k = sum(round(float(r["exact"]) * int(r["trials"])) for r in rows)
+    lo, hi = stats.wilson(k, n)
+    return "%.2f [%.2f, %.2f]" % (k / n if n else 0, lo, hi)
+
+
 def length_summary(out, c, mult, T):
     rows = read_csv(os.path.join(out, c, "lengths_theta%d.csv" % mult))
     def mean_over(lo, hi):
@@ -351,21 +411,34 @@ def report(out, S, data, switch, seconds, scale):
                  "the needle evaluation)."
                  % (how, took, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
                     variants, S["ft_steps"], T, S["ft_lr"]))
-    seeds_note = ""
-    spread = []
+    base = PRETRAINED[0]
+    finals = {c: [log_rows(d)[3][-1] for d in seed_runs(out, c, S)] for c in PRETRAINED}
+    nseeds = min(len(v) for v in finals.values())
+    lines[-1] += (" Every trained config was pretrained from %d seed(s) (%s; a seed sets the init and the data order, "
+                  "the same for every config, so differences are paired by seed); the length and needle evaluations use "
+                  "the first seed's models." % (nseeds, ", ".join(str(SEED + k) for k in range(nseeds))))
+    lines += ["", "## Pretraining loss over seeds", "",
+              "Final validation loss, mean and 95%% t-interval over seeds, and the paired difference to %s (negative: "
+              "lower loss than %s)." % (LABELS[base], LABELS[base]), "",
+              "| config | seeds | final val loss | difference to %s (paired) | what it says |" % LABELS[base], "|---|---|---|---|---|"]
     for c in PRETRAINED:
-        vals = [log_rows(os.path.join(out, c, "pretrain"))[3][-1]] + [log_rows(d)[3][-1] for _, d in other_seeds(out, c, S)]
-        if len(vals) > 1:
-            spread.append(max(vals) - min(vals))
-    if spread:
-        seeds_note = (" Pretraining of every trained config also ran from %d other seed(s) (init and data order; those models are "
-                      "not evaluated further): the same config's final validation loss differs between seeds by up to "
-                      "%.4f (mean over configs %.4f), which is the scale below which pretraining differences are noise."
-                      % (S["seeds"] - 1, max(spread), sum(spread) / len(spread)))
-    lines[-1] += seeds_note
+        m, h = stats.t_interval(finals[c])
+        if c == base:
+            diff, says = "-", "the baseline"
+        else:
+            k = min(len(finals[c]), len(finals[base]))
+            dm, dh = stats.paired(finals[base][:k], finals[c][:k])
+            diff = stats.fmt_interval(dm, dh)
+            if not math.isfinite(dh):
+                says = "one seed: no interval"
+            elif abs(dm) > dh:
+                says = "differs: %s by %.4f .. %.4f" % ("lower" if dm < 0 else "higher", abs(dm) - dh, abs(dm) + dh)
+            else:
+                says = "no difference resolved; a gap beyond %.4f either way is ruled out" % max(abs(dm - dh), abs(dm + dh))
+        lines.append("| %s | %d | %s | %s | %s |" % (LABELS[c], len(finals[c]), stats.fmt_interval(m, h), diff, says))
     lines += ["", "## Numbers", "",
-              "| config | final val loss | other seeds | loss at 1..T | loss at 4T..32T (theta x1) | loss at 4T..32T (theta x50) | "
-              "needle exact (all cells) | needle exact at <= T | needle exact at > T | first digit (all) | digits right (all) | "
+              "| config | final val loss (first seed) | other seeds | loss at 1..T | loss at 4T..32T (theta x1) | loss at 4T..32T (theta x50) | "
+              "needle exact (all cells, 95% Wilson) | needle exact at <= T | needle exact at > T | first digit (all) | digits right (all) | "
               "score trials exact / first / wrong |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in CONFIGS:
@@ -382,8 +455,9 @@ def report(out, S, data, switch, seconds, scale):
         long_ = [j for j, x in enumerate(ctx) if x > T]
         trials = read_csv(os.path.join(out, c, "scores.csv"))
         counts = [sum(r["result"] == k for r in trials) for k in ("exact", "first_digit", "wrong")]
-        lines.append("| %s | %s | %s | %.4f | %.4f | %.4f | %.2f | %s | %s | %.2f | %.2f | %d / %d / %d |" % (
-            LABELS[c], val, others, in1, far1, far50, acc.mean(), "%.2f" % acc[:, short].mean() if short else "-",
+        lines.append("| %s | %s | %s | %.4f | %.4f | %.4f | %s | %s | %s | %.2f | %.2f | %d / %d / %d |" % (
+            LABELS[c], val, others, in1, far1, far50, exact_wilson(os.path.join(out, c, "needle.csv")),
+            "%.2f" % acc[:, short].mean() if short else "-",
             "%.2f" % acc[:, long_].mean() if long_ else "-", first.mean(), digits.mean(), *counts))
     lines += ["", "## Pretraining loss", "", "![loss curves](loss.png)", "",
               "## Length generalisation (paper Fig. 5)", "",

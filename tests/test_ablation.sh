@@ -24,7 +24,8 @@ for f in loss.png lengths.png needle.png needle_first.png needle_digits.png need
   grep -q "($f)" $O/report.md && ok || bad "report.md does not show $f"
 done
 for c in a b c d e f; do
-  [ "$(grep -c "^| ($c)" $O/report.md)" -eq 1 ] && ok || bad "report.md has no row for ($c)"
+  rows=1; [ $c != e ] && rows=2 # the trained configs have a row in the seeds table too
+  [ "$(grep -c "^| ($c)" $O/report.md)" -eq $rows ] && ok || bad "report.md should have $rows rows for ($c)"
   for m in 1 50; do
     # 32 x T = 5120 positions, losses finite and positive
     awk -F, 'NR > 1 {if (!($3 > 0 && $3 < 50)) bad = 1; last = $2} END {exit bad || last != 5120}' $O/$c/lengths_theta$m.csv \
@@ -62,13 +63,24 @@ $PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke2.log 2>
 rm $O/report.md $O/needle.png
 $PYTHON scripts/ablation.py --scale smoke --out $O --report-only >build/ablation-smoke3.log 2>&1 && [ -s $O/report.md ] && [ -s $O/needle.png ] \
   && ! grep -q "^+ " build/ablation-smoke3.log && ok || bad "--report-only should redraw the report without running anything"
+# the seeds table: every trained config with its seeds, an interval, and the paired difference to (a)
+grep -q "^| (b) SSMax | 2 | [0-9.]* +- [0-9.]* | [-0-9.]* +- [0-9.]* |" $O/report.md && ok || bad "the seeds table lacks (b)'s interval and paired difference"
+grep -q "Wilson" $O/report.md && grep -Eq "^\| \(a\) Softmax \| [0-9.]+ \|.*\| [0-9.]+ \[[0-9.]+, [0-9.]+\] \|" $O/report.md && ok || bad "needle accuracy without its Wilson interval"
+${PYTHON:-/usr/bin/python3} scripts/stats.py --self-test >build/stats.log 2>&1 && ok || bad "stats.py self-test: $(cat build/stats.log)"
+# --publish: the small files alone, from which --report-only recomputes the same report
+P=build/ablation-published
+rm -rf $P
+$PYTHON scripts/ablation.py --scale smoke --out $O --publish $P >build/ablation-publish.log 2>&1 && [ -s $P/b/pretrain/log.csv ] \
+  && [ -s $P/a/needle.csv ] && [ -z "$(find $P -name '*.bin')" ] && ok || bad "--publish should copy the CSVs and no checkpoints"
+$PYTHON scripts/ablation.py --scale smoke --out $P --report-only >build/ablation-republish.log 2>&1 \
+  && diff <(grep '^|' $O/report.md) <(grep '^|' $P/report.md) >/dev/null && ok || bad "the report recomputed from the published files differs"
 # --configs: any set of normalizers through the same pipeline, with a report of its own
 C=build/compare-smoke
 rm -rf $C
 $PYTHON scripts/ablation.py --scale smoke --configs softmax,sink,softpick --out $C >build/compare-smoke.log 2>&1 && ok \
   || bad "--configs softmax,sink,softpick failed: $(tail -3 build/compare-smoke.log)"
 for c in softmax sink softpick; do
-  [ "$(grep -c "^| $c |" $C/report.md 2>/dev/null)" -eq 1 ] && [ -s $C/$c/needle.csv ] && [ -s $C/$c/lengths_theta50.csv ] && ok \
+  [ "$(grep -c "^| $c |" $C/report.md 2>/dev/null)" -eq 2 ] && [ -s $C/$c/needle.csv ] && [ -s $C/$c/lengths_theta50.csv ] && ok \
     || bad "the --configs report or evaluations lack $c"
 done
 grep -q "sigma per head" build/compare-smoke.log $C/report.md 2>/dev/null; [ -s $C/ssmax_s.png ] && ok || bad "--configs: no figure of sink's sigma"
