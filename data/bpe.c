@@ -264,7 +264,9 @@ int bpe_eot(const BPE *bpe) { return bpe->eot; }
 // ----------------------------------------------------------------------------
 // encoding
 
-static int merge_piece(const BPE *bpe, const unsigned char *p, int n, int *ids) {
+// the merge of one piece, by definition: repeatedly the lowest-ranked adjacent pair, the leftmost of
+// equals, rescanning the piece each time: O(n^2), the clearest statement and fastest for short pieces
+static int merge_piece_scan(const BPE *bpe, const unsigned char *p, int n, int *ids) {
     for (int i = 0; i < n; i++) ids[i] = bpe->byte_id[p[i]];
     while (n > 1) {
         int best = INT32_MAX, at = -1, merged = 0;
@@ -279,6 +281,78 @@ static int merge_piece(const BPE *bpe, const unsigned char *p, int n, int *ids) 
     }
     return n;
 }
+
+// the same merges in O(n log n), for long pieces (a 100 KB run of letters): the tokens in a linked list,
+// the candidate pairs in a min-heap ordered by (rank, position of the left token), so the pop is the
+// pair the scan would pick; a pair whose tokens changed since it was pushed is skipped when popped
+typedef struct { int rank, pos, left_ver, right_ver; } PairCand;
+
+static int cand_less(const PairCand *a, const PairCand *b) { return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos); }
+
+static void heap_push(PairCand *h, int *n, PairCand c) {
+    int i = (*n)++;
+    h[i] = c;
+    while (i > 0 && cand_less(&h[i], &h[(i - 1) / 2])) { PairCand t = h[i]; h[i] = h[(i - 1) / 2]; h[(i - 1) / 2] = t; i = (i - 1) / 2; }
+}
+
+static PairCand heap_pop(PairCand *h, int *n) {
+    PairCand top = h[0];
+    h[0] = h[--(*n)];
+    for (int i = 0;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < *n && cand_less(&h[l], &h[m])) m = l;
+        if (r < *n && cand_less(&h[r], &h[m])) m = r;
+        if (m == i) break;
+        PairCand t = h[i]; h[i] = h[m]; h[m] = t; i = m;
+    }
+    return top;
+}
+
+static int merge_piece_heap(const BPE *bpe, const unsigned char *p, int n, int *ids) {
+    int *next = malloc_check((size_t)n * sizeof(int)), *prev = malloc_check((size_t)n * sizeof(int));
+    int *ver = malloc_check((size_t)n * sizeof(int)); // bumped when a token changes or goes; -1: gone
+    PairCand *heap = malloc_check((size_t)(2 * n + 1) * sizeof(PairCand)); // n pairs, then at most two per merge
+    int hn = 0;
+    for (int i = 0; i < n; i++) { ids[i] = bpe->byte_id[p[i]]; next[i] = i + 1 < n ? i + 1 : -1; prev[i] = i - 1; ver[i] = 0; }
+    #define PUSH_PAIR(a, b) do { \
+        ptrdiff_t e_ = hmgeti(((BPE *)bpe)->merges, (uint64_t)ids[a] << 32 | (uint32_t)ids[b]); \
+        if (e_ >= 0) heap_push(heap, &hn, (PairCand){bpe->merges[e_].value.rank, a, ver[a], ver[b]}); \
+    } while (0)
+    for (int i = 0; i + 1 < n; i++) PUSH_PAIR(i, i + 1);
+    while (hn > 0) {
+        PairCand c = heap_pop(heap, &hn);
+        int a = c.pos, b = next[a];
+        if (ver[a] != c.left_ver || b < 0 || ver[b] != c.right_ver) continue; // stale: a token changed since
+        ptrdiff_t e = hmgeti(((BPE *)bpe)->merges, (uint64_t)ids[a] << 32 | (uint32_t)ids[b]);
+        ids[a] = bpe->merges[e].value.id;
+        ver[a]++;
+        ver[b] = -1;
+        next[a] = next[b];
+        if (next[b] >= 0) prev[next[b]] = a;
+        if (prev[a] >= 0) PUSH_PAIR(prev[a], a);
+        if (next[a] >= 0) PUSH_PAIR(a, next[a]);
+        if (hn > 2 * n - 2) { // compact: drop the stale entries (each merge pushes at most two)
+            int k = 0;
+            for (int i = 0; i < hn; i++) {
+                int l = heap[i].pos, r = next[l];
+                if (ver[l] == heap[i].left_ver && r >= 0 && ver[r] == heap[i].right_ver) heap[k++] = heap[i];
+            }
+            hn = 0;
+            for (int i = 0; i < k; i++) heap_push(heap, &hn, heap[i]);
+        }
+    }
+    #undef PUSH_PAIR
+    int k = 0;
+    for (int i = 0; i >= 0; i = next[i]) ids[k++] = ids[i];
+    free(next); free(prev); free(ver); free(heap);
+    return k;
+}
+
+int bpe_merge(const BPE *bpe, const unsigned char *p, int n, int *ids, int method) {
+    if (n <= 0) return 0;
+    return method == 1 || (method < 0 && n > BPE_HEAP_MIN) ? merge_piece_heap(bpe, p, n, ids) : merge_piece_scan(bpe, p, n, ids);
+}
+#define merge_piece(bpe, p, n, ids) bpe_merge(bpe, p, n, ids, -1)
 
 // per-thread cache of pieces already merged: the same words come back all the time
 typedef struct { int offset, count; } Cached;
