@@ -197,3 +197,29 @@ void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const r
     }
     free(u); free(p); free(g); free(du); free(z);
 }
+
+// one query against cached keys and values (generation with a KV cache): keys[j*stride + h*hs] and
+// values[...] for j = first..t, the query q (C) of position t; out (C). The same row as the pair above
+void attention_query(real *out, const real *q, const real *keys, const real *values, size_t stride, int first, int t,
+                     const AttnArgs *a, int NH, int hs) {
+    real scale = 1 / sqrt((real)hs);
+    real *u = malloc((size_t)(t + 1) * sizeof(real)), *p = malloc((size_t)(t + 1) * sizeof(real));
+    for (int h = 0; h < NH; h++) {
+        const real *qh = q + h * hs;
+        real c = attn_coef(a, h, t + 1 - first);
+        for (int j = first; j <= t; j++) {
+            const real *k = keys + (size_t)j * stride + h * hs;
+            real z = 0;
+            for (int i = 0; i < hs; i++) z += qh[i] * k[i];
+            u[j] = c * z * scale;
+        }
+        row_weights(p + first, u + first, t - first, a->norm->row, attn_sink(a, h));
+        real *o = out + h * hs;
+        for (int i = 0; i < hs; i++) o[i] = 0;
+        for (int j = first; j <= t; j++) {
+            const real *v = values + (size_t)j * stride + h * hs;
+            for (int i = 0; i < hs; i++) o[i] += p[j] * v[i];
+        }
+    }
+    free(u); free(p);
+}

@@ -103,6 +103,10 @@ void attention_forward_ref(real *out, real *lse, const real *qkv, const AttnArgs
 void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const real *dout, const real *qkv,
                             const real *lse, const AttnArgs *a, int B, int T, int C, int NH);
 
+// one query (C) of position t against cached keys and values j = first..t (row j at j * stride): out (C)
+void attention_query(real *out, const real *q, const real *keys, const real *values, size_t stride, int first, int t,
+                     const AttnArgs *a, int NH, int hs);
+
 size_t attention_scratch_size(int B, int T, int C, int NH); // reals of the kernels' work space
 void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH);
 void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scratch, const real *dout, const real *qkv,

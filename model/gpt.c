@@ -621,3 +621,79 @@ void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int 
         }
     }
 }
+
+// ----------------------------------------------------------------------------
+// generation: one position at a time against the KV cache
+
+static size_t step_floats(const GPTConfig *c) {
+    size_t C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    return 4 * C + 3 * 3 * C + Fin + F + 2 * c->num_heads + 4;
+}
+
+void gpt_cache_init(GPT *model, KVCache *cache, int cap) {
+    const GPTConfig *c = &model->config;
+    memset(cache, 0, sizeof(*cache));
+    if (cap < 1) cap = 1;
+    cache->cap = cap;
+    size_t kv = (size_t)c->num_layers * cap * c->channels;
+    cache->k = malloc_check(kv * sizeof(float));
+    cache->v = malloc_check(kv * sizeof(float));
+    cache->work = malloc_check(step_floats(c) * sizeof(float));
+    cache->logits = malloc_check((size_t)c->padded_vocab_size * sizeof(float));
+    ensure_rope_table(model, cap);
+}
+
+void gpt_cache_reset(KVCache *cache) { cache->len = 0; cache->doc_first = 0; }
+
+void gpt_cache_free(KVCache *cache) {
+    free(cache->k); free(cache->v); free(cache->work); free(cache->logits);
+    memset(cache, 0, sizeof(*cache));
+}
+
+const float *gpt_step(GPT *model, KVCache *cache, int token) {
+    const GPTConfig *c = &model->config;
+    int L = c->num_layers, NH = c->num_heads, C = c->channels, hs = C / NH, Vp = c->padded_vocab_size;
+    int F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F, t = cache->len;
+    char why[160];
+    if (t >= cache->cap) die("the KV cache holds %d positions and is full\nHINT: make the cache as long as the text to generate", cache->cap);
+    if (gpt_length_check(c, t + 1, why, sizeof(why)))
+        die("%s\nHINT: learned positions end where training ended: generate fewer tokens, or use a RoPE model", why);
+    check_tokens(c, &token, NULL, 1);
+    ensure_rope_table(model, cache->cap);
+    if (c->doc_mask && token == c->eot) cache->doc_first = t; // a new document starts here
+    float *x = cache->work, *ln = x + C, *att = ln + C, *tmp = att + C, *qkv = tmp + C, *qkvn = qkv + 3 * C;
+    float *qkvr = qkvn + 3 * C, *fch = qkvr + 3 * C, *fch_act = fch + Fin, *rs = fch_act + F, *mean = rs + 2 * NH, *rstd = mean + 1;
+    const ParameterTensors *p = &model->params;
+    for (int i = 0; i < C; i++) x[i] = p->wte[(size_t)token * C + i] + (c->pos == POS_LEARNED ? p->wpe[(size_t)t * C + i] : 0);
+    ActivationTensors none = {{0}};
+    for (int l = 0; l < L; l++) {
+        LayerView v = layer_view(model, p, &none, l, 1);
+        norm_forward(c, ln, mean, rstd, x, v.ln1w, v.ln1b, 1);
+        matmul_forward(qkv, ln, v.qkvw, v.qkvb, 1, C, 3 * C);
+        const float *qn = qkv, *qr;
+        if (c->qk_norm) { qknorm_forward(qkvn, rs, qkv, v.qnormw, v.knormw, 1, C, NH); qn = qkvn; }
+        if (c->pos == POS_ROPE) {
+            rope_forward(qkvr, qn, model->rope.cos + (size_t)t * (hs / 2), model->rope.sin + (size_t)t * (hs / 2), 1, 1, C, NH);
+            qr = qkvr;
+        } else {
+            qr = qn;
+        }
+        float *kc = cache->k + (size_t)l * cache->cap * C, *vc = cache->v + (size_t)l * cache->cap * C;
+        memcpy(kc + (size_t)t * C, qr + C, C * sizeof(float));
+        memcpy(vc + (size_t)t * C, qr + 2 * C, C * sizeof(float));
+        AttnArgs a = attn_args(model, &v);
+        attention_query(att, qr, kc, vc, C, c->doc_mask ? cache->doc_first : 0, t, &a, NH, hs);
+        matmul_forward(tmp, att, v.attprojw, v.attprojb, 1, C, C);
+        for (int i = 0; i < C; i++) x[i] += tmp[i];
+        norm_forward(c, ln, mean, rstd, x, v.ln2w, v.ln2b, 1);
+        matmul_forward(fch, ln, v.fcw, v.fcb, 1, C, Fin);
+        if (c->mlp == MLP_SWIGLU) swiglu_forward(fch_act, fch, 1, F);
+        else gelu_forward(fch_act, fch, F);
+        matmul_forward(tmp, fch_act, v.fcprojw, v.fcprojb, 1, F, C);
+        for (int i = 0; i < C; i++) x[i] += tmp[i];
+    }
+    norm_forward(c, ln, mean, rstd, x, p->lnfw, p->lnfb, 1);
+    matmul_forward(cache->logits, ln, c->tie ? p->wte : p->lmw, NULL, 1, C, Vp);
+    cache->len++;
+    return cache->logits;
+}

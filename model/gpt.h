@@ -200,4 +200,20 @@ size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int fused);
 void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int T, EvalOutputs *out);
 size_t gpt_eval_bytes(const GPTConfig *c, int B, int T);
 
+// generation with a KV cache: every layer's keys (after QK-norm and RoPE) and values of the positions so
+// far, so that each new token costs one position's pass; logits equal the full pass's
+typedef struct {
+    int cap, len;       // positions the cache holds, and has filled
+    int doc_first;      // doc_mask: the first key of the current document
+    float *k, *v;       // (L, cap, C)
+    float *work;        // one position's activations
+    float *logits;      // (Vp): after the last gpt_step, the next token's logits (not probabilities)
+} KVCache;
+void gpt_cache_init(GPT *model, KVCache *cache, int cap);
+void gpt_cache_reset(KVCache *cache); // empty again, for a new sequence
+void gpt_cache_free(KVCache *cache);
+// appends token at position cache->len (position + 1 keys for every normalizer's n) and returns the logits
+// of the token after it; positions past a learned table or the cache's capacity are an error
+const float *gpt_step(GPT *model, KVCache *cache, int token);
+
 #endif

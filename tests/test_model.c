@@ -140,6 +140,39 @@ static void test_against_reference(const char *name) {
     free_reference(&r);
 }
 
+// generation with the KV cache: one position at a time, the next-token distribution at every position
+// equals the full forward pass's (every normalizer, document masks, QK-norm, each kind of positions)
+static void test_kv_cache(const char *name) {
+    char path[512];
+    Reference r;
+    GPT m;
+    if (!open_reference(name, &r, &m, path, sizeof(path))) return;
+    int B = r.B, T = r.T, V = m.config.vocab_size, Vp = m.config.padded_vocab_size;
+    int *inp = malloc_check((size_t)B * T * sizeof(int)), *tgt = malloc_check((size_t)B * T * sizeof(int));
+    split_tokens(&r, 0, inp, tgt);
+    gpt_forward(&m, inp, NULL, B, T);
+    KVCache kv;
+    gpt_cache_init(&m, &kv, T);
+    double worst = 0;
+    for (int b = 0; b < B; b++) {
+        gpt_cache_reset(&kv);
+        for (int t = 0; t < T; t++) {
+            const float *lg = gpt_step(&m, &kv, inp[(size_t)b * T + t]);
+            double mx = -INFINITY, sum = 0;
+            for (int v = 0; v < V; v++) mx = fmax(mx, lg[v]);
+            for (int v = 0; v < V; v++) sum += exp(lg[v] - mx);
+            const float *pr = m.acts.logits + ((size_t)b * T + t) * Vp;
+            for (int v = 0; v < V; v++) worst = fmax(worst, fabs(exp(lg[v] - mx) / sum - pr[v]));
+        }
+    }
+    check(worst < 1e-5, "%s: cached generation's next-token probabilities differ from the full pass by %.3g", name, worst);
+    printf("  %-18s KV cache: probabilities %.1e\n", name, worst);
+    gpt_cache_free(&kv);
+    free(inp); free(tgt);
+    gpt_free(&m);
+    free_reference(&r);
+}
+
 // the evaluation pass against the training forward pass: the same per-position losses and argmax; the
 // attention probe against the attention weights computed here in double from the saved q, k
 static void test_evaluate(const char *name) {
@@ -455,6 +488,7 @@ int main(void) {
     int nconfigs = sizeof(configs) / sizeof(configs[0]);
     for (int i = 0; i < nconfigs; i++) test_against_reference(configs[i]);
     for (int i = 0; i < nconfigs; i++) test_evaluate(configs[i]);
+    for (int i = 0; i < nconfigs; i++) test_kv_cache(configs[i]);
     test_llmc_file();
     test_checkpoint_roundtrip();
     test_softmax_to_ssmax();
