@@ -11,6 +11,7 @@
 #include "util/common.h"
 #include "model/gpt.h"
 #include "cli/flags.h"
+#include "cli/generate.h"
 #include "model/checkpoint.h"
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
@@ -22,15 +23,19 @@ typedef struct {
     SharedFlags sh; // --attn, --ssmax-s0, --rope-theta, --threads, --gpt2-dir, --seed
     const char *mode, *ckpt, *data, *out, *scores;
     int context, windows, buckets, trials, score_context, score_trials;
+    const char *prompt, *prompt_file; // generate
+    int gen_tokens, top_k, num_samples;
+    float temperature, top_p;
     int contexts[MAX_LIST], ncontexts;
     double depths[MAX_LIST];
     int ndepths;
 } Options;
 
 static void usage(void) {
-    printf("usage: eval_gpt lengths|needle -c CKPT [options]\n\n"
-           "  lengths: per-position loss of CKPT on held-out text, at one long context\n"
-           "  needle:  retrieval accuracy over context lengths x needle depths, and needle attention scores\n\n"
+    printf("usage: eval_gpt lengths|needle|generate -c CKPT [options]\n\n"
+           "  lengths:  per-position loss of CKPT on held-out text, at one long context\n"
+           "  needle:   retrieval accuracy over context lengths x needle depths, and needle attention scores\n"
+           "  generate: text from a prompt, streamed as it is drawn (KV cache: one position's pass per token)\n\n"
            "common:\n"
            "  -c, --ckpt FILE         checkpoint to evaluate (required)\n"
            "  -d, --data GLOB         held-out token shards (default: data/books-byte/val_*.bin)\n"
@@ -54,7 +59,15 @@ static void usage(void) {
            "      --scores FILE       also write needle attention scores per trial to FILE and per head to\n"
            "                          FILE with _heads before .csv (default: none)\n"
            "      --score-context N   context of the score trials (default: 8 x the training length)\n"
-           "      --score-trials N    score trials at random depths (default: 100)\n", normalizer_list(1));
+           "      --score-trials N    score trials at random depths (default: 100)\n\n"
+           "generate (the seed above draws the text; -t sets the context the model sees, default its training length):\n"
+           "      --prompt TEXT       the text to continue (default: none, the text starts after end-of-text)\n"
+           "      --prompt-file FILE  the prompt from a file\n"
+           "  -n, --tokens N          tokens to generate per sample (default: 200)\n"
+           "      --temperature X     sampling temperature (default: 1)\n"
+           "      --top-k K           sample from the K most likely tokens, 0 = all (default: 0)\n"
+           "      --top-p P           sample from the smallest set of tokens with probability >= P (default: 1)\n"
+           "      --num-samples N     samples, each from the prompt (default: 1)\n", normalizer_list(1));
 }
 
 #define parse_int(s, flag, lo, hi) arg_int(s, flag, lo, hi, "eval_gpt")
@@ -80,9 +93,11 @@ static Options parse_args(int argc, char **argv) {
     o.data = "data/books-byte/val_*.bin"; o.windows = 8; o.buckets = 24; o.trials = 10; o.score_trials = 100;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(); exit(argc < 2); }
     o.mode = argv[1];
-    if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle"))
-        die("unknown mode '%s'\nHINT: eval_gpt lengths ... or eval_gpt needle ... (see eval_gpt --help)", o.mode);
-    enum { O_WINDOWS = 256, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SCORES, O_SCTX, O_STRIALS };
+    if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle") && strcmp(o.mode, "generate"))
+        die("unknown mode '%s'\nHINT: eval_gpt lengths, needle or generate ... (see eval_gpt --help)", o.mode);
+    o.gen_tokens = 200; o.temperature = 1.0f; o.top_p = 1.0f; o.num_samples = 1;
+    enum { O_WINDOWS = 256, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SCORES, O_SCTX, O_STRIALS, O_PROMPT, O_PROMPTF,
+           O_TEMP, O_TOPK, O_TOPP, O_NSAMP };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"ckpt", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
         {"out", required_argument, 0, 'o'}, {"context", required_argument, 0, 't'},
@@ -90,12 +105,16 @@ static Options parse_args(int argc, char **argv) {
         {"buckets", required_argument, 0, O_BUCKETS}, {"contexts", required_argument, 0, O_CONTEXTS},
         {"depths", required_argument, 0, O_DEPTHS}, {"trials", required_argument, 0, O_TRIALS},
         {"scores", required_argument, 0, O_SCORES},
-        {"score-context", required_argument, 0, O_SCTX}, {"score-trials", required_argument, 0, O_STRIALS}, {0, 0, 0, 0}};
+        {"score-context", required_argument, 0, O_SCTX}, {"score-trials", required_argument, 0, O_STRIALS},
+        {"prompt", required_argument, 0, O_PROMPT}, {"prompt-file", required_argument, 0, O_PROMPTF},
+        {"tokens", required_argument, 0, 'n'}, {"temperature", required_argument, 0, O_TEMP},
+        {"top-k", required_argument, 0, O_TOPK}, {"top-p", required_argument, 0, O_TOPP},
+        {"num-samples", required_argument, 0, O_NSAMP}, {0, 0, 0, 0}};
     double vals[MAX_LIST];
     int c;
     opterr = 0;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "hc:d:o:t:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hc:d:o:t:n:", opts, NULL)) != -1) {
         if (shared_flag(&o.sh, c, optarg, "eval_gpt")) continue;
         switch (c) {
         case 'h': usage(); exit(0);
@@ -117,6 +136,13 @@ static Options parse_args(int argc, char **argv) {
         case O_SCORES: o.scores = optarg; break;
         case O_SCTX: o.score_context = (int)parse_int(optarg, "--score-context", 2, 1 << 22); break;
         case O_STRIALS: o.score_trials = (int)parse_int(optarg, "--score-trials", 1, 1 << 20); break;
+        case O_PROMPT: o.prompt = optarg; break;
+        case O_PROMPTF: o.prompt_file = optarg; break;
+        case 'n': o.gen_tokens = (int)parse_int(optarg, "--tokens", 1, 1 << 24); break;
+        case O_TEMP: o.temperature = (float)parse_num(optarg, "--temperature", 1e-4, 100); break;
+        case O_TOPK: o.top_k = (int)parse_int(optarg, "--top-k", 0, 1 << 20); break;
+        case O_TOPP: o.top_p = (float)parse_num(optarg, "--top-p", 1e-6, 1); break;
+        case O_NSAMP: o.num_samples = (int)parse_int(optarg, "--num-samples", 1, 1 << 20); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see eval_gpt --help", optopt);
             die("unknown option '%s'\nHINT: see eval_gpt --help", argv[optind - 1]);
@@ -329,10 +355,70 @@ static void run_needle(Options *o) {
     gpt_free(&m);
 }
 
+// ----------------------------------------------------------------------------
+// generate: text from a prompt, each token written as it is drawn
+
+static void emit_token(int token, void *arg) {
+    const Tokenizer *tok = arg;
+    tokenizer_decode(tok, &token, 1, stdout);
+    fflush(stdout);
+}
+
+static void run_generate(const Options *o) {
+    if (o->prompt && o->prompt_file) die("--prompt and --prompt-file exclude each other\nHINT: give one of them");
+    GPT m;
+    int T_train;
+    load(&m, o, &T_train);
+    if (m.config.tokenizer != TOKENIZER_BYTE && m.config.tokenizer != TOKENIZER_GPT2)
+        die("'%s' does not say which tokenizer made its data, so a prompt cannot be tokenized\nHINT: generate from a model "
+            "trained on shards made by prepare_data", o->ckpt);
+    Tokenizer tok;
+    tokenizer_init_kind(&tok, m.config.tokenizer, o->sh.gpt2_dir);
+    TokenBuf ids = {0};
+    tokenbuf_push(&ids, (uint16_t)tok.eot); // the text starts a document, as in training
+    size_t plen = 0;
+    unsigned char *text = NULL;
+    if (o->prompt_file) {
+        FILE *f = fopen_check(o->prompt_file, "rb");
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        if (n < 0) die("cannot read '%s'\nHINT: give a regular file", o->prompt_file);
+        text = malloc_check((size_t)n + 1);
+        fread_check(text, 1, (size_t)n, f, "the prompt");
+        fclose(f);
+        plen = (size_t)n;
+    } else if (o->prompt) {
+        plen = strlen(o->prompt);
+        text = malloc_check(plen + 1);
+        memcpy(text, o->prompt, plen);
+    }
+    if (plen) tokenizer_encode(&tok, text, plen, &ids);
+    int window = o->context > 0 ? o->context : T_train;
+    window = max_context(&m, window);
+    int *prompt = malloc_check(ids.n * sizeof(int));
+    for (size_t i = 0; i < ids.n; i++) prompt[i] = ids.tok[i];
+    Sampling s = {o->temperature, o->top_k, o->top_p};
+    uint64_t rng = random_seed((uint64_t)o->sh.seed, 17);
+    fprintf(stderr, "%s: %s, prompt %zu tokens, context %d (trained at %d), temperature %g, top-k %d, top-p %g, seed %d\n",
+            o->ckpt, normalizers[m.config.attn].name, ids.n - 1, window, T_train, o->temperature, o->top_k, o->top_p, o->sh.seed);
+    for (int k = 0; k < o->num_samples; k++) {
+        if (o->num_samples > 1) printf("---- sample %d ----\n", k + 1);
+        if (plen) fwrite(text, 1, plen, stdout);
+        double secs = generate(&m, prompt, (int)ids.n, o->gen_tokens, window, &s, &rng, emit_token, &tok);
+        printf("\n");
+        fflush(stdout);
+        fprintf(stderr, "%d tokens in %.2f s: %.0f tok/s\n", o->gen_tokens, secs, o->gen_tokens / (secs > 0 ? secs : 1e-9));
+    }
+    free(prompt); free(text); free(ids.tok);
+    gpt_free(&m);
+}
+
 int main(int argc, char **argv) {
     Options o = parse_args(argc, argv);
     use_threads(o.sh.threads);
     if (!strcmp(o.mode, "lengths")) run_lengths(&o);
+    else if (!strcmp(o.mode, "generate")) run_generate(&o);
     else run_needle(&o);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "util/common.h"
 #include "model/gpt.h"
 #include "cli/flags.h"
+#include "cli/generate.h"
 #include "model/optim.h"
 #include "model/checkpoint.h"
 #include "model/matmul.h"
@@ -477,30 +478,18 @@ static float evaluate(GPT *model, DataLoader *val, int batches, const Dist *dist
     return (float)(dist_sum_double(dist, sum, "the validation loss") / dist->world / batches);
 }
 
+// a sample from the end-of-text token, through the KV cache as eval_gpt generate draws (context T)
+typedef struct { int *ids, n; } Collected;
+static void collect(int token, void *arg) { Collected *c = arg; c->ids[c->n++] = token; }
+
 static void sample(GPT *model, const Tokenizer *tok, int len, int T, float temperature, uint64_t *rng) {
-    int *ids = malloc_check((size_t)(len + 1) * sizeof(int));
-    ids[0] = tok->eot;
-    int V = model->config.vocab_size, Vp = model->config.padded_vocab_size;
-    double *weights = malloc_check((size_t)V * sizeof(double));
-    float *probs = malloc_check((size_t)Vp * sizeof(float));
-    for (int i = 1; i <= len; i++) {
-        int start = i > T ? i - T : 0, n = i - start; // the last T tokens fit the context
-        EvalOutputs out = {.next_probs = probs};
-        gpt_evaluate(model, ids + start, NULL, 1, n, &out);
-        // sample from p^(1/temperature), renormalised
-        double total = 0;
-        for (int v = 0; v < V; v++) total += (weights[v] = temperature == 1.0f ? probs[v] : pow(probs[v], 1.0 / temperature));
-        double r = random_f32(rng) * total, acc = 0;
-        int next = V - 1;
-        for (int v = 0; v < V; v++) { acc += weights[v]; if (acc > r) { next = v; break; } }
-        ids[i] = next;
-    }
+    Collected got = {malloc_check((size_t)len * sizeof(int)), 0};
+    Sampling s = {temperature, 0, 1.0f};
+    generate(model, &tok->eot, 1, len, T, &s, rng, collect, &got);
     printf("---- sample ----\n");
-    tokenizer_decode(tok, ids + 1, len, stdout);
+    tokenizer_decode(tok, got.ids, got.n, stdout);
     printf("\n----------------\n");
-    free(ids);
-    free(weights);
-    free(probs);
+    free(got.ids);
 }
 
 static void print_config(const Options *o, const GPTConfig *c, const char *ckpt, int B, int T, const DataLoader *train,

@@ -158,6 +158,17 @@ $T -n 6 --attn ssmax --qk-norm --val-every 0 --ckpt-every 3 -o $W/qkn >$W/qkn.tx
 $T -n 8 --resume $W/qkn >$W/qkn2.txt 2>&1 && grep -q "qk-norm" $W/qkn2.txt && ok || bad "a resumed --qk-norm run lost it"
 expect_error "resume adds --qk-norm" "qk-norm" $T -n 8 --resume $W/docm_off --qk-norm
 ./eval_gpt lengths -c $W/qkn/ckpt_00000008.bin -d "$W/data/val_*.bin" -t 64 --windows 1 -o $W/qkn_len.csv >/dev/null 2>&1 && ok || bad "eval_gpt on a --qk-norm model failed"
+# eval_gpt generate: streams a continuation of the prompt; the same seed gives the same text, another seed
+# another; top-k 1 is greedy (the same text for any seed); a context past learned positions is refused
+G="./eval_gpt generate -c $W/qkn/ckpt_00000008.bin --prompt int -n 40"
+$G --seed 5 >$W/g1.txt 2>$W/g1.err && $G --seed 5 >$W/g2.txt 2>/dev/null && $G --seed 6 >$W/g3.txt 2>/dev/null \
+  && head -c 3 $W/g1.txt | grep -q '^int' && cmp -s $W/g1.txt $W/g2.txt && ! cmp -s $W/g1.txt $W/g3.txt && grep -q "tok/s" $W/g1.err \
+  && ok || bad "generate: prompt first, same seed same text, other seed other text, tok/s reported ($(cat $W/g1.err))"
+$G --seed 5 --top-k 1 >$W/g4.txt 2>/dev/null && $G --seed 6 --top-k 1 >$W/g5.txt 2>/dev/null && cmp -s $W/g4.txt $W/g5.txt && ok || bad "generate --top-k 1 should be greedy"
+$G --num-samples 2 --top-p 0.9 --temperature 0.8 >$W/g6.txt 2>/dev/null && [ "$(grep -c '^---- sample' $W/g6.txt)" = 2 ] && ok || bad "generate --num-samples 2"
+$T -n 2 --pos learned --val-every 0 -o $W/learned_gen >/dev/null 2>&1
+expect_error "generate past learned positions" "learned positions" ./eval_gpt generate -c $W/learned_gen/ckpt_00000002.bin -t 100
+expect_error "generate prompt and prompt file" "prompt" $G --prompt-file /etc/hostname
 # config.json: the resolved run, machine-readable
 ${PYTHON:-/usr/bin/python3} -c "import json,sys; d=json.load(open('$W/qkn/config.json')); sys.exit(not (d['model']['attn']=='ssmax' and d['model']['qk_norm']==1 and d['run']['batch']==4 and d['build']['kernel_tier']))" \
   && ok || bad "config.json of the --qk-norm run is missing or wrong"
