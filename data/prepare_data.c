@@ -151,19 +151,21 @@ int main(int argc, char **argv) {
         {"offset", required_argument, 0, 1}, {"count", required_argument, 0, 2}, {"gpt2-dir", required_argument, 0, 'g'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "i:o:k:v:s:d:g:h", opts, NULL)) != -1) {
+    opterr = 0; // getopt's own message would be a second error line
+    while ((c = getopt_long(argc, argv, ":i:o:k:v:s:d:g:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': input = optarg; break;
         case 'o': out = optarg; break;
         case 'k': tokname = optarg; break;
         case 'v': val_frac = parse_double(optarg, "--val-frac"); break;
-        case 's': shard_size = parse_double(optarg, "--shard-size"); break;
+        case 's': shard_size = (double)arg_int(optarg, "--shard-size", 1, INT32_MAX, "prepare_data"); break;
         case 'd': decode = optarg; break;
         case 'g': gpt2_dir = optarg; break;
-        case 1: offset = parse_double(optarg, "--offset"); break;
-        case 2: count = parse_double(optarg, "--count"); break;
+        case 1: offset = (double)arg_int(optarg, "--offset", 0, (long)1 << 40, "prepare_data"); break; // whole tokens
+        case 2: count = (double)arg_int(optarg, "--count", 0, (long)1 << 40, "prepare_data"); break;
         case 'h': usage(); return 0;
-        default: fprintf(stderr, "error: unknown option\nHINT: see prepare_data --help\n"); return 1;
+        case ':': die("option %s needs a value\nHINT: see prepare_data --help", argv[optind - 1]);
+        default: die("unknown option '%s'\nHINT: see prepare_data --help", argv[optind - 1]);
         }
     }
     if (optind < argc) die("unexpected argument '%s'\nHINT: see prepare_data --help", argv[optind]);

@@ -169,6 +169,16 @@ $G --num-samples 2 --top-p 0.9 --temperature 0.8 >$W/g6.txt 2>/dev/null && [ "$(
 $T -n 2 --pos learned --val-every 0 -o $W/learned_gen >/dev/null 2>&1
 expect_error "generate past learned positions" "learned positions" ./eval_gpt generate -c $W/learned_gen/ckpt_00000002.bin -t 100
 expect_error "generate prompt and prompt file" "prompt" $G --prompt-file /etc/hostname
+# a checkpoint with a NaN weight: every eval_gpt mode refuses it before writing anything
+cp $W/qkn/ckpt_00000008.bin $W/nanw.bin
+${PYTHON:-/usr/bin/python3} -c "import struct; f = open('$W/nanw.bin', 'r+b'); f.seek(1024 + 400); f.write(struct.pack('<f', float('nan')))"
+expect_error "needle on NaN weights" "non-finite weight" ./eval_gpt needle -c $W/nanw.bin -d "$W/data/val_*.bin" -o $W/nan_needle.csv
+[ ! -e $W/nan_needle.csv ] && ok || bad "needle left a CSV for a NaN checkpoint"
+# prepare_data: one error line and a HINT for a missing value and an unknown option; whole numbers only
+expect_error "prepare_data missing value" "needs a value" ./prepare_data --count
+expect_error "prepare_data unknown option" "unknown option" ./prepare_data --bogus
+expect_error "prepare_data fractional count" "integer" ./prepare_data --decode $W/data/val_000000.bin --count 2.5
+expect_error "prepare_data huge offset" "offset" ./prepare_data --decode $W/data/val_000000.bin --offset 1e300
 # config.json: the resolved run, machine-readable
 ${PYTHON:-/usr/bin/python3} -c "import json,sys; d=json.load(open('$W/qkn/config.json')); sys.exit(not (d['model']['attn']=='ssmax' and d['model']['qk_norm']==1 and d['run']['batch']==4 and d['build']['kernel_tier']))" \
   && ok || bad "config.json of the --qk-norm run is missing or wrong"
