@@ -91,7 +91,7 @@ BUILD = $(or $(BUILD_DIR),build)
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC) $(PARALLEL_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
+.PHONY: fuzz setup-fuzz all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
 ifeq ($(MPI),1)
@@ -110,6 +110,7 @@ help:
 	@echo "make bench-torch  the same configs in the PyTorch reference (tuned), with C speed-ups"
 	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
 	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
+	@echo "make fuzz       libFuzzer harnesses of the file readers and the tokenizer (FUZZ_RUNS=1000000 each; installs clang)"
 	@echo "make gpt2-vectors  regenerate tests/ref/gpt2_vectors.tsv with js-tiktoken (npm)"
 	@echo "make setup      install missing Debian packages (apt-get as root, else print the command)"
 	@echo "make MPI=1      train_gpt for data-parallel runs under mpirun (Open MPI; installs openmpi-bin libopenmpi-dev)"
@@ -222,6 +223,21 @@ tiers:
 	  $(addprefix build/$$t/,$(KERNEL_TESTS)) || exit 1; done
 test: setup-test all tiers
 	@PYTHON=$(PYTHON) BUILD=$(BUILD) TIERS="$(TIERS_BELOW)" KERNEL_TESTS="$(KERNEL_TESTS)" tests/run_tests.sh
+
+# ---- fuzzing (not in CI: minutes): libFuzzer harnesses of the checkpoint/llm.c reader (build, load,
+# evaluate), the shard reader and the GPT-2 tokenizer (decode(encode(x)) == x), FUZZ_RUNS inputs each
+FUZZ_RUNS ?= 1000000
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -DFUZZING -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+             -fopenmp-simd -fno-math-errno -fno-trapping-math -Wno-pass-failed
+FUZZ_SRC = $(MODEL_SRC) $(DATA_SRC)
+FUZZERS = build/fuzz/fuzz_checkpoint build/fuzz/fuzz_shard build/fuzz/fuzz_bpe
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ $(LDLIBS)
+setup-fuzz: setup-build
+	$(call apt_install,clang)
+fuzz: setup-fuzz all $(FUZZERS)
+	@tests/fuzz/run.sh $(FUZZ_RUNS)
 
 reference: setup-python all
 	$(PYTHON) scripts/reference.py --out tests/ref

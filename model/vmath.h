@@ -41,6 +41,7 @@ static inline float vexp(float x) {
     float n = (t + 12582912.0f) - 12582912.0f; // round to nearest: 1.5 * 2^23 pushes the fraction out
     float f = x - n * 0.693145751953125f - n * 1.42860682030941723e-6f; // x - n ln 2, in two parts
     float p = 1.0f + f * (1.0f + f * (0.5f + f * (0.166666672f + f * (0.0416666418f + f * (0.00833345205f + f * 0.00138888310f)))));
+    n = n == n ? n : 0.0f; // NaN in, NaN out (through f), but no float-to-int conversion of a NaN
     uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; // unsigned: no signed shift for any input
     float scale;
     memcpy(&scale, &bits, 4);

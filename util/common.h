@@ -17,11 +17,20 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+// fuzzing builds (make fuzz): an error returns to the harness instead of ending the process, so one
+// process can try millions of inputs; everything else about the error path is unchanged
+#ifdef FUZZING
+#include <setjmp.h>
+extern jmp_buf fuzz_escape;
+#define exit(code) longjmp(fuzz_escape, 1)
+#endif
+
 #ifdef _OPENMP
 #include <omp.h>
 #else // NO_OMP=1 builds: one thread
 static inline int omp_get_max_threads(void) { return 1; }
 static inline void omp_set_num_threads(int n) { (void)n; }
+static inline int omp_get_thread_num(void) { return 0; }
 #endif
 
 // ----------------------------------------------------------------------------
