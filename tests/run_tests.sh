@@ -27,6 +27,7 @@ done
 run tests/test_cli.sh
 run tests/test_ablation.sh
 run tests/test_mpi.sh
+run tests/fuzz/quick.sh
 [ -n "$broken" ] && echo "suites that crashed or printed no count:$broken"
 echo "== all suites"
 echo "$total_pass passed, $total_fail failed"
