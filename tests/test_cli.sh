@@ -139,6 +139,13 @@ s0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_ssmax-fixed/ssmax.csv);
 s0=$(awk -F, '$1==0 && $2==0 && $3==0 {print $4}' $W/run_ssmax/ssmax.csv); s1=$(awk -F, '$1==30 && $2==0 && $3==0 {print $4}' $W/run_ssmax/ssmax.csv)
 [ -n "$s0" ] && [ "$s0" != "$s1" ] && ok || bad "ssmax: s did not move ($s0 -> $s1)"
 
+# every switch trains too (with SSMax), and the loss goes down
+for sw in "--qk-norm" "--doc-mask" "--pos none"; do
+  tag=$(echo "$sw" | tr -d ' -')
+  $T -n 30 --attn ssmax $sw --lr 3e-3 --warmup 5 --val-every 30 -o $W/sw_$tag >$W/v.txt 2>&1 || { bad "$sw run failed: $(tail -2 $W/v.txt)"; continue; }
+  first=$(sed -n 2p $W/sw_$tag/log.csv | cut -d, -f3); last=$(tail -1 $W/sw_$tag/log.csv | cut -d, -f3)
+  awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < a - 0.5)}' && ok || bad "$sw: loss $first -> $last did not fall"
+done
 # --attn lists every normalizer (the loop above ran them all)
 [ "$(./train_gpt --help | sed -n 's/.*--attn NAME *\(.*\) (default.*/\1/p' | tr -d '|' | wc -w)" -ge 11 ] && ok || bad "--attn lists fewer than 11 normalizers"
 # a parameter per head of its own: temp's tau and sink's sigma are logged under their names and move
