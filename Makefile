@@ -91,7 +91,7 @@ BUILD = $(or $(BUILD_DIR),build)
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC) $(PARALLEL_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: fuzz setup-fuzz all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
+.PHONY: faults fuzz setup-fuzz all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
 ifeq ($(MPI),1)
@@ -110,6 +110,7 @@ help:
 	@echo "make bench-torch  the same configs in the PyTorch reference (tuned), with C speed-ups"
 	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
 	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
+	@echo "make faults     runs killed at random moments and resumed, a disk-full run (FAULT_RUNS=20)"
 	@echo "make fuzz       libFuzzer harnesses of the file readers and the tokenizer (FUZZ_RUNS=1000000 each; installs clang)"
 	@echo "make gpt2-vectors  regenerate tests/ref/gpt2_vectors.tsv with js-tiktoken (npm)"
 	@echo "make setup      install missing Debian packages (apt-get as root, else print the command)"
@@ -238,6 +239,12 @@ setup-fuzz: setup-build
 	$(call apt_install,clang)
 fuzz: setup-fuzz all $(FUZZERS)
 	@tests/fuzz/run.sh $(FUZZ_RUNS)
+
+# ---- faults (not in CI: minutes): FAULT_RUNS runs killed with SIGKILL at random moments and resumed until
+# done, against an uninterrupted run; a disk-full run on a small tmpfs where this machine can mount one
+FAULT_RUNS ?= 20
+faults: all
+	@FAULT_RUNS=$(FAULT_RUNS) tests/faults.sh
 
 reference: setup-python all
 	$(PYTHON) scripts/reference.py --out tests/ref
