@@ -168,12 +168,7 @@ static void load(GPT *m, const Options *o, int *T_train) {
     // config (e): the checkpoint's other tensors, the new normalizer's parameters at their initial values
     if (o->sh.attn) config_convert_normalizer(&c, parse_normalizer(o->sh.attn, "--attn", "eval_gpt"), o->sh.ssmax_s0, *T_train);
     gpt_build(m, &c);
-    checkpoint_load_read(m, o->ckpt, &file_config, 0, 0);
-    for (int i = 0; i < NUM_PARAM_TENSORS; i++) // before any output: a model with NaN weights evaluates to nothing
-        for (size_t k = 0; k < m->param_sizes[i]; k++)
-            if (!isfinite(m->params.t[i][k]))
-                die("'%s' holds a non-finite weight (tensor %s, entry %zu)\nHINT: the run diverged or the file is corrupt; "
-                    "use an earlier checkpoint", o->ckpt, param_names[i], k);
+    checkpoint_load_read(m, o->ckpt, &file_config, 0, 0); // refuses non-finite weights before any output
 }
 
 static int max_context(const GPT *m, int want) {

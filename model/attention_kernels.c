@@ -295,7 +295,7 @@ void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scrat
             transpose_head(vt, base, 2, h, T, Tp, C, hs);
             memset(dk, 0, (size_t)2 * Tp * hs * sizeof(real));
             real ph[ATTN_MAX_PARAMS], dph[ATTN_MAX_PARAMS] = {0}; // this head's parameters, their gradient
-            for (int k = 0; k < ATTN_MAX_PARAMS; k++) ph[k] = a->p[k] ? a->p[k][h] : 0;
+            attn_head_params(ph, a, h);
             for (int t0 = 0; t0 < T; t0 += QB) {
                 int nr = T - t0 < QB ? T - t0 : QB, n = t0 + nr;
                 const real *q[QB], *go[QB];

@@ -125,6 +125,11 @@ int checkpoint_load_read(GPT *model, const char *path, const GPTConfig *file_con
         }
     }
     fclose(f);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) // a diverged or corrupt file: refused before anything runs on it
+        for (size_t k = 0; k < model->param_sizes[i] && fsizes[i] == model->param_sizes[i]; k++)
+            if (!isfinite(model->params.t[i][k]))
+                die("'%s' holds a non-finite weight (tensor %s, entry %zu)\nHINT: the run diverged or the file is corrupt; "
+                    "use an earlier checkpoint", path, param_names[i], k);
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) // slots the file lacks start where the normalizer's table says
         if (fsizes[PARAM_ATTN0 + k] != model->param_sizes[PARAM_ATTN0 + k]) gpt_init_normalizer_slot(model, k);
     return parts == 3;

@@ -35,7 +35,8 @@ typedef struct {
 // reads only the header: the model config, and whether optimizer state is present
 GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainState *state);
 // fills an already built model; normalizer parameters that the file lacks (a Softmax checkpoint loaded
-// as SSMax) start at their initial values (gpt_init_normalizer_slot); returns 1 if the optimizer state was loaded
+// as SSMax) start at their initial values (gpt_init_normalizer_slot); a non-finite weight is an error;
+// returns 1 if the optimizer state was loaded
 int checkpoint_load(GPT *model, const char *path, TrainState *state, int want_optimizer);
 // the same with the header already read by checkpoint_read_config (file_config, has_optimizer)
 int checkpoint_load_read(GPT *model, const char *path, const GPTConfig *file_config, int has_optimizer, int want_optimizer);
