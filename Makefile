@@ -83,7 +83,7 @@ endif
 $(call say,build: default attention $(ATTN) (ATTN= any --attn name of ./train_gpt --help))
 
 MODEL_SRC = model/tier.c model/layers.c model/attention.c model/attention_kernels.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
-DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c
+DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c data/retrieval.c
 PARALLEL_SRC = parallel/mpi.c
 CLI_OBJ = $(BUILD)/cli/flags.o $(BUILD)/cli/generate.o
 HEADERS = $(wildcard util/*.h model/*.h data/*.h parallel/*.h cli/*.h tests/*.h)
@@ -91,7 +91,7 @@ BUILD = $(or $(BUILD_DIR),build)
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC) $(PARALLEL_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
 
-.PHONY: faults fuzz setup-fuzz all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
+.PHONY: experiments faults fuzz setup-fuzz all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
 ifeq ($(MPI),1)
@@ -104,6 +104,7 @@ help:
 	@echo "make            build train_gpt, eval_gpt, prepare_data and the tests"
 	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
 	@echo "make test       build and run every test (including the ablation runner at SCALE=smoke)"
+	@echo "make experiments EXP=retrieval|ablation  an experiment, its results accumulating in docs/experiments/EXP"
 	@echo "make ablation   the SSMax paper's ablations (a)-(f) on the books, report in runs/ablation (SCALE=default|smoke);"
 	@echo "                CONFIGS=softmax,ssmax,sink,... compares any normalizers the same way (runs/compare)"
 	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
@@ -196,6 +197,15 @@ run: setup all
 SCALE ?= default
 ablation: setup all
 	$(PYTHON) scripts/ablation.py --scale $(SCALE) $(if $(CONFIGS),--configs $(CONFIGS)) $(if $(filter smoke,$(SCALE)),--out runs/$(if $(CONFIGS),compare,ablation)-smoke)
+
+# ---- experiments: every finished run's small results accumulate in docs/experiments/EXP (commit them);
+# a finished run is never repeated, an interrupted one resumes. EXP=retrieval (scripts/retrieval.py) | ablation
+EXP ?= retrieval
+EXP_FLAGS ?=
+experiments: setup all
+	@case "$(EXP)" in retrieval|ablation) ;; *) echo "error: unknown experiment EXP=$(EXP)"; \
+	  echo "HINT: make experiments EXP=retrieval or EXP=ablation"; exit 1;; esac
+	$(PYTHON) scripts/$(EXP).py --publish docs/experiments/$(EXP) $(EXP_FLAGS)
 
 # ---- benchmarks: speed figures live here, never in tests
 BENCH_FLAGS ?=

@@ -16,12 +16,13 @@
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
 #include "data/needle.h"
+#include "data/retrieval.h"
 
 #define MAX_LIST 64
 
 typedef struct {
     SharedFlags sh; // --attn, --ssmax-s0, --rope-theta, --threads, --gpt2-dir, --seed
-    const char *mode, *ckpt, *data, *out, *scores;
+    const char *mode, *ckpt, *data, *out, *scores, *window_out;
     int context, windows, buckets, trials, score_context, score_trials;
     const char *prompt, *prompt_file; // generate
     int gen_tokens, top_k, num_samples;
@@ -29,12 +30,16 @@ typedef struct {
     int contexts[MAX_LIST], ncontexts;
     double depths[MAX_LIST];
     int ndepths;
+    const char *task; // retrieval
+    int pairs, queries;
 } Options;
 
 static void usage(void) {
-    printf("usage: eval_gpt lengths|needle|generate -c CKPT [options]\n\n"
+    printf("usage: eval_gpt lengths|needle|retrieval|generate -c CKPT [options]\n\n"
            "  lengths:  per-position loss of CKPT on held-out text, at one long context\n"
            "  needle:   retrieval accuracy over context lengths x needle depths, and needle attention scores\n"
+           "  retrieval: accuracy of a model trained with train_gpt --task passkey|mqar|recall, over context lengths x\n"
+           "            the distance from the information to the question\n"
            "  generate: text from a prompt, streamed as it is drawn (KV cache: one position's pass per token)\n\n"
            "common:\n"
            "  -c, --ckpt FILE         checkpoint to evaluate (required)\n"
@@ -43,14 +48,15 @@ static void usage(void) {
            "      --attn NAME         evaluate a Softmax checkpoint converted to %s\n"
            "                          (config (e)); s = --ssmax-s0 (default: as train_gpt for the training length)\n"
            "      --ssmax-s0 S        s of every head after --attn conversion\n"
-           "  -o, --out FILE          CSV to write (default: lengths.csv or needle.csv)\n"
+           "  -o, --out FILE          CSV to write (default: lengths.csv, needle.csv or retrieval.csv)\n"
            "      --threads N         OpenMP threads (default: all cores)\n"
            "      --gpt2-dir DIR      encoder.json and vocab.bpe, for gpt2 models in needle mode\n"
            "  -h, --help              this help\n\n"
            "lengths:\n"
            "  -t, --context N         context length (default: 32 x the checkpoint's training length)\n"
            "      --windows N         held-out windows of N+1 tokens averaged (default: 8)\n"
-           "      --buckets N         log-spaced position buckets in the CSV (default: 24)\n\n"
+           "      --buckets N         log-spaced position buckets in the CSV (default: 24)\n"
+           "      --window-out FILE   also each window's loss per bucket, for intervals over windows (default: none)\n\n"
            "needle:\n"
            "      --contexts LIST     context lengths, comma-separated (default: 1,2,4,8,12 x the training length)\n"
            "      --depths LIST       needle depths in [0,1] (default: 0,0.25,0.5,0.75,1)\n"
@@ -60,6 +66,10 @@ static void usage(void) {
            "                          FILE with _heads before .csv (default: none)\n"
            "      --score-context N   context of the score trials (default: 8 x the training length)\n"
            "      --score-trials N    score trials at random depths (default: 100)\n\n"
+           "retrieval (--contexts, --trials and --seed as above; default contexts 1,2,4,8,16 x the training length,\n"
+           "default trials 100; -d gives passkey's haystack):\n"
+           "      --task NAME         passkey | mqar | recall: the task the model was trained on (default: mqar)\n"
+           "      --pairs N, --queries N  mqar's or recall's key-value pairs and queries, as trained (default: 8, 4)\n\n"
            "generate (the seed above draws the text; -t sets the context the model sees, default its training length):\n"
            "      --prompt TEXT       the text to continue (default: none, the text starts after end-of-text)\n"
            "      --prompt-file FILE  the prompt from a file\n"
@@ -93,11 +103,13 @@ static Options parse_args(int argc, char **argv) {
     o.data = "data/books-byte/val_*.bin"; o.windows = 8; o.buckets = 24; o.trials = 10; o.score_trials = 100;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(); exit(argc < 2); }
     o.mode = argv[1];
-    if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle") && strcmp(o.mode, "generate"))
-        die("unknown mode '%s'\nHINT: eval_gpt lengths, needle or generate ... (see eval_gpt --help)", o.mode);
+    if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle") && strcmp(o.mode, "retrieval") && strcmp(o.mode, "generate"))
+        die("unknown mode '%s'\nHINT: eval_gpt lengths, needle, retrieval or generate ... (see eval_gpt --help)", o.mode);
+    o.task = "mqar"; o.pairs = 8; o.queries = 4;
+    if (!strcmp(o.mode, "retrieval")) o.trials = 100;
     o.gen_tokens = 200; o.temperature = 1.0f; o.top_p = 1.0f; o.num_samples = 1;
     enum { O_WINDOWS = 256, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SCORES, O_SCTX, O_STRIALS, O_PROMPT, O_PROMPTF,
-           O_TEMP, O_TOPK, O_TOPP, O_NSAMP };
+           O_TEMP, O_TOPK, O_TOPP, O_NSAMP, O_TASK, O_PAIRS, O_QUERIES, O_WINDOWOUT };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"ckpt", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
         {"out", required_argument, 0, 'o'}, {"context", required_argument, 0, 't'},
@@ -109,7 +121,9 @@ static Options parse_args(int argc, char **argv) {
         {"prompt", required_argument, 0, O_PROMPT}, {"prompt-file", required_argument, 0, O_PROMPTF},
         {"tokens", required_argument, 0, 'n'}, {"temperature", required_argument, 0, O_TEMP},
         {"top-k", required_argument, 0, O_TOPK}, {"top-p", required_argument, 0, O_TOPP},
-        {"num-samples", required_argument, 0, O_NSAMP}, {0, 0, 0, 0}};
+        {"num-samples", required_argument, 0, O_NSAMP}, {"task", required_argument, 0, O_TASK},
+        {"pairs", required_argument, 0, O_PAIRS}, {"queries", required_argument, 0, O_QUERIES},
+        {"window-out", required_argument, 0, O_WINDOWOUT}, {0, 0, 0, 0}};
     double vals[MAX_LIST];
     int c;
     opterr = 0;
@@ -143,6 +157,10 @@ static Options parse_args(int argc, char **argv) {
         case O_TOPK: o.top_k = (int)parse_int(optarg, "--top-k", 0, 1 << 20); break;
         case O_TOPP: o.top_p = (float)parse_num(optarg, "--top-p", 1e-6, 1); break;
         case O_NSAMP: o.num_samples = (int)parse_int(optarg, "--num-samples", 1, 1 << 20); break;
+        case O_WINDOWOUT: o.window_out = optarg; break;
+        case O_TASK: o.task = optarg; parse_named(optarg, "--task", retrieval_names, RETRIEVAL_COUNT, "eval_gpt"); break;
+        case O_PAIRS: o.pairs = (int)parse_int(optarg, "--pairs", 1, RETRIEVAL_MAX_PAIRS); break;
+        case O_QUERIES: o.queries = (int)parse_int(optarg, "--queries", 1, RETRIEVAL_MAX_PAIRS); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see eval_gpt --help", optopt);
             die("unknown option '%s'\nHINT: see eval_gpt --help", argv[optind - 1]);
@@ -151,7 +169,9 @@ static Options parse_args(int argc, char **argv) {
     }
     if (optind < argc) die("unexpected argument '%s'\nHINT: options start with -- (see eval_gpt --help)", argv[optind]);
     if (!o.ckpt) die("eval_gpt %s needs a checkpoint\nHINT: eval_gpt %s -c runs/ssmax/ckpt_00001000.bin", o.mode, o.mode);
-    if (!o.out) o.out = !strcmp(o.mode, "lengths") ? "lengths.csv" : "needle.csv";
+    if (o.queries > o.pairs)
+        die("--queries %d is more than --pairs %d\nHINT: use the --pairs and --queries the model was trained with", o.queries, o.pairs);
+    if (!o.out) o.out = !strcmp(o.mode, "lengths") ? "lengths.csv" : !strcmp(o.mode, "retrieval") ? "retrieval.csv" : "needle.csv";
     return o;
 }
 
@@ -194,6 +214,7 @@ static void run_lengths(const Options *o) {
            m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, gpt_eval_bytes(&m.config, 1, n) / 1048576.0);
     double *sum = calloc(n, sizeof(double));
     float *losses = malloc_check((size_t)n * sizeof(float));
+    float *per_window = o->window_out ? malloc_check((size_t)windows * n * sizeof(float)) : NULL;
     if (!sum) die("out of memory");
     double t0 = now_seconds();
     for (int w = 0; w < windows; w++) {
@@ -204,24 +225,39 @@ static void run_lengths(const Options *o) {
             if (!isfinite(losses[t])) die("the loss at position %d is %f\nHINT: the checkpoint holds non-finite weights", t, losses[t]);
             sum[t] += losses[t];
         }
+        if (per_window) memcpy(per_window + (size_t)w * n, losses, (size_t)n * sizeof(float));
     }
     // buckets with log-spaced edges over positions 1..n (position = number of tokens seen, t+1)
-    FILE *f = fopen_check(o->out, "w");
+    int *edges = malloc_check((size_t)(o->buckets + 1) * sizeof(int)), nb = 0;
+    edges[0] = 0;
+    for (int k = 1; k <= o->buckets; k++) {
+        int edge = k == o->buckets ? n : (int)ceil(pow((double)n, (double)k / o->buckets));
+        if (edge > edges[nb]) edges[++nb] = edge;
+    }
+    FILE *f = fopen_check(o->out, "w"), *g = per_window ? fopen_check(o->window_out, "w") : NULL;
     fprintf(f, "position_start,position_end,loss,count\n");
     printf("%14s %10s\n", "positions", "loss");
-    int prev = 0;
-    for (int k = 1; k <= o->buckets; k++) {
-        int edge = (int)ceil(pow((double)n, (double)k / o->buckets));
-        if (k == o->buckets) edge = n;
-        if (edge <= prev) continue;
+    for (int k = 0; k < nb; k++) {
+        int lo = edges[k], hi = edges[k + 1];
         double s = 0;
-        for (int t = prev; t < edge; t++) s += sum[t];
-        double loss = s / ((double)(edge - prev) * windows);
-        fprintf(f, "%d,%d,%.6f,%d\n", prev + 1, edge, loss, (edge - prev) * windows);
-        printf("%6d-%-7d %10.4f\n", prev + 1, edge, loss);
-        prev = edge;
+        for (int t = lo; t < hi; t++) s += sum[t];
+        double loss = s / ((double)(hi - lo) * windows);
+        fprintf(f, "%d,%d,%.6f,%d\n", lo + 1, hi, loss, (hi - lo) * windows);
+        printf("%6d-%-7d %10.4f\n", lo + 1, hi, loss);
     }
     close_output(f, o->out);
+    if (per_window) { // window,position_start,position_end,loss: the mean loss of one window over one bucket
+        fprintf(g, "window,position_start,position_end,loss\n");
+        for (int w = 0; w < windows; w++)
+            for (int k = 0; k < nb; k++) {
+                double s = 0;
+                for (int t = edges[k]; t < edges[k + 1]; t++) s += per_window[(size_t)w * n + t];
+                fprintf(g, "%d,%d,%d,%.6f\n", w, edges[k] + 1, edges[k + 1], s / (edges[k + 1] - edges[k]));
+            }
+        close_output(g, o->window_out);
+        free(per_window);
+    }
+    free(edges);
     double all = 0, inside = 0;
     for (int t = 0; t < n; t++) { all += sum[t]; if (t < T_train) inside += sum[t]; }
     printf("mean loss: positions 1-%d %.4f, all %d positions %.4f; %.1fs; wrote %s\n", T_train < n ? T_train : n,
@@ -358,6 +394,83 @@ static void run_needle(Options *o) {
 // ----------------------------------------------------------------------------
 // generate: text from a prompt, each token written as it is drawn
 
+// ----------------------------------------------------------------------------
+
+// retrieval: per context, the answers right (every answer token the argmax) in distance bins [2^k, 2^(k+1))
+static void run_retrieval(Options *o) {
+    GPT m;
+    int T_train;
+    load(&m, o, &T_train);
+    RetrievalTask task = {parse_choice(o->task, retrieval_names, RETRIEVAL_COUNT), o->pairs, o->queries};
+    const char *bad = retrieval_check(&task, m.config.vocab_size);
+    if (*bad) die("--task %s: %s\nHINT: evaluate a model trained with train_gpt --task %s", o->task, bad, o->task);
+    Tokenizer tok = {0};
+    DataLoader dl = {0};
+    const Shard *hay = NULL;
+    if (task.kind == RETRIEVAL_PASSKEY) {
+        if (m.config.tokenizer != TOKENIZER_BYTE && m.config.tokenizer != TOKENIZER_GPT2)
+            die("'%s' does not say which tokenizer made its ids\nHINT: passkey examples need the byte or gpt2 tokenizer", o->ckpt);
+        tokenizer_init_kind(&tok, m.config.tokenizer, o->sh.gpt2_dir);
+        dataloader_init(&dl, o->data, 1, 1, 0, 0);
+        dataloader_check_vocab(&dl, m.config.vocab_size, m.config.tokenizer);
+        hay = dataloader_largest_shard(&dl);
+    }
+    if (!o->ncontexts) {
+        int mult[] = {1, 2, 4, 8, 16};
+        for (int i = 0; i < 5; i++) o->contexts[o->ncontexts++] = mult[i] * T_train;
+    }
+    int longest = 0, need = retrieval_min_context(&task, &tok);
+    for (int i = 0; i < o->ncontexts; i++) { // before any file is written
+        max_context(&m, o->contexts[i]);
+        if (o->contexts[i] < need)
+            die("a context of %d tokens is too short for a %s example\nHINT: use contexts of at least %d tokens", o->contexts[i], o->task, need);
+        if (o->contexts[i] > longest) longest = o->contexts[i];
+    }
+    int *argmax = malloc_check((size_t)(longest + 1) * sizeof(int));
+    enum { BINS = 24 };
+    printf("eval_gpt retrieval: %s (%s, trained at T=%d), task %s", o->ckpt, normalizers[m.config.attn].name, T_train, o->task);
+    if (task.kind == RETRIEVAL_MQAR) printf(" (%d pairs, %d queries)", task.pairs, task.queries);
+    printf(", rope theta %g, %d trials per context\n", m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, o->trials);
+    FILE *f = fopen_check(o->out, "w");
+    fprintf(f, "context,distance_start,distance_end,answers,correct\n");
+    printf("%8s %10s %9s\n", "context", "accuracy", "answers");
+    double t0 = now_seconds();
+    for (int ci = 0; ci < o->ncontexts; ci++) {
+        int n = o->contexts[ci];
+        long total[BINS] = {0}, right[BINS] = {0};
+        for (int trial = 0; trial < o->trials; trial++) {
+            uint64_t rng = random_seed((uint64_t)o->sh.seed, ((uint64_t)n << 32) ^ 0x72657472ULL ^ (uint64_t)trial);
+            RetrievalExample ex;
+            retrieval_make(&ex, &task, &tok, hay ? hay->tokens : NULL, hay ? hay->ntok : 0, n, &rng);
+            EvalOutputs out = {.argmax = argmax};
+            gpt_evaluate(&m, ex.tokens, NULL, 1, n, &out);
+            for (int a = 0; a < ex.answers; a++) {
+                int ok = 1;
+                for (int t = ex.start[a]; t < ex.end[a]; t++) ok &= argmax[t - 1] == ex.tokens[t];
+                int d = ex.start[a] - 1 - ex.source[a], bin = 0;
+                while (bin < BINS - 1 && (2L << bin) <= d) bin++;
+                total[bin]++;
+                right[bin] += ok;
+            }
+            retrieval_free(&ex);
+        }
+        long all = 0, all_right = 0;
+        for (int b = 0; b < BINS; b++) {
+            if (!total[b]) continue;
+            fprintf(f, "%d,%ld,%ld,%ld,%ld\n", n, b ? 1L << b : 1L, (2L << b) - 1, total[b], right[b]);
+            all += total[b];
+            all_right += right[b];
+        }
+        printf("%8d %10.3f %9ld\n", n, (double)all_right / all, all);
+        fflush(stdout);
+    }
+    close_output(f, o->out);
+    printf("wrote %s (%.1fs)\n", o->out, now_seconds() - t0);
+    free(argmax);
+    if (hay) dataloader_free(&dl);
+    gpt_free(&m);
+}
+
 static void emit_token(int token, void *arg) {
     const Tokenizer *tok = arg;
     tokenizer_decode(tok, &token, 1, stdout);
@@ -419,6 +532,7 @@ int main(int argc, char **argv) {
     use_threads(o.sh.threads);
     if (!strcmp(o.mode, "lengths")) run_lengths(&o);
     else if (!strcmp(o.mode, "generate")) run_generate(&o);
+    else if (!strcmp(o.mode, "retrieval")) run_retrieval(&o);
     else run_needle(&o);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
 #include "data/needle.h"
+#include "data/retrieval.h"
 #include "parallel/mpi.h"
 
 #ifndef ATTN_DEFAULT
@@ -34,6 +35,8 @@ typedef struct {
     float mpi_timeout;
     int batch, steps, grad_accum, warmup, val_every, val_batches, sample_every, sample_len;
     int ckpt_every, keep_ckpts, log_every, dry_run, attn_switch_step, overwrite, doc_mask, qk_norm;
+    int pairs, queries;       // --task mqar
+    float needle_frac;        // --task lm: the fraction of windows that carry a needle
     int batch_given, accum_given; // given on the command line (a resume keeps the run's own otherwise; --seed: sh.seed_given)
     float lr, min_lr_frac, decay_frac, beta1, beta2, eps, wd, clip, temperature;
 } Options;
@@ -44,7 +47,7 @@ static Options default_options(void) {
     o.model = "small"; o.train = "data/tinyshakespeare-byte/train_*.bin"; o.val = "data/tinyshakespeare-byte/val_*.bin";
     o.sh = shared_flags_default(1337);
     o.out = NULL; o.pos = NULL; o.norm = NULL; o.mlp = NULL; o.schedule = "constant"; o.task = "lm";
-    o.needle_loss = "answer";
+    o.needle_loss = "answer"; o.pairs = 8; o.queries = 4;
     o.layers = o.heads = o.width = o.ffn = o.tie = o.bias = o.seq = o.max_seq = o.doc_mask = o.qk_norm = -1;
     o.sh.rope_theta = -1; o.sh.ssmax_s0 = NAN; o.mpi_timeout = 300;
     o.batch = 8; o.steps = 1000; o.grad_accum = 1; o.warmup = 100;
@@ -87,10 +90,19 @@ static void usage(void) {
            "  -b, --batch B           sequences per micro-batch (default: %d)\n"
            "  -t, --seq T             sequence length (default: preset's T)\n"
            "      --task NAME         lm: next-token loss on the training text | needle: retrieval examples made\n"
-           "                          from the training text (default: %s)\n"
+           "                          from the training text | passkey: a 7-digit pass key hidden in training text,\n"
+           "                          asked for at the end | mqar: multi-query associative recall on random tokens\n"
+           "                          (key, value pairs) | recall: associative recall in one hop (each item one\n"
+           "                          token) (passkey, mqar, recall: loss on the answers only, validation on\n"
+           "                          examples of a fixed draw) (default: %s)\n"
            "      --needle-loss NAME  --task needle: which tokens carry the loss: answer (the 7 digits) | question\n"
-           "                          (the question and the answer) | all (every token) (default: %s)\n",
-           d.train, d.val, d.batch, d.task, d.needle_loss);
+           "                          (the question and the answer) | all (every token) (default: %s)\n"
+           "      --pairs N           --task mqar, recall: key-value pairs per example, 1..64 (recall 1..8) (default: %d)\n"
+           "      --queries N         --task mqar, recall: keys asked for at the end, 1..pairs (default: %d)\n"
+           "      --needle-frac X     --task lm: this fraction of windows carries a needle (the needle task's\n"
+           "                          sentence, question and answer, at a uniform depth; loss on every token)\n"
+           "                          (default: %g)\n",
+           d.train, d.val, d.batch, d.task, d.needle_loss, d.pairs, d.queries, d.needle_frac);
     printf("\noptimisation:\n"
            "  -n, --steps N           optimizer steps (default: %d)\n"
            "  -a, --grad-accum N      micro-batches per step (default: %d)\n"
@@ -131,14 +143,16 @@ static void usage(void) {
 // number parsing that rejects junk and out-of-range values with a one-line error
 #define parse_int(s, flag, lo, hi) arg_int(s, flag, lo, hi, "train_gpt")
 #define parse_float(s, flag, lo, hi) (float)arg_num(s, flag, lo, hi, "train_gpt")
-static const char *task_names[] = {"lm", "needle"};
+enum { TASK_LM, TASK_NEEDLE, TASK_PASSKEY, TASK_MQAR, TASK_RECALL, TASK_COUNT };
+static const char *task_names[TASK_COUNT] = {"lm", "needle", "passkey", "mqar", "recall"};
 static const char *needle_loss_names[] = {"answer", "question", "all"};
 
 static Options parse_args(int argc, char **argv) {
     Options o = default_options();
     enum { O_POS = 256, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP,
-           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_DRY, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE, O_DOCMASK, O_QKNORM };
+           O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_DRY, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE, O_DOCMASK, O_QKNORM,
+           O_PAIRS, O_QUERIES, O_NEEDLEFRAC };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -161,7 +175,9 @@ static Options parse_args(int argc, char **argv) {
         {"qk-norm", no_argument, 0, O_QKNORM},
         {"log-every", required_argument, 0, O_LOGEVERY}, {"dry-run", no_argument, 0, O_DRY},
         {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK},
-        {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {"needle-loss", required_argument, 0, O_NEEDLELOSS}, {0, 0, 0, 0}};
+        {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {"needle-loss", required_argument, 0, O_NEEDLELOSS},
+        {"pairs", required_argument, 0, O_PAIRS}, {"queries", required_argument, 0, O_QUERIES},
+        {"needle-frac", required_argument, 0, O_NEEDLEFRAC}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
@@ -212,7 +228,10 @@ static Options parse_args(int argc, char **argv) {
         case O_DRY: o.dry_run = 1; break;
         case O_SWITCH: o.attn_switch_step = parse_int(optarg, "--attn-switch-step", 0, 1 << 30); break;
         case O_MPITIMEOUT: o.mpi_timeout = parse_float(optarg, "--mpi-timeout", 1, 1e7); break;
-        case O_TASK: o.task = optarg; parse_named(optarg, "--task", task_names, 2, "train_gpt"); break;
+        case O_TASK: o.task = optarg; parse_named(optarg, "--task", task_names, TASK_COUNT, "train_gpt"); break;
+        case O_PAIRS: o.pairs = parse_int(optarg, "--pairs", 1, RETRIEVAL_MAX_PAIRS); break;
+        case O_QUERIES: o.queries = parse_int(optarg, "--queries", 1, RETRIEVAL_MAX_PAIRS); break;
+        case O_NEEDLEFRAC: o.needle_frac = parse_float(optarg, "--needle-frac", 0, 1); break;
         case O_NEEDLELOSS: o.needle_loss = optarg; parse_named(optarg, "--needle-loss", needle_loss_names, 3, "train_gpt"); break;
         case '?':
             if (optopt) die("option -%c needs a value or is unknown\nHINT: see train_gpt --help", optopt);
@@ -226,6 +245,10 @@ static Options parse_args(int argc, char **argv) {
     if (o.attn_switch_step > o.steps)
         die("--attn-switch-step %d is past the last step (-n %d): the run would never switch\nHINT: use a step in 1..%d",
             o.attn_switch_step, o.steps, o.steps);
+    if (o.queries > o.pairs)
+        die("--queries %d is more than --pairs %d: every query asks for a different key\nHINT: use --queries <= --pairs", o.queries, o.pairs);
+    if (o.needle_frac > 0 && strcmp(o.task, "lm"))
+        die("--needle-frac mixes needles into language-model windows, but the task is %s\nHINT: use --task lm, or drop --needle-frac", o.task);
     if (o.resume && o.init_from) die("--resume and --init-from exclude each other\nHINT: --resume continues a run, --init-from starts a new one from weights");
     return o;
 }
@@ -457,22 +480,26 @@ static void log_ssmax(FILE *f, const char *dir, const GPT *m, int step) {
 // mean validation loss over the first `batches` global batches; each rank evaluates its rows. The
 // evaluation pass holds no (B,T,Vp) logits, so validation allocates nothing beside the training buffers
 // but its own O(B*T*C) ones (the same losses as gpt_forward)
+// the mean loss over the positions of a batch that have a target, summed in order as gpt_forward does
+static double batch_loss(GPT *model, const int *inputs, const int *targets, int B, int T, float *losses) {
+    EvalOutputs out = {.losses = losses};
+    gpt_evaluate(model, inputs, targets, B, T, &out);
+    double batch = 0;
+    size_t count = 0;
+    for (size_t j = 0; j < (size_t)B * T; j++) if (targets[j] >= 0) { batch += losses[j]; count++; }
+    return count ? (float)(batch / count) : -1.0f;
+}
+
 static float evaluate(GPT *model, DataLoader *val, int batches, const Dist *dist) {
     dataloader_reset(val);
     size_t avail = val->nwindows / ((size_t)val->B * val->world);
     if (avail < 1) avail = 1;
     if ((size_t)batches > avail) batches = (int)avail;
-    size_t BT = (size_t)val->B * val->T;
-    float *losses = malloc_check(BT * sizeof(float));
+    float *losses = malloc_check((size_t)val->B * val->T * sizeof(float));
     double sum = 0;
     for (int i = 0; i < batches; i++) {
         dataloader_next_batch(val);
-        EvalOutputs out = {.losses = losses};
-        gpt_evaluate(model, val->inputs, val->targets, val->B, val->T, &out);
-        double batch = 0; // the mean over positions with a target, summed in order as gpt_forward does
-        size_t count = 0;
-        for (size_t j = 0; j < BT; j++) if (val->targets[j] >= 0) { batch += losses[j]; count++; }
-        sum += count ? (float)(batch / count) : -1.0f;
+        sum += batch_loss(model, val->inputs, val->targets, val->B, val->T, losses);
     }
     free(losses);
     return (float)(dist_sum_double(dist, sum, "the validation loss") / dist->world / batches);
@@ -517,9 +544,15 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     if (train) ROW("train data", "%s (%zu windows)", o->train, train->nwindows);
     if (val) ROW("val data", "%s (%zu windows)", o->val, val->nwindows);
     ROW("batch", "B=%d T=%d accum=%d: %zu tok/step", B, T, o->grad_accum, (size_t)B * T * o->grad_accum * world);
-    if (strcmp(o->task, "lm"))
+    if (!strcmp(o->task, "needle"))
         ROW("task", "%s: loss on %s", o->task, !strcmp(o->needle_loss, "answer") ? "the answer tokens only" :
             !strcmp(o->needle_loss, "question") ? "the question and the answer" : "every token");
+    else if (!strcmp(o->task, "passkey"))
+        ROW("task", "passkey: a 7-digit key in training text, loss on the answer only");
+    else if (!strcmp(o->task, "mqar") || !strcmp(o->task, "recall"))
+        ROW("task", "%s: %d key-value pairs, %d queries, random filler; loss on the answers only", o->task, o->pairs, o->queries);
+    else if (o->needle_frac > 0)
+        ROW("task", "lm, %.3g of the windows carry a needle (loss on every token)", o->needle_frac);
     ROW("steps", "%d%s", o->steps, o->resume ? " (resumed)" : "");
     if (o->resume) ROW("resume from", "step %d", start_step);
     ROW("lr schedule", "%s, peak %g, warmup %d", o->schedule, o->lr, o->warmup);
@@ -558,6 +591,58 @@ static void needle_batch(const Tokenizer *tok, const Shard *hay, int B, int T, i
     }
 }
 
+// retrieval examples (passkey, mqar) of context T: this rank's B rows of a global batch of world*B
+// examples drawn in order from rng; targets on the answers only
+static void retrieval_batch(const RetrievalTask *task, const Tokenizer *tok, const Shard *hay, int B, int T, uint64_t *rng,
+                            int *inputs, int *targets, const Dist *dist) {
+    for (int g = 0; g < B * dist->world; g++) {
+        RetrievalExample ex;
+        retrieval_make(&ex, task, tok, hay ? hay->tokens : NULL, hay ? hay->ntok : 0, T, rng);
+        int b = g - dist->rank * B;
+        if (b >= 0 && b < B) {
+            memcpy(inputs + (size_t)b * T, ex.tokens, (size_t)T * sizeof(int));
+            retrieval_targets(&ex, targets + (size_t)b * T);
+        }
+        retrieval_free(&ex);
+    }
+}
+
+// --task passkey, mqar: the loss on the answers of examples of one fixed draw (not the run's seed), so
+// every run of a task at a length sees the same validation examples; passkey haystacks from held-out text
+static float evaluate_retrieval(GPT *model, const RetrievalTask *task, const Tokenizer *tok, const Shard *hay, DataLoader *val,
+                                int batches, const Dist *dist) {
+    float *losses = malloc_check((size_t)val->B * val->T * sizeof(float));
+    double sum = 0;
+    for (int i = 0; i < batches; i++) {
+        uint64_t rng = random_seed(0x76616cULL, (uint64_t)i);
+        retrieval_batch(task, tok, hay, val->B, val->T, &rng, val->inputs, val->targets, dist);
+        sum += batch_loss(model, val->inputs, val->targets, val->B, val->T, losses);
+    }
+    free(losses);
+    return (float)(dist_sum_double(dist, sum, "the validation loss") / dist->world / batches);
+}
+
+// --needle-frac: each row of a language-model batch, with probability frac, becomes a needle example cut
+// from its own text (needle at a uniform depth, question and answer at the end; loss on every token).
+// Each row draws from its own stream (seed, step, micro, global row), so ranks need not agree on anything
+static void mix_needles(const Tokenizer *tok, float frac, int seed, int step, int micro, int B, int T, int *inputs,
+                        int *targets, const Dist *dist) {
+    uint16_t *hay = malloc_check((size_t)(T + 1) * sizeof(uint16_t));
+    for (int b = 0; b < B; b++) {
+        uint64_t g = (uint64_t)dist->rank * B + b;
+        uint64_t rng = random_seed((uint64_t)seed, ((uint64_t)step << 36) ^ ((uint64_t)micro << 24) ^ g ^ 0x6e65656cULL);
+        if (random_f32(&rng) >= frac) continue;
+        int *in = inputs + (size_t)b * T, *tg = targets + (size_t)b * T;
+        for (int t = 0; t < T; t++) hay[t] = (uint16_t)in[t];
+        hay[T] = (uint16_t)tg[T - 1];
+        NeedleExample ex;
+        needle_make(&ex, tok, hay, (size_t)T + 1, T, random_f32(&rng), &rng);
+        for (int t = 0; t < T; t++) { in[t] = ex.tokens[t]; tg[t] = ex.tokens[t + 1]; }
+        needle_free(&ex);
+    }
+    free(hay);
+}
+
 static long peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -581,8 +666,10 @@ typedef struct {
     DataLoader train, val;
     int have_val;
     Tokenizer tok;
-    int can_sample, needle_task, needle_loss;
-    const Shard *hay;       // --task needle: haystacks from the largest training shard
+    int can_sample, task, needle_loss;
+    RetrievalTask retrieval; // --task passkey, mqar
+    const Shard *hay;       // --task needle, passkey: haystacks from the largest training shard
+    const Shard *val_hay;   // --task passkey: validation haystacks from the largest validation shard
     int target_attn;        // the normalizer after --attn-switch-step (or from the start)
     float target_s0;
     int start_step;
@@ -658,15 +745,27 @@ static int setup_data(Run *r) {
     if (gpt_length_check(&r->config, T, why, sizeof(why))) die("-t %d: %s\nHINT: use -t <= %d, or a RoPE model (--pos rope)", T, why, r->config.max_seq_len);
     int known_tok = r->config.tokenizer == TOKENIZER_BYTE || r->config.tokenizer == TOKENIZER_GPT2;
     r->can_sample = o->sample_every > 0 && known_tok;
-    r->needle_task = !strcmp(o->task, "needle");
+    r->task = parse_choice(o->task, task_names, TASK_COUNT);
     r->needle_loss = parse_choice(o->needle_loss, needle_loss_names, 3);
-    if (r->needle_task && !known_tok)
-        die("--task needle needs data made by the byte or gpt2 tokenizer; '%s' does not say which made it\nHINT: make the shards with prepare_data", o->train);
-    if (r->can_sample || r->needle_task) tokenizer_init_kind(&r->tok, r->config.tokenizer, o->sh.gpt2_dir);
+    int needles = r->task == TASK_NEEDLE || r->task == TASK_PASSKEY || o->needle_frac > 0; // text templates to tokenize
+    if (needles && !known_tok)
+        die("--task %s%s needs data made by the byte or gpt2 tokenizer; '%s' does not say which made it\nHINT: make the shards "
+            "with prepare_data", o->task, o->needle_frac > 0 ? " --needle-frac" : "", o->train);
+    if (r->can_sample || needles) tokenizer_init_kind(&r->tok, r->config.tokenizer, o->sh.gpt2_dir);
     r->hay = dataloader_largest_shard(&r->train);
-    if (r->needle_task && T < needle_min_context(&r->tok))
-        die("--task needle at -t %d: a retrieval example needs at least %d tokens\nHINT: use -t %d or more", T,
-            needle_min_context(&r->tok), needle_min_context(&r->tok));
+    r->val_hay = r->have_val ? dataloader_largest_shard(&r->val) : NULL;
+    int synthetic = r->task == TASK_MQAR || r->task == TASK_PASSKEY || r->task == TASK_RECALL;
+    int need = synthetic ? 0 : needle_min_context(&r->tok);
+    if (synthetic) {
+        r->retrieval = (RetrievalTask){r->task == TASK_MQAR ? RETRIEVAL_MQAR : r->task == TASK_RECALL ? RETRIEVAL_RECALL
+                                       : RETRIEVAL_PASSKEY, o->pairs, o->queries};
+        const char *bad = retrieval_check(&r->retrieval, r->config.vocab_size);
+        if (*bad) die("--task %s: %s\nHINT: use the byte tokenizer's data (make data), or see train_gpt --help", o->task, bad);
+        need = retrieval_min_context(&r->retrieval, &r->tok);
+    }
+    if ((r->task != TASK_LM || o->needle_frac > 0) && T < need)
+        die("--task %s%s at -t %d: an example needs at least %d tokens\nHINT: use -t %d or more", o->task,
+            o->needle_frac > 0 ? " --needle-frac" : "", T, need, need);
     return 1;
 }
 
@@ -678,6 +777,7 @@ static void setup_model(Run *r) {
     r->target_s0 = r->config.ssmax_s0;
     if (o->attn_switch_step > 0 && (o->resume ? r->from_file.attn == ATTN_SOFTMAX : o->attn_switch_step > 1)) r->config.attn = ATTN_SOFTMAX;
     gpt_build(&r->model, &r->config);
+    gpt_reserve(&r->model, r->B, r->T, r->have_val); // out of memory stops the run before its folder exists
     r->rng = random_seed((uint64_t)o->sh.seed, 7);
     if (!r->ckpt) {
         gpt_init_random(&r->model, (uint64_t)o->sh.seed);
@@ -734,7 +834,8 @@ static void write_config_json(const Run *r) {
     fprintf(f, "  },\n  \"run\": {\n");
     json_str(f, "out", r->out); json_str(f, "train", o->train); json_str(f, "val", r->have_val ? o->val : NULL);
     json_str(f, "init_from", o->init_from); json_str(f, "resume", o->resume); json_str(f, "task", o->task);
-    json_str(f, "needle_loss", o->needle_loss); json_str(f, "schedule", o->schedule);
+    json_str(f, "needle_loss", o->needle_loss); json_num(f, "pairs", o->pairs, 0); json_num(f, "queries", o->queries, 0);
+    json_num(f, "needle_frac", o->needle_frac, 0); json_str(f, "schedule", o->schedule);
     json_num(f, "seed", o->sh.seed, 0); json_num(f, "batch", r->B, 0); json_num(f, "seq", r->T, 0);
     json_num(f, "grad_accum", o->grad_accum, 0); json_num(f, "ranks", r->dist.world, 0);
     json_num(f, "tokens_per_step", (double)r->tokens_per_step, 0); json_num(f, "steps", o->steps, 0);
@@ -790,11 +891,16 @@ static StepResult train_step(Run *r, int step) {
     gpt_zero_grad(model);
     double loss = 0;
     for (int micro = 0; micro < o->grad_accum; micro++) {
-        if (r->needle_task) { // examples drawn from (seed, step, micro): the same after a resume
-            uint64_t nrng = random_seed((uint64_t)o->sh.seed, ((uint64_t)step << 16) + micro + 99);
+        // examples drawn from (seed, step, micro): the same after a resume
+        uint64_t nrng = random_seed((uint64_t)o->sh.seed, ((uint64_t)step << 16) + micro + 99);
+        if (r->task == TASK_NEEDLE) {
             needle_batch(&r->tok, r->hay, r->B, r->T, r->needle_loss, &nrng, r->train.inputs, r->train.targets, &r->dist);
+        } else if (r->task != TASK_LM) {
+            retrieval_batch(&r->retrieval, &r->tok, r->hay, r->B, r->T, &nrng, r->train.inputs, r->train.targets, &r->dist);
         } else {
             dataloader_next_batch(&r->train);
+            if (o->needle_frac > 0)
+                mix_needles(&r->tok, o->needle_frac, o->sh.seed, step, micro, r->B, r->T, r->train.inputs, r->train.targets, &r->dist);
         }
         gpt_forward_backward(model, r->train.inputs, r->train.targets, r->B, r->T);
         loss += model->mean_loss;
@@ -900,7 +1006,9 @@ int main(int argc, char **argv) {
         r->time_in_steps += s.ms / 1000;
         float val_loss = NAN;
         if (r->have_val && (step % o->val_every == 0 || step == o->steps)) {
-            val_loss = evaluate(&r->model, &r->val, o->val_batches, &r->dist);
+            val_loss = r->task == TASK_PASSKEY || r->task == TASK_MQAR || r->task == TASK_RECALL
+                ? evaluate_retrieval(&r->model, &r->retrieval, &r->tok, r->val_hay, &r->val, o->val_batches, &r->dist)
+                : evaluate(&r->model, &r->val, o->val_batches, &r->dist);
             log_ssmax(r->ssf, r->out, &r->model, step);
         }
         log_step(r, step, &s, val_loss);

@@ -38,6 +38,7 @@ static const BenchConfig configs[] = {
     {"6x384 V=50304 B=8 T=256", NULL, 8, 256, 0},
     {"paper-162m B=1 T=1024", "paper-162m", 1, 1024, 0},
     {"small B=16 T=128 V=257", "small", 16, 128, 257},
+    {"geometry B=4 T=1024 V=257", "geometry", 4, 1024, 257},
 };
 #define NUM_CONFIGS (int)(sizeof(configs) / sizeof(configs[0]))
 

@@ -120,6 +120,18 @@ void dataloader_check_vocab(DataLoader *dl, int vocab_size, int tokenizer) {
             "HINT: prepare the data with the model's tokenizer, or train a model for this data",
             s->path, known ? tokenizer_names[s->tokenizer] : "unknown", s->vocab_size,
             tokenizer >= 0 && tokenizer < TOKENIZER_COUNT ? tokenizer_names[tokenizer] : "unknown", vocab_size);
+    // every id of every shard, once, so that a bad id stops the run before it writes anything
+    for (int i = 0; i < dl->nshards; i++) {
+        const Shard *sh = &dl->shards[i];
+        uint16_t top = 0;
+        for (size_t j = 0; j < sh->ntok; j++) top = sh->tokens[j] > top ? sh->tokens[j] : top;
+        if (top >= vocab_size) {
+            size_t j = 0;
+            while (sh->tokens[j] < vocab_size) j++;
+            die("token id %d at position %zu of shard '%s' is outside the model's vocabulary of %d\nHINT: the shard was made "
+                "with another tokenizer than the model's, or is damaged: prepare it again", sh->tokens[j], j, sh->path, vocab_size);
+        }
+    }
     dl->vocab_size = vocab_size;
 }
 
@@ -147,11 +159,6 @@ void dataloader_next_batch(DataLoader *dl) {
         }
         const Shard *s = &dl->shards[lo];
         const uint16_t *tok = s->tokens + (w - dl->first_window[lo]) * T;
-        for (int t = 0; t <= T; t++) {
-            if (tok[t] >= dl->vocab_size)
-                die("token id %d in shard '%s' is outside the model's vocabulary of %d\nHINT: the shard was made with another tokenizer than the model's",
-                    tok[t], s->path, dl->vocab_size);
-        }
         for (int t = 0; t < T; t++) {
             dl->inputs[b * T + t] = tok[t];
             dl->targets[b * T + t] = tok[t + 1];

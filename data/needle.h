@@ -35,4 +35,10 @@ int needle_min_context(const Tokenizer *tok);
 void needle_make(NeedleExample *ex, const Tokenizer *tok, const uint16_t *hay, size_t hay_n, int n, double depth, uint64_t *rng);
 void needle_free(NeedleExample *ex);
 
+// the passkey task (retrieval learned from scratch): the same layout with a short needle
+//   ...haystack... pass key {7 digits}. ...haystack...\npass key {7 digits}
+void passkey_texts(const char *digits, char *needle, char *question, char *answer, size_t len);
+void passkey_make(NeedleExample *ex, const Tokenizer *tok, const uint16_t *hay, size_t hay_n, int n, double depth, uint64_t *rng);
+int passkey_min_context(const Tokenizer *tok);
+
 #endif

@@ -22,6 +22,8 @@ const Preset presets[] = {
     {"tiny", "tests and smoke runs", 2, 2, 64, 176, 64, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
     {"small", "the default CPU experiment", 4, 4, 128, 352, 128, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
     {"medium", "longer CPU experiments", 6, 4, 256, 704, 256, 0, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
+    {"geometry", "head size 64 at T=1024: the paper's attention geometry at CPU cost", 4, 4, 256, 704, 1024, 0, POS_ROPE,
+     NORM_RMSNORM, MLP_SWIGLU, 0, 0},
     {"gpt2-124m", "llm.c's GPT-2 small", 12, 12, 768, 3072, 1024, 50257, POS_LEARNED, NORM_LAYERNORM, MLP_GELU, 1, 1},
     {"paper-162m", "the SSMax paper's model", 12, 12, 768, 2048, 1024, 50257, POS_ROPE, NORM_RMSNORM, MLP_SWIGLU, 0, 0},
 };
@@ -389,8 +391,29 @@ static void ensure_rope_table(GPT *model, int T) {
 }
 
 // the model's own checks of a batch, before any work: lengths and token ids
+static void ensure_activations(GPT *model, int B, int T, size_t rows) {
+    if ((size_t)B * T > model->acts_BT || rows > model->acts_logit_rows ||
+        attention_scratch_size(B, T, model->config.channels, model->config.num_heads) > model->act_sizes[ACT_SCRATCH])
+        alloc_activations(model, B, T, rows); // a shorter, wider batch may need more scratch
+}
+
+static void ensure_eval_buffers(GPT *model, int B, int T) {
+    if (gpt_eval_bytes(&model->config, B, T) > model->eval.bytes) {
+        free(model->eval.memory);
+        model->eval.bytes = gpt_eval_bytes(&model->config, B, T);
+        model->eval.memory = malloc_check(model->eval.bytes);
+    }
+}
+
+void gpt_reserve(GPT *model, int B, int T, int eval) {
+    ensure_activations(model, B, T, head_rows(&model->config, (size_t)B * T));
+    ensure_rope_table(model, T);
+    if (eval) ensure_eval_buffers(model, B, T);
+}
+
 static void check_batch(GPT *model, const int *inputs, const int *targets, int B, int T) {
     char why[160];
+    if (B < 1 || T < 1) die("a batch of %d sequences of %d tokens: the model needs at least one token\nHINT: use B >= 1 and T >= 1", B, T);
     if (gpt_length_check(&model->config, T, why, sizeof(why)))
         die("%s\nHINT: learned positions end where training ended: shorten the context, or use a RoPE model", why);
     check_tokens(&model->config, inputs, targets, (size_t)B * T);
@@ -467,12 +490,10 @@ static void block_backward(GPT *model, const LayerView *v, const LayerView *dv, 
 // once and its share of dlnf and dW added right away, so no (B,T,Vp) buffer exists
 static void forward(GPT *model, const int *inputs, const int *targets, int B, int T, int fused) {
     GPTConfig *c = &model->config;
-    int L = c->num_layers, NH = c->num_heads, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
+    int L = c->num_layers, C = c->channels, V = c->vocab_size, Vp = c->padded_vocab_size;
     check_batch(model, inputs, targets, B, T);
     size_t rows = fused ? head_rows(c, (size_t)B * T) : (size_t)B * T;
-    if ((size_t)B * T > model->acts_BT || rows > model->acts_logit_rows ||
-        attention_scratch_size(B, T, C, NH) > model->act_sizes[ACT_SCRATCH]) // a shorter, wider batch may need more
-        alloc_activations(model, B, T, rows);
+    ensure_activations(model, B, T, rows);
     model->B = B; model->T = T;
     memcpy(model->inputs, inputs, (size_t)B * T * sizeof(int));
     if (targets) memcpy(model->targets, targets, (size_t)B * T * sizeof(int));
@@ -575,11 +596,7 @@ void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int 
     size_t BT = (size_t)B * T;
     check_batch(model, inputs, targets, B, T);
     ensure_rope_table(model, T);
-    if (gpt_eval_bytes(c, B, T) > model->eval.bytes) {
-        free(model->eval.memory);
-        model->eval.bytes = gpt_eval_bytes(c, B, T);
-        model->eval.memory = malloc_check(model->eval.bytes);
-    }
+    ensure_eval_buffers(model, B, T);
     // one set of block buffers for every layer; the residual stream res is updated in place
     float *res = model->eval.memory, *ln = res + BT * C, *atty = ln + BT * C, *tmp = atty + BT * C;
     float *qkv = tmp + BT * C, *qkvr = c->pos == POS_ROPE ? qkv + BT * 3 * C : qkv;

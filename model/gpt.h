@@ -187,6 +187,9 @@ void gpt_init_normalizer_slot(GPT *model, int k);
 void gpt_switch_attention(GPT *model, int attn, float s0);
 // 0 if the model can run T positions, else fills why (learned positions end at max_seq_len)
 int gpt_length_check(const GPTConfig *c, int T, char *why, size_t whylen);
+// allocates now what training at (B, T) will (the fused pass's activations, the RoPE table and, with
+// eval, gpt_evaluate's buffers at the same shape), so a run that does not fit stops before its output
+void gpt_reserve(GPT *model, int B, int T, int eval);
 void gpt_forward(GPT *model, const int *inputs, const int *targets, int B, int T);
 void gpt_zero_grad(GPT *model);  // parameter gradients, once per optimizer step
 void gpt_backward(GPT *model);

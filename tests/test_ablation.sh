@@ -86,5 +86,27 @@ done
 grep -q "sigma per head" build/compare-smoke.log $C/report.md 2>/dev/null; [ -s $C/ssmax_s.png ] && ok || bad "--configs: no figure of sink's sigma"
 $PYTHON scripts/ablation.py --scale smoke --configs softmax,bogus --out $C >build/compare-bad.log 2>&1
 [ $? -ne 0 ] && grep -q "^error: --configs" build/compare-bad.log && ok || bad "--configs with an unknown name should stop with an error"
+
+# ---- the retrieval experiment runner (scripts/retrieval.py) at smoke scale: 2 normalizers x 2 position
+# schemes x 2 seeds of recall, published as it goes, and the report recomputed from the published files
+R=build/retrieval-smoke RP=build/retrieval-published
+rm -rf $R $RP
+$PYTHON scripts/retrieval.py --scale smoke --configs softmax,ssmax --tasks recall --out $R --publish $RP >build/retrieval-smoke.log 2>&1 \
+  && ok || bad "the smoke retrieval experiment failed: $(tail -3 build/retrieval-smoke.log)"
+for a in softmax ssmax; do for s in 1 2; do
+  [ -s $RP/recall/rope/$a/seed$s/retrieval_theta50.csv ] && [ -s $RP/recall/none/$a/seed$s/retrieval_theta1.csv ] \
+    && [ -s $RP/recall/rope/$a/seed$s/log.csv ] && ok || bad "retrieval: $a seed $s lacks its published results"
+done; done
+[ -z "$(find $R $RP -name '*.bin')" ] && ok || bad "retrieval: finished runs should keep their results, not their checkpoints"
+cmp -s $R/recall/rope/softmax/seed1/log.csv $R/recall/rope/softmax/seed2/log.csv && bad "retrieval: two seeds trained the same run" || ok
+grep -q "^| ssmax | 2 | .*<br>[-+][0-9.]* +- [0-9.]*" $R/report.md && grep -q "recall_rope.png" $R/report.md && grep -q "claim 3" $R/report.md \
+  && ok || bad "retrieval report lacks the paired table, its figure or the claim"
+[ "$(head -c 8 $R/recall_none.png | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] && ok || bad "retrieval: recall_none.png is not a PNG"
+$PYTHON scripts/retrieval.py --scale smoke --configs softmax,ssmax --tasks recall --out $R --publish $RP >build/retrieval-smoke2.log 2>&1 \
+  && ! grep -q "^+ ./train_gpt\|^+ ./eval_gpt" build/retrieval-smoke2.log && ok || bad "a second retrieval run should repeat nothing"
+$PYTHON scripts/retrieval.py --scale smoke --configs softmax,ssmax --tasks recall --out $RP --report-only >build/retrieval-re.log 2>&1 \
+  && diff <(grep '^|' $R/report.md) <(grep '^|' $RP/report.md) >/dev/null && ok || bad "the retrieval report recomputed from the published files differs"
+$PYTHON scripts/retrieval.py --scale smoke --tasks copy --out $R >build/retrieval-bad.log 2>&1
+[ $? -ne 0 ] && grep -q "^error: --tasks" build/retrieval-bad.log && ok || bad "--tasks with an unknown name should stop with an error"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

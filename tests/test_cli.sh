@@ -361,6 +361,39 @@ awk -F, 'NR > 1 && ($5 < 0 || $5 > 1.0001) {exit 1}' $W/scores.csv && ok || bad 
 $E needle -c $W/needle/ckpt_00000003.bin -d "$W/data/val_*.bin" --contexts 160,320 --depths 0,0.5,1 --trials 2 -o $W/needle2.csv >/dev/null 2>&1
 cmp -s $W/needle.csv $W/needle2.csv && ok || bad "needle evaluation is not repeatable with the same seed"
 
+# ---- retrieval learned from scratch: passkey and mqar, their evaluation, and --needle-frac
+R="./train_gpt --model tiny -i $W/data/train_*.bin -j $W/data/val_*.bin -b 8 -t 64 --log-every 100 --val-batches 1"
+$R -n 40 --task mqar --pairs 4 --queries 2 --lr 3e-3 --warmup 5 --val-every 20 -o $W/mqar >$W/mqar.txt 2>&1 \
+  && grep -q "mqar: 4 key-value pairs, 2 queries" $W/mqar.txt && ok || bad "--task mqar run failed: $(tail -2 $W/mqar.txt)"
+# the loss is on the answers alone: from about ln 257 at init it falls towards ln 64 (one of 64 values) and below
+l_first=$(sed -n 2p $W/mqar/log.csv | cut -d, -f3); l_last=$(tail -1 $W/mqar/log.csv | cut -d, -f3)
+awk "BEGIN {exit !($l_first > 5 && $l_last < 4.6)}" && ok || bad "mqar's answer loss should fall from ~5.5 below 4.6: $l_first -> $l_last"
+[ "$(awk -F, 'NR > 1 && $4 != ""' $W/mqar/log.csv | wc -l)" -eq 2 ] && ok || bad "mqar run: expected 2 validation rows in log.csv"
+$E retrieval -c $W/mqar/ckpt_00000040.bin --task mqar --pairs 4 --queries 2 --contexts 64,128 --trials 5 -o $W/mqar.csv >$W/emqar.txt 2>&1 \
+  && ok || bad "eval_gpt retrieval failed: $(tail -2 $W/emqar.txt)"
+awk -F, 'NR > 1 {n[$1] += $4; if ($5 > $4 || $5 < 0 || $2 > $3) bad = 1} END {exit bad || n[64] != 10 || n[128] != 10}' $W/mqar.csv \
+  && ok || bad "retrieval.csv should count 5 trials x 2 answers per context in distance bins: $(cat $W/mqar.csv)"
+$E retrieval -c $W/mqar/ckpt_00000040.bin --task mqar --pairs 4 --queries 2 --contexts 64,128 --trials 5 -o $W/mqar2.csv --threads 1 >/dev/null 2>&1
+cmp -s $W/mqar.csv $W/mqar2.csv && ok || bad "the retrieval evaluation is not repeatable (1 thread vs all)"
+$R -n 3 --task passkey --val-every 3 -o $W/passkey >$W/passkey.txt 2>&1 && grep -q "task  *| passkey" $W/passkey.txt \
+  && ok || bad "--task passkey run failed: $(tail -2 $W/passkey.txt)"
+$E retrieval -c $W/passkey/ckpt_00000003.bin --task passkey -d "$W/data/val_*.bin" --contexts 64,100 --trials 3 -o $W/passkey.csv >/dev/null 2>&1 \
+  && [ "$(awk -F, 'NR > 1 {n += $4} END {print n}' $W/passkey.csv)" = 6 ] && ok || bad "eval_gpt retrieval --task passkey: $(cat $W/passkey.csv)"
+expect_error "mqar queries above pairs" "--queries" $R -n 1 --task mqar --pairs 4 --queries 5
+expect_error "mqar context too short" "needs at least" $R -n 1 --task mqar -t 20
+expect_error "needle-frac with another task" "--needle-frac" $R -n 1 --task mqar --needle-frac 0.5
+expect_error "needle-frac out of range" "--needle-frac" $R -n 1 --needle-frac 1.5
+expect_error "eval_gpt unknown retrieval task" "--task" $E retrieval -c $W/mqar/ckpt_00000040.bin --task copy
+rm -f retrieval.csv
+expect_error "eval_gpt retrieval context too short" "too short" $E retrieval -c $W/mqar/ckpt_00000040.bin --pairs 4 --queries 2 --contexts 16
+[ ! -e retrieval.csv ] && ok || bad "a refused eval_gpt retrieval run left retrieval.csv behind"
+# --needle-frac 1: every window carries a needle, so the first step's loss differs from plain text's
+$N -n 1 --needle-frac 1 --val-every 0 -o $W/nf >$W/nf.txt 2>&1 && grep -q "carry a needle" $W/nf.txt && ok || bad "--needle-frac run failed: $(tail -2 $W/nf.txt)"
+$N -n 1 --val-every 0 -o $W/nf0 >/dev/null 2>&1
+[ "$(sed -n 2p $W/nf/log.csv | cut -d, -f3)" != "$(sed -n 2p $W/nf0/log.csv | cut -d, -f3)" ] && ok || bad "--needle-frac 1 did not change the batch"
+$N -n 1 --needle-frac 1 --val-every 0 --threads 1 -o $W/nf1 >/dev/null 2>&1
+[ "$(sed -n 2p $W/nf/log.csv | cut -d, -f3)" = "$(sed -n 2p $W/nf1/log.csv | cut -d, -f3)" ] && ok || bad "--needle-frac batches depend on the thread count"
+
 # a diverging run stops at the first non-finite loss and leaves its last checkpoint loadable
 expect_error "NaN loss" "not finite\|loss is" $T -n 10 --lr 1e30 --warmup 0 --ckpt-every 1 --val-every 0 -o $W/runN
 grep -q "checkpoint $W/runN/ckpt_" $W/err.txt && ok || bad "the NaN stop does not name the checkpoint it keeps: $(head -1 $W/err.txt)"

@@ -8,6 +8,7 @@
 #include "../data/tokenizer.h"
 #include "../data/dataloader.h"
 #include "../data/needle.h"
+#include "../data/retrieval.h"
 #include "test.h"
 
 static void test_byte_roundtrip(void) {
@@ -153,11 +154,108 @@ static void test_needle(void) {
     free(hay);
 }
 
+// mqar: the queries ask for keys of the pairs and carry their values, keys distinct, every id in its
+// range, the targets on the answers only; passkey: the answer is the key's digits, asked after it
+static void test_retrieval(void) {
+    RetrievalTask task = {RETRIEVAL_MQAR, 8, 4};
+    int n = 128, T = 0;
+    double mean_source = 0;
+    int ok_layout = 1, ok_ranges = 1, ok_distinct = 1, ok_targets = 1;
+    for (int e = 0; e < 400; e++) {
+        uint64_t rng = random_seed(5, (uint64_t)e), rng2 = rng;
+        RetrievalExample ex, ex2;
+        retrieval_make(&ex, &task, NULL, NULL, 0, n, &rng);
+        retrieval_make(&ex2, &task, NULL, NULL, 0, n, &rng2);
+        if (e == 0) check(!memcmp(ex.tokens, ex2.tokens, (n + 1) * sizeof(int)), "mqar: same rng, different example");
+        check(ex.answers == 4 || e, "mqar: %d answers, expected 4", ex.answers);
+        int nkeys = 0, seen[64] = {0};
+        for (int i = 0; i <= n; i++) {
+            int t = ex.tokens[i];
+            ok_ranges &= t >= 32 && t <= 255 && t != 127;
+            if (i < n + 1 - 8 && t >= 128 && t < 192) { nkeys++; ok_distinct &= !seen[t - 128]; seen[t - 128] = 1;
+                                                        ok_layout &= ex.tokens[i + 1] >= 192; }
+        }
+        ok_distinct &= nkeys == 8;
+        int targets[129];
+        retrieval_targets(&ex, targets);
+        int marked = 0;
+        for (int t = 0; t < n; t++) marked += targets[t] >= 0;
+        ok_targets &= marked == 4;
+        for (int a = 0; a < ex.answers; a++) {
+            int q = ex.start[a] - 1, src = ex.source[a];
+            ok_layout &= ex.end[a] == ex.start[a] + 1 && ex.tokens[q] == ex.tokens[src - 1] && ex.tokens[q + 1] == ex.tokens[src];
+            ok_layout &= q > src && targets[q] == ex.tokens[q + 1];
+            for (int b = 0; b < a; b++) ok_layout &= ex.source[b] != src;
+            mean_source += src;
+            T++;
+        }
+        retrieval_free(&ex); retrieval_free(&ex2);
+    }
+    check(ok_layout, "mqar: a query does not repeat its pair, or the answer is not the pair's value");
+    check(ok_ranges, "mqar: a token outside 32..255");
+    check(ok_distinct, "mqar: the keys of an example are not 8 distinct ids");
+    check(ok_targets, "mqar: the targets are not exactly the 4 answers");
+    mean_source /= T;
+    check(mean_source > 0.4 * (n - 8) && mean_source < 0.6 * (n - 8), "mqar: pairs not spread over the context (mean place %.1f of %d)",
+          mean_source, n - 8);
+    check(*retrieval_check(&task, 257) == 0 && *retrieval_check(&task, 200) && *retrieval_check(&(RetrievalTask){RETRIEVAL_MQAR, 8, 9}, 257),
+          "mqar: retrieval_check accepts a bad task or refuses a good one");
+    check(retrieval_min_context(&task, NULL) == 2 * 8 + 2 * 4 + 16, "mqar: minimum context %d", retrieval_min_context(&task, NULL));
+
+    // recall: one token per item (key in its high bits), the question a query id then the item itself
+    RetrievalTask rc = {RETRIEVAL_RECALL, 6, 3};
+    int ok_recall = 1;
+    for (int e = 0; e < 200; e++) {
+        uint64_t rng = random_seed(6, (uint64_t)e);
+        RetrievalExample ex;
+        retrieval_make(&ex, &rc, NULL, NULL, 0, n, &rng);
+        int items = 0, keys_seen = 0;
+        for (int i = 0; i < n + 1 - 6; i++) {
+            int t = ex.tokens[i];
+            ok_recall &= (t >= 32 && t < 96) || t >= 128;
+            if (t >= 128) { items++; ok_recall &= !(keys_seen >> ((t - 128) / 16) & 1); keys_seen |= 1 << (t - 128) / 16; }
+        }
+        ok_recall &= items == 6 && ex.answers == 3;
+        for (int a = 0; a < 3; a++) {
+            int q = ex.start[a] - 1, src = ex.source[a];
+            ok_recall &= ex.tokens[q] == 96 + (ex.tokens[src] - 128) / 16 && ex.tokens[q + 1] == ex.tokens[src] && src < q;
+        }
+        retrieval_free(&ex);
+    }
+    check(ok_recall, "recall: items not 6 distinct keys, or a question not answered by its item");
+    check(*retrieval_check(&(RetrievalTask){RETRIEVAL_RECALL, 9, 3}, 257) && !*retrieval_check(&rc, 257),
+          "recall: retrieval_check should allow 8 keys at most");
+
+    Tokenizer tok;
+    tokenizer_init(&tok, "byte", NULL);
+    size_t hay_n = 5000;
+    uint16_t *hay = malloc_check(hay_n * sizeof(uint16_t));
+    for (size_t i = 0; i < hay_n; i++) hay[i] = (uint16_t)('a' + i % 26);
+    RetrievalTask pk = {RETRIEVAL_PASSKEY, 0, 0};
+    int ok = 1;
+    for (int e = 0; e < 50; e++) {
+        uint64_t rng = random_seed(9, (uint64_t)e);
+        RetrievalExample ex;
+        retrieval_make(&ex, &pk, &tok, hay, hay_n, 200, &rng);
+        ok &= ex.answers == 1 && ex.end[0] == 201 && ex.end[0] - ex.start[0] == NEEDLE_DIGITS && ex.start[0] - 1 > ex.source[0];
+        // " pass key DDDDDDD. " at source; the answer repeats the digits
+        const char *lead = " pass key ";
+        for (int i = 0; lead[i]; i++) ok &= ex.tokens[ex.source[0] + i] == lead[i];
+        for (int i = 0; i < NEEDLE_DIGITS; i++) ok &= ex.tokens[ex.start[0] + i] == ex.tokens[ex.source[0] + 10 + i];
+        retrieval_free(&ex);
+    }
+    check(ok, "passkey: the answer is not the pass key's digits, or not after it");
+    check(retrieval_min_context(&pk, &tok) == passkey_min_context(&tok) && passkey_min_context(&tok) < 64,
+          "passkey: minimum context %d", passkey_min_context(&tok));
+    free(hay);
+}
+
 int main(void) {
     printf("tokenizer and data loader\n");
     test_byte_roundtrip();
     test_shard_header();
     test_loader();
     test_needle();
+    test_retrieval();
     return test_summary();
 }

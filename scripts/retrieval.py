@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""
+retrieval.py: retrieval learned from scratch, every normalizer, several seeds, one command.
+
+    retrieval.py [--scale default|smoke] [--out runs/retrieval] [--configs softmax,ssmax,...]
+                 [--tasks recall,mqar,passkey] [--pos rope,none] [--seeds 5] [--publish docs/experiments/retrieval]
+
+For every task x position scheme x seed x normalizer: train a small model from scratch on the task
+(train_gpt --task recall|mqar|passkey: the loss on the answers only) at T, then measure its accuracy at 1, 2,
+4, 8 and 16 x T (eval_gpt retrieval), RoPE theta as trained and x50 (NoPE models: once), by the
+distance from the information to the question. A seed sets the init, the training examples and (as
+--seed of eval_gpt) nothing else: every model of a seed sees the same training examples and every
+model the same evaluation examples, so differences to Softmax are paired by seed.
+
+Runs go task by task and scheme by scheme, within them seed by seed (every normalizer of seed 1, then
+seed 2, ...), so a partial experiment is already a paired comparison. A finished run (its final checkpoint or, once published, its result files) is never
+repeated; an interrupted one resumes from its checkpoint. --report-only redraws OUT/report.md from the
+result files alone (e.g. --out docs/experiments/retrieval after --publish).
+"""
+import argparse
+import glob
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ablation  # noqa: E402
+import stats  # noqa: E402
+
+read_csv = ablation.read_csv
+
+# every knob of a scale; default: about 45 s per recall run on 2 cores (Zen 5, AVX-512), training and evaluation
+SCALES = {
+    "default": dict(layers=2, heads=2, width=128, T=128, B=32, steps=800, lr=3e-3, warmup=100, val_every=200,
+                    val_batches=4, seeds=5, mults=[1, 2, 4, 8, 16], trials=100, pairs=8, queries=4),
+    "smoke": dict(layers=2, heads=2, width=32, T=64, B=4, steps=12, lr=3e-3, warmup=2, val_every=6,
+                  val_batches=1, seeds=2, mults=[1, 2], trials=4, pairs=4, queries=2),
+}
+TASKS = ("recall", "mqar", "passkey")
+SEED = 1
+
+
+def run_dir(out, task, pos, attn, seed):
+    return os.path.join(out, task, pos, attn, "seed%d" % seed)
+
+
+def result_files(d, pos):
+    return [os.path.join(d, "retrieval_theta%d.csv" % m) for m in ((1, 50) if pos == "rope" else (1,))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=sorted(SCALES), default="default")
+    ap.add_argument("--out", default=None, help="output folder (default: runs/retrieval, or runs/retrieval-smoke)")
+    ap.add_argument("--configs", default=None, help="normalizers (--attn names, comma-separated; default: all)")
+    ap.add_argument("--tasks", default="recall", help="tasks, comma-separated: recall, mqar, passkey (default: recall; "
+                    "mqar and passkey take two hops, which this scale's budget does not learn)")
+    ap.add_argument("--pos", default="rope,none", help="position schemes, comma-separated (default: rope,none)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per config (default: 5, smoke 2)")
+    ap.add_argument("--data", default=None, help="corpus for passkey's haystacks (default: books, else tinyshakespeare)")
+    ap.add_argument("--threads", type=int, default=0, help="threads per run (default: all cores)")
+    ap.add_argument("--report-only", action="store_true", help="redraw the figures and report.md from the result files")
+    ap.add_argument("--publish", default=None, metavar="DIR",
+                    help="copy every small result (CSVs, config.json, figures, report) to DIR after each run")
+    ap.add_argument("--max-runs", type=int, default=0, help="stop after training this many runs (default: no limit)")
+    args = ap.parse_args()
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    S = dict(SCALES[args.scale])
+    if args.seeds is not None:
+        if args.seeds < 1:
+            sys.exit("error: --seeds must be at least 1, got %d\nHINT: 5 seeds give a 95%% interval; 1 gives none" % args.seeds)
+        S["seeds"] = args.seeds
+    known = ablation.normalizer_names()
+    configs = args.configs.split(",") if args.configs else known
+    bad = [c for c in configs if c not in known]
+    if bad or not configs or len(set(configs)) != len(configs):
+        sys.exit("error: --configs takes distinct normalizer names, got '%s'\nHINT: choose from %s (build first: make)"
+                 % (args.configs, ", ".join(known) or "./train_gpt --help"))
+    tasks = args.tasks.split(",")
+    if not tasks or any(t not in TASKS for t in tasks):
+        sys.exit("error: --tasks takes %s, got '%s'\nHINT: e.g. --tasks recall" % (", ".join(TASKS), args.tasks))
+    poss = args.pos.split(",")
+    if not poss or any(p not in ("rope", "none") for p in poss):
+        sys.exit("error: --pos takes rope and/or none, got '%s'\nHINT: e.g. --pos rope" % args.pos)
+    out = args.out or ("runs/retrieval" if args.scale == "default" else "runs/retrieval-smoke")
+    os.makedirs(out, exist_ok=True)
+    if args.report_only:
+        report(out, S, configs, tasks, poss, None, args.scale)
+        return
+
+    log = os.path.join(out, "commands.log")
+    data = args.data
+    if data is None:
+        shared = os.environ.get("SHARED_DATA", "../shared/data")
+        data = "books" if os.path.isdir(os.path.join(shared, "books")) or os.path.exists("data/books-byte/train_000000.bin") \
+            else "tinyshakespeare"
+    ablation.run(["scripts/prepare.sh", data, "byte"], log)
+    train_glob, val_glob = "data/%s-byte/train_*.bin" % data, "data/%s-byte/val_*.bin" % data
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    T = S["T"]
+    t_start, trained = time.time(), 0
+    for task in tasks:  # one task and scheme complete (all seeds) before the next: a partial experiment answers something
+        for pos in poss:
+            for k in range(S["seeds"]):
+                seed = SEED + k
+                for attn in configs:
+                    d = run_dir(out, task, pos, attn, seed)
+                    published = args.publish and all(os.path.exists(os.path.join(args.publish, os.path.relpath(f, out)))
+                                                     for f in result_files(d, pos))
+                    if published or all(os.path.exists(f) for f in result_files(d, pos)):
+                        continue
+                    ckpt = ablation.final_ckpt(d, S["steps"])
+                    if not os.path.exists(ckpt):
+                        if args.max_runs and trained >= args.max_runs:
+                            print("stopping after %d runs (--max-runs)" % trained)
+                            finish(out, args.publish, S, configs, tasks, poss, time.time() - t_start, args.scale)
+                            return
+                        target = ["--resume", d] if glob.glob(os.path.join(d, "ckpt_*.bin")) else ["-o", d, "--overwrite"]
+                        ablation.run(["./train_gpt", "--model", "small", "--layers", str(S["layers"]), "--heads", str(S["heads"]),
+                                      "--width", str(S["width"]), "--ffn", str(S["width"] * 11 // 4), "--pos", pos,
+                                      "--attn", attn, "--seed", str(seed), "--task", task, "--pairs", str(S["pairs"]),
+                                      "--queries", str(S["queries"]), "-i", train_glob, "-j", val_glob, "-b", str(S["B"]),
+                                      "-t", str(T), "-n", str(S["steps"]), "--lr", str(S["lr"]), "--warmup", str(S["warmup"]),
+                                      "--schedule", "cosine", "--val-every", str(S["val_every"]),
+                                      "--val-batches", str(S["val_batches"]), "--ckpt-every", "500", "--keep-ckpts", "1",
+                                      "--log-every", "100"] + target + threads, log)
+                        trained += 1
+                    contexts = ",".join(str(m * T) for m in S["mults"])
+                    for mult, path in zip((1, 50), result_files(d, pos)):
+                        theta = ["--rope-theta", str(10000.0 * mult)] if pos == "rope" else []
+                        ablation.run(["./eval_gpt", "retrieval", "-c", ckpt, "-d", val_glob, "--task", task,
+                                      "--pairs", str(S["pairs"]), "--queries", str(S["queries"]), "--contexts", contexts,
+                                      "--trials", str(S["trials"]), "-o", path] + theta + threads, log)
+                    for f in glob.glob(os.path.join(d, "ckpt_*.bin")):  # a finished run keeps its results, not its weights
+                        os.remove(f)
+                    if args.publish:
+                        ablation.publish(out, args.publish)
+    finish(out, args.publish, S, configs, tasks, poss, time.time() - t_start, args.scale)
+
+
+def finish(out, publish, S, configs, tasks, poss, seconds, scale):
+    """the report of this folder's runs; with --publish, of every run published so far too"""
+    report(out, S, configs, tasks, poss, seconds, scale)
+    if publish:
+        ablation.publish(out, publish)
+        report(publish, S, configs, tasks, poss, None, scale)
+
+
+# ----------------------------------------------------------------------------
+# the report
+
+
+def accuracy(path):
+    """{context: (right, answers)} and {context: {(d0, d1): (right, answers)}} of one result file"""
+    by_ctx, by_dist = {}, {}
+    for r in read_csv(path):
+        n, k, a = int(r["context"]), int(r["correct"]), int(r["answers"])
+        c = by_ctx.get(n, (0, 0))
+        by_ctx[n] = (c[0] + k, c[1] + a)
+        by_dist.setdefault(n, {})[(int(r["distance_start"]), int(r["distance_end"]))] = (k, a)
+    return by_ctx, by_dist
+
+
+def seeds_of(out, task, pos, attn, S):
+    """(seed, run folder) of the finished runs of a config"""
+    found = []
+    for k in range(S["seeds"]):
+        d = run_dir(out, task, pos, attn, SEED + k)
+        if all(os.path.exists(f) for f in result_files(d, pos)):
+            found.append((SEED + k, d))
+    return found
+
+
+def table(out, S, configs, task, pos, mult):
+    """rows of (attn, per-context (mean, half, values by seed)) for theta x mult"""
+    rows = {}
+    for attn in configs:
+        runs = seeds_of(out, task, pos, attn, S)
+        if not runs:
+            continue
+        per = {}
+        for seed, d in runs:
+            by_ctx, _ = accuracy(result_files(d, pos)[0 if mult == 1 else 1])
+            for n, (k, a) in by_ctx.items():
+                per.setdefault(n, {})[seed] = k / a
+        rows[attn] = per
+    return rows
+
+
+def figure(out, S, configs, task, pos, path):
+    mults = (1, 50) if pos == "rope" else (1,)
+    fig, axes = plt.subplots(1, len(mults) + 1, figsize=(6 * (len(mults) + 1), 4.3))
+    T = S["T"]
+    for ax, mult in zip(axes, mults):
+        rows = table(out, S, configs, task, pos, mult)
+        for i, (attn, per) in enumerate(rows.items()):
+            ns = sorted(per)
+            ms = [stats.t_interval(list(per[n].values())) for n in ns]
+            m = np.array([x[0] for x in ms])
+            h = np.array([x[1] if math.isfinite(x[1]) else 0 for x in ms])
+            ax.errorbar(np.array(ns) / T, m, yerr=h, marker="o", ms=3, capsize=2, lw=1.2, label="%s (%d)" % (attn, len(per[ns[0]])),
+                        color=ablation.PALETTE[i % len(ablation.PALETTE)])
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("context / training length")
+        ax.set_ylabel("answers right")
+        ax.set_title("%s, %s: RoPE theta %s" % (task, "NoPE" if pos == "none" else "RoPE",
+                                                 "as trained" if mult == 1 else "x50 at evaluation") if pos == "rope"
+                     else "%s, NoPE" % task, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, title="normalizer (seeds); bars: 95% t", title_fontsize=7)
+    # accuracy by distance at the longest context, pooled over seeds, Wilson intervals
+    ax = axes[-1]
+    n_long = T * S["mults"][-1]
+    for i, attn in enumerate(configs):
+        pooled = {}
+        for _, d in seeds_of(out, task, pos, attn, S):
+            _, by_dist = accuracy(result_files(d, pos)[-1])
+            for b, (k, a) in by_dist.get(n_long, {}).items():
+                c = pooled.get(b, (0, 0))
+                pooled[b] = (c[0] + k, c[1] + a)
+        if not pooled:
+            continue
+        bins = sorted(pooled)
+        x = [math.sqrt(max(b[0], 1) * b[1]) for b in bins]
+        p = [pooled[b][0] / pooled[b][1] for b in bins]
+        lo = [p[j] - stats.wilson(*pooled[b])[0] for j, b in enumerate(bins)]
+        hi = [stats.wilson(*pooled[b])[1] - p[j] for j, b in enumerate(bins)]
+        ax.errorbar(x, p, yerr=[lo, hi], marker="o", ms=3, capsize=2, lw=1.2, label=attn,
+                    color=ablation.PALETTE[i % len(ablation.PALETTE)])
+    ax.axvline(T, color="k", ls=":", lw=1)
+    ax.set_xscale("log", base=2)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("distance from the information to the question (tokens; dotted: T)")
+    ax.set_title("by distance at %d tokens (%dx), theta %s, seeds pooled (95%% Wilson)"
+                 % (n_long, S["mults"][-1], "x50" if pos == "rope" else "-"), fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def cpu_name():
+    """the CPU the runs were made on, from a run's config.json (else this machine's)"""
+    import json
+    for f in sorted(glob.glob(os.path.join(OUT_FOR_CPU[0], "*", "*", "*", "*", "config.json"))):
+        try:
+            b = json.load(open(f)).get("build", {})
+            return "%s, kernel tier %s" % (b.get("cpu", "?"), b.get("kernel_tier", "?"))
+        except (OSError, ValueError):
+            continue
+    return "?"
+
+
+OUT_FOR_CPU = ["."]
+
+
+def report(out, S, configs, tasks, poss, seconds, scale):
+    OUT_FOR_CPU[0] = out
+    T = S["T"]
+    lines = ["# Retrieval learned from scratch (`%s`)" % scale, ""]
+    train_s = sum(float(r["step_ms"]) / 1000 for f in glob.glob(os.path.join(out, "*", "*", "*", "*", "log.csv"))
+                  for r in read_csv(f))
+    lines.append("Machine: %s." % cpu_name())
+    lines.append("Made by `scripts/retrieval.py --scale %s` (`make experiments EXP=retrieval`); training steps %.0f minutes in all%s. "
+                 "Model: %d layers, %d heads, width %d (head size %d), SwiGLU, RMSNorm, byte tokens, trained from scratch at T = %d, "
+                 "batch %d, %d steps, lr %g cosine. recall: %d one-token items (8 keys x 16 values) among random filler, %d "
+                 "queries, each a query id for a key followed by its item; mqar: the same with two-token (key, value) pairs; "
+                 "passkey: a 7-digit key in book text. Accuracy: an answer is right when every one of its tokens is the argmax; %d examples per "
+                 "context and model, the same examples for every model. Intervals: 95%% t over seeds (a seed sets init and "
+                 "training examples, shared by the normalizers, so differences are paired); Wilson over pooled answers by distance."
+                 % (scale, train_s / 60, ", this invocation %.0f minutes" % (seconds / 60) if seconds else "",
+                    S["layers"], S["heads"], S["width"], S["width"] // S["heads"], T, S["B"], S["steps"], S["lr"],
+                    S["pairs"], S["queries"], S["trials"]))
+    base = "softmax"
+    for task in tasks:
+        for pos in poss:
+            if not any(seeds_of(out, task, pos, a, S) for a in configs):
+                continue
+            name = "%s_%s.png" % (task, pos)
+            figure(out, S, configs, task, pos, os.path.join(out, name))
+            lines += ["", "## %s, %s" % (task, "RoPE" if pos == "rope" else "NoPE"), "", "![%s](%s)" % (name, name), ""]
+            for mult in ((1, 50) if pos == "rope" else (1,)):
+                rows = table(out, S, configs, task, pos, mult)
+                ns = sorted({n for per in rows.values() for n in per})
+                lines += ["Answers right, mean +- 95%% t over seeds%s; below each, the paired difference to %s:" %
+                          (", RoPE theta %s" % ("as trained" if mult == 1 else "x50") if pos == "rope" else "", base), "",
+                          "| normalizer | seeds | " + " | ".join("%dx" % (n // T) for n in ns) + " |",
+                          "|---|---|" + "---|" * len(ns)]
+                for attn, per in rows.items():
+                    cells = []
+                    for n in ns:
+                        vals = per.get(n, {})
+                        m, h = stats.t_interval(list(vals.values())) if vals else (float("nan"), math.inf)
+                        cell = stats.fmt_interval(m, h, 2)
+                        if attn != base and base in rows and vals:
+                            common = sorted(set(vals) & set(rows[base].get(n, {})))
+                            if len(common) > 1:
+                                dm, dh = stats.paired([rows[base][n][s] for s in common], [vals[s] for s in common])
+                                mark = " **" if abs(dm) > dh else ""
+                                cell += "<br>%+.2f +- %.2f%s" % (dm, dh, mark)
+                        cells.append(cell)
+                    lines.append("| %s | %d | %s |" % (attn, len(next(iter(per.values()))), " | ".join(cells)))
+                lines += ["", "(** the paired interval excludes 0)", ""]
+    lines += claims(out, S, configs, tasks, poss)
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote %s" % os.path.join(out, "report.md"))
+
+
+def claims(out, S, configs, tasks, poss):
+    """the paper's retrieval claim, stated from the numbers: SSMax retrieves better than Softmax beyond T"""
+    lines = ["## The paper's claim 3 (SSMax improves key-information retrieval), at this scale", ""]
+    T = S["T"]
+    for task in tasks:
+        for pos in poss:
+            for mult in ((1, 50) if pos == "rope" else (1,)):
+                rows = table(out, S, configs, task, pos, mult)
+                if "softmax" not in rows or "ssmax" not in rows:
+                    continue
+                long_ = [n for n in rows["ssmax"] if n > T]
+                diffs = []
+                common = None
+                for n in long_:
+                    c = set(rows["ssmax"][n]) & set(rows["softmax"].get(n, {}))
+                    common = c if common is None else common & c
+                common = sorted(common or [])
+                if len(common) < 2:
+                    lines.append("- %s, %s%s: fewer than 2 paired seeds: not testable yet." % (task, pos, "" if pos == "none" else ", theta x%d" % mult))
+                    continue
+                for s in common:
+                    diffs.append(np.mean([rows["ssmax"][n][s] - rows["softmax"][n][s] for n in long_]))
+                m, h = stats.t_interval(diffs)
+                verdict = "reproduced" if m - h > 0 else "contradicted" if m + h < 0 else "not resolved"
+                lines.append("- %s, %s%s: SSMax minus Softmax, mean accuracy over contexts > T: %+.3f +- %.3f (%d seeds): %s."
+                             % (task, "NoPE" if pos == "none" else "RoPE", "" if pos == "none" else " theta x%d" % mult,
+                                m, h, len(common), verdict))
+    return lines + [""]
+
+
+if __name__ == "__main__":
+    main()
