@@ -82,14 +82,15 @@ ifeq ($(BLAS),1)
 endif
 $(call say,build: default attention $(ATTN) (ATTN= any --attn name of ./train_gpt --help))
 
-MODEL_SRC = model/tier.c model/layers.c model/attention.c model/attention_kernels.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c
+MODEL_SRC = model/tier.c model/layers.c model/attention.c model/attention_kernels.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c model/safetensors.c
 DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c data/retrieval.c
 PARALLEL_SRC = parallel/mpi.c
 CLI_OBJ = $(BUILD)/cli/flags.o $(BUILD)/cli/generate.o
 HEADERS = $(wildcard util/*.h model/*.h data/*.h parallel/*.h cli/*.h tests/*.h)
 BUILD = $(or $(BUILD_DIR),build)
-OBJ = $(patsubst %.c,$(BUILD)/%.o,$(MODEL_SRC) $(DATA_SRC) $(PARALLEL_SRC))
-TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe
+UTIL_SRC = util/json.c
+OBJ = $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(MODEL_SRC) $(DATA_SRC) $(PARALLEL_SRC))
+TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe $(BUILD)/test_safetensors
 
 .PHONY: experiments faults fuzz setup-fuzz all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
 all: setup-build
@@ -175,7 +176,7 @@ setup: setup-build
 setup-build:
 	$(call apt_install,$(APT_BUILD) $(APT_BLAS) $(APT_MPI))
 setup-test: setup-build
-	$(call apt_install,$(APT_PLOT) openmpi-bin libopenmpi-dev)
+	$(call apt_install,$(APT_PLOT) $(APT_TORCH) openmpi-bin libopenmpi-dev)
 setup-python:
 	$(call apt_install,$(APT_TORCH))
 
@@ -236,12 +237,13 @@ test: setup-test all tiers
 	@PYTHON=$(PYTHON) BUILD=$(BUILD) TIERS="$(TIERS_BELOW)" KERNEL_TESTS="$(KERNEL_TESTS)" tests/run_tests.sh
 
 # ---- fuzzing (not in CI: minutes): libFuzzer harnesses of the checkpoint/llm.c reader (build, load,
-# evaluate), the shard reader and the GPT-2 tokenizer (decode(encode(x)) == x), FUZZ_RUNS inputs each
+# evaluate), the safetensors + config.json reader (the same), the shard reader and the GPT-2 tokenizer
+# (decode(encode(x)) == x), FUZZ_RUNS inputs each
 FUZZ_RUNS ?= 1000000
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -DFUZZING -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
              -fopenmp-simd -fno-math-errno -fno-trapping-math -Wno-pass-failed
-FUZZ_SRC = $(MODEL_SRC) $(DATA_SRC)
-FUZZERS = build/fuzz/fuzz_checkpoint build/fuzz/fuzz_shard build/fuzz/fuzz_bpe
+FUZZ_SRC = $(UTIL_SRC) $(MODEL_SRC) $(DATA_SRC)
+FUZZERS = build/fuzz/fuzz_checkpoint build/fuzz/fuzz_shard build/fuzz/fuzz_bpe build/fuzz/fuzz_safetensors
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ $(LDLIBS)

@@ -13,6 +13,7 @@
 #include "cli/flags.h"
 #include "cli/generate.h"
 #include "model/checkpoint.h"
+#include "model/safetensors.h"
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
 #include "data/needle.h"
@@ -35,12 +36,15 @@ typedef struct {
 } Options;
 
 static void usage(void) {
-    printf("usage: eval_gpt lengths|needle|retrieval|generate -c CKPT [options]\n\n"
+    printf("usage: eval_gpt lengths|needle|retrieval|generate|export -c CKPT [options]\n\n"
            "  lengths:  per-position loss of CKPT on held-out text, at one long context\n"
            "  needle:   retrieval accuracy over context lengths x needle depths, and needle attention scores\n"
            "  retrieval: accuracy of a model trained with train_gpt --task passkey|mqar|recall, over context lengths x\n"
            "            the distance from the information to the question\n"
-           "  generate: text from a prompt, streamed as it is drawn (KV cache: one position's pass per token)\n\n"
+           "  generate: text from a prompt, streamed as it is drawn (KV cache: one position's pass per token)\n"
+           "  export:   CKPT as DIR/model.safetensors + DIR/config.json (-o DIR, default: export), in the Hugging\n"
+           "            Face GPT-2 (learned positions) or Llama (RoPE, NoPE) names and layouts\n\n"
+           "Every mode reads a checkpoint, an llm.c model file or a model.safetensors with its config.json.\n\n"
            "common:\n"
            "  -c, --ckpt FILE         checkpoint to evaluate (required)\n"
            "  -d, --data GLOB         held-out token shards (default: data/books-byte/val_*.bin)\n"
@@ -68,7 +72,7 @@ static void usage(void) {
            "      --score-trials N    score trials at random depths (default: 100)\n\n"
            "retrieval (--contexts, --trials and --seed as above; default contexts 1,2,4,8,16 x the training length,\n"
            "default trials 100; -d gives passkey's haystack):\n"
-           "      --task NAME         passkey | mqar | recall: the task the model was trained on (default: mqar)\n"
+           "      --task NAME         passkey | mqar | recall: the task the model was trained on (default: recall)\n"
            "      --pairs N, --queries N  mqar's or recall's key-value pairs and queries, as trained (default: 8, 4)\n\n"
            "generate (the seed above draws the text; -t sets the context the model sees, default its training length):\n"
            "      --prompt TEXT       the text to continue (default: none, the text starts after end-of-text)\n"
@@ -103,9 +107,10 @@ static Options parse_args(int argc, char **argv) {
     o.data = "data/books-byte/val_*.bin"; o.windows = 8; o.buckets = 24; o.trials = 10; o.score_trials = 100;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(); exit(argc < 2); }
     o.mode = argv[1];
-    if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle") && strcmp(o.mode, "retrieval") && strcmp(o.mode, "generate"))
-        die("unknown mode '%s'\nHINT: eval_gpt lengths, needle, retrieval or generate ... (see eval_gpt --help)", o.mode);
-    o.task = "mqar"; o.pairs = 8; o.queries = 4;
+    if (strcmp(o.mode, "lengths") && strcmp(o.mode, "needle") && strcmp(o.mode, "retrieval") && strcmp(o.mode, "generate") &&
+        strcmp(o.mode, "export"))
+        die("unknown mode '%s'\nHINT: eval_gpt lengths, needle, retrieval, generate or export ... (see eval_gpt --help)", o.mode);
+    o.task = "recall"; o.pairs = 8; o.queries = 4;
     if (!strcmp(o.mode, "retrieval")) o.trials = 100;
     o.gen_tokens = 200; o.temperature = 1.0f; o.top_p = 1.0f; o.num_samples = 1;
     enum { O_WINDOWS = 256, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SCORES, O_SCTX, O_STRIALS, O_PROMPT, O_PROMPTF,
@@ -171,7 +176,8 @@ static Options parse_args(int argc, char **argv) {
     if (!o.ckpt) die("eval_gpt %s needs a checkpoint\nHINT: eval_gpt %s -c runs/ssmax/ckpt_00001000.bin", o.mode, o.mode);
     if (o.queries > o.pairs)
         die("--queries %d is more than --pairs %d\nHINT: use the --pairs and --queries the model was trained with", o.queries, o.pairs);
-    if (!o.out) o.out = !strcmp(o.mode, "lengths") ? "lengths.csv" : !strcmp(o.mode, "retrieval") ? "retrieval.csv" : "needle.csv";
+    if (!o.out) o.out = !strcmp(o.mode, "lengths") ? "lengths.csv" : !strcmp(o.mode, "retrieval") ? "retrieval.csv" :
+                        !strcmp(o.mode, "export") ? "export" : "needle.csv";
     return o;
 }
 
@@ -471,6 +477,17 @@ static void run_retrieval(Options *o) {
     gpt_free(&m);
 }
 
+// export: the checkpoint's weights (with --attn conversion, if asked) as model.safetensors + config.json
+static void run_export(const Options *o) {
+    GPT m;
+    int T_train;
+    load(&m, o, &T_train);
+    safetensors_export(&m, o->out);
+    printf("eval_gpt export: %s (%s, %s positions, %zu parameters) -> %s/model.safetensors, %s/config.json\n", o->ckpt,
+           normalizers[m.config.attn].name, pos_names[m.config.pos], m.num_parameters, o->out, o->out);
+    gpt_free(&m);
+}
+
 static void emit_token(int token, void *arg) {
     const Tokenizer *tok = arg;
     tokenizer_decode(tok, &token, 1, stdout);
@@ -533,6 +550,7 @@ int main(int argc, char **argv) {
     if (!strcmp(o.mode, "lengths")) run_lengths(&o);
     else if (!strcmp(o.mode, "generate")) run_generate(&o);
     else if (!strcmp(o.mode, "retrieval")) run_retrieval(&o);
+    else if (!strcmp(o.mode, "export")) run_export(&o);
     else run_needle(&o);
     return 0;
 }

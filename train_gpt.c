@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include "util/common.h"
 #include "model/gpt.h"
@@ -679,6 +680,7 @@ typedef struct {
     LRSchedule sched;
     size_t tokens_per_step;
     FILE *logf, *ssf;
+    int made_folder;        // this run created its output folder
     char last_ckpt[4096];
     double time_in_steps;
 } Run;
@@ -860,7 +862,8 @@ static void setup_output(Run *r) {
     char parent[4096];
     snprintf(parent, sizeof(parent), "%s", out);
     for (char *p = parent + 1; *p; p++) if (*p == '/') { *p = 0; mkdir(parent, 0755); *p = '/'; }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST)
+    r->made_folder = mkdir(out, 0755) == 0;
+    if (!r->made_folder && errno != EEXIST)
         die("cannot create run folder '%s' (%s)\nHINT: check that its parent is writable, or pick another -o", out, strerror(errno));
     if (!(o->resume && !strcmp(out, o->resume))) claim_run_folder(out, o->overwrite, r->dist.rank);
 
@@ -879,6 +882,21 @@ static void setup_output(Run *r) {
     const Normalizer *nz = &normalizers[r->target_attn];
     r->ssf = nz->nparams > 0 && r->dist.rank == 0 ? open_csv(out, "ssmax.csv", param_csv_header(nz), o->resume != NULL) : NULL;
     if (!o->resume) log_ssmax(r->ssf, out, &r->model, 0);
+}
+
+// what is left after a non-finite value stops the run: the newest checkpoint, if any. A new run stopped
+// at its first step has written nothing worth keeping (a log header, its config), so its files go, and
+// its folder too where the run made it
+static void stopped_run(Run *r, int step, char *msg, size_t n) {
+    checkpoint_left(msg, n, r->out);
+    if (r->o.resume || step != r->start_step + 1 || r->dist.rank || newest_checkpoint(r->out, NULL, 0, NULL, 0) >= 0) return;
+    if (r->logf) { fclose(r->logf); r->logf = NULL; }
+    if (r->ssf) { fclose(r->ssf); r->ssf = NULL; }
+    const char *files[] = {"log.csv", "ssmax.csv", "config.json"};
+    char path[4200];
+    for (int i = 0; i < 3; i++) { snprintf(path, sizeof(path), "%s/%s", r->out, files[i]); remove(path); }
+    if (r->made_folder) rmdir(r->out);
+    snprintf(msg, n, "no checkpoint was written yet, and the run's files are removed");
 }
 
 typedef struct { double loss, norm, ms; float lr; } StepResult;
@@ -911,7 +929,7 @@ static StepResult train_step(Run *r, int step) {
     loss = dist_sum_double(&r->dist, loss, what) / n; // every rank: the global mean
     char kept[4200]; // what is left to resume from: the newest checkpoint, if the run has written one
     if (!isfinite(loss)) {
-        checkpoint_left(kept, sizeof(kept), r->out);
+        stopped_run(r, step, kept, sizeof(kept));
         die("step %d: the loss is %f (tensor: loss); training stopped, %s\nHINT: lower --lr or raise --warmup", step, loss, kept);
     }
     dist_sum_floats(&r->dist, model->grads_memory, model->params_floats, what); // one flat buffer, in place
@@ -922,7 +940,7 @@ static StepResult train_step(Run *r, int step) {
     const char *bad = NULL;
     double norm = gpt_grad_norm(model, &bad);
     if (!isfinite(norm)) {
-        checkpoint_left(kept, sizeof(kept), r->out);
+        stopped_run(r, step, kept, sizeof(kept));
         die("step %d: gradient of tensor %s is not finite; training stopped, %s\nHINT: lower --lr or raise --warmup", step,
             bad ? bad : "?", kept);
     }

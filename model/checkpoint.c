@@ -9,6 +9,7 @@
 #include "../util/common.h"
 #include "checkpoint.h"
 #include "../data/tokenizer.h"
+#include "safetensors.h"
 
 static float int_as_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 static int32_t float_as_int(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
@@ -31,6 +32,12 @@ static void read_header(const char *path, int32_t *h, long *file_size) {
 GPTConfig checkpoint_read_config(const char *path, int *has_optimizer, TrainState *state) {
     int32_t h[256];
     long size;
+    regular_file_check(path, "checkpoint");
+    if (safetensors_sniff(path)) { // model.safetensors with its config.json: weights only
+        if (has_optimizer) *has_optimizer = 0;
+        if (state) memset(state, 0, sizeof(*state));
+        return safetensors_read_config(path);
+    }
     read_header(path, h, &size);
     GPTConfig c = {0};
     if (h[0] == LLMC_MAGIC) {
@@ -113,18 +120,22 @@ int checkpoint_load_read(GPT *model, const char *path, const GPTConfig *file_con
         die("tensor %s of '%s' has %zu values, the model wants %zu\nHINT: the checkpoint was made for another config",
             param_names[i], path, fsizes[i], model->param_sizes[i]);
     }
-    FILE *f = fopen_check(path, "rb");
-    fseek(f, 256 * 4, SEEK_SET);
-    float *bufs[3] = {model->params_memory, model->m_memory, model->v_memory};
     int parts = has_opt && want_optimizer && same_attn ? 3 : 1;
-    for (int part = 0; part < parts; part++) {
-        for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
-            float *dst = bufs[part] + model->param_offsets[i];
-            if (fsizes[i] == model->param_sizes[i]) fread_check(dst, sizeof(float), fsizes[i], f, param_names[i]);
-            else fseek(f, (long)fsizes[i] * 4, SEEK_CUR); // in the file only: dropped
+    if (safetensors_sniff(path)) {
+        safetensors_load(model, path, &fc);
+    } else {
+        FILE *f = fopen_check(path, "rb");
+        fseek(f, 256 * 4, SEEK_SET);
+        float *bufs[3] = {model->params_memory, model->m_memory, model->v_memory};
+        for (int part = 0; part < parts; part++) {
+            for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+                float *dst = bufs[part] + model->param_offsets[i];
+                if (fsizes[i] == model->param_sizes[i]) fread_check(dst, sizeof(float), fsizes[i], f, param_names[i]);
+                else fseek(f, (long)fsizes[i] * 4, SEEK_CUR); // in the file only: dropped
+            }
         }
+        fclose(f);
     }
-    fclose(f);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) // a diverged or corrupt file: refused before anything runs on it
         for (size_t k = 0; k < model->param_sizes[i] && fsizes[i] == model->param_sizes[i]; k++)
             if (!isfinite(model->params.t[i][k]))

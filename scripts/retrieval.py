@@ -228,13 +228,14 @@ def figure(out, S, configs, task, pos, path):
             for b, (k, a) in by_dist.get(n_long, {}).items():
                 c = pooled.get(b, (0, 0))
                 pooled[b] = (c[0] + k, c[1] + a)
+        pooled = {b: v for b, v in pooled.items() if v[1] >= 20}  # bins with too few answers say nothing
         if not pooled:
             continue
         bins = sorted(pooled)
         x = [math.sqrt(max(b[0], 1) * b[1]) for b in bins]
         p = [pooled[b][0] / pooled[b][1] for b in bins]
-        lo = [p[j] - stats.wilson(*pooled[b])[0] for j, b in enumerate(bins)]
-        hi = [stats.wilson(*pooled[b])[1] - p[j] for j, b in enumerate(bins)]
+        lo = [max(0.0, p[j] - stats.wilson(*pooled[b])[0]) for j, b in enumerate(bins)]
+        hi = [max(0.0, stats.wilson(*pooled[b])[1] - p[j]) for j, b in enumerate(bins)]
         ax.errorbar(x, p, yerr=[lo, hi], marker="o", ms=3, capsize=2, lw=1.2, label=attn,
                     color=ablation.PALETTE[i % len(ablation.PALETTE)])
     ax.axvline(T, color="k", ls=":", lw=1)

@@ -19,11 +19,13 @@ run $B/test_gradcheck
 run $B/test_matmul
 run $B/test_model
 run $B/test_data
+run $B/test_safetensors
 run $B/test_bpe
 # the kernel suites again on every other tier this CPU runs (make test builds them in build/ISA)
 for tier in ${TIERS:-}; do
   for t in ${KERNEL_TESTS:-test_gradcheck test_matmul test_model}; do run build/$tier/$t; done
 done
+run tests/test_export.sh
 run tests/test_cli.sh
 run tests/test_ablation.sh
 run tests/test_mpi.sh

@@ -66,6 +66,14 @@ expect_error "shard shorter than its header" "header" $T -i "$W/short_*.bin"
 { printf 'JUNK'; tail -c +5 $W/data/train_000000.bin; } >$W/magic_000000.bin
 expect_error "wrong shard magic" "magic" $T -i "$W/magic_*.bin"
 expect_error "vocab mismatch" "vocab" $T --model gpt2-124m
+# an id past the vocabulary at the very end of a shard (no early batch reads it), and a batch that does
+# not fit in memory (capped with ulimit -v): both refused before the run folder exists
+cp $W/data/train_000000.bin $W/oov_000000.bin
+${PYTHON:-/usr/bin/python3} -c "import os, struct; p = '$W/oov_000000.bin'; f = open(p, 'r+b'); f.seek(os.path.getsize(p) - 2); f.write(struct.pack('<H', 300))"
+expect_error "id past the vocabulary at the end of a shard" "outside the model's vocabulary" $T -n 2 -i "$W/oov_*.bin" -o $W/oov_run
+[ ! -e $W/oov_run ] && ok || bad "a shard with a bad id left a run folder behind"
+expect_error "batch past the memory limit" "out of memory" bash -c "ulimit -v 3000000; exec $T -n 2 -b 64 -t 8192 -o $W/oom_run"
+[ ! -e $W/oom_run ] && ok || bad "a run that does not fit in memory left a run folder behind"
 expect_error "missing input text" "does not exist" ./prepare_data --input $W/no_such.txt --out $W/x
 expect_error "bad val fraction" "val-frac" ./prepare_data --input $W/docs --out $W/x --val-frac 2
 grep -q '^HINT: ' $W/err.txt && ok || bad "bad val fraction: no HINT line"
@@ -341,6 +349,60 @@ $E lengths -c $C6 -d "$W/data/val_*.bin" -o $W/len.csv --windows 1 --rope-theta 
 tail -1 $W/len.csv | grep -q "^[0-9]*,1024,[0-9.]*,[0-9]*$" && ok || bad "lengths.csv should end at position 1024 (32 x 32): $(tail -1 $W/len.csv)"
 $E lengths -c $W/soft/ckpt_00000002.bin --attn ssmax -d "$W/data/val_*.bin" -t 64 -o $W/lenE.csv >$W/lenE.txt 2>&1 && grep -q "(ssmax," $W/lenE.txt && ok || bad "eval_gpt --attn ssmax on a Softmax checkpoint failed: $(tail -2 $W/lenE.txt)"
 
+# ---- safetensors: export a checkpoint, train and evaluate from the export, refuse malformed files
+$E export -c $C6 -o $W/exp >$W/exp.txt 2>&1 && [ -s $W/exp/model.safetensors ] && [ -s $W/exp/config.json ] && ok || bad "eval_gpt export failed: $(tail -2 $W/exp.txt)"
+grep -q '"model_type": "llama"' $W/exp/config.json && grep -q '"attn": "ssmax"' $W/exp/config.json && ok || bad "config.json does not name the family and the normalizer"
+$E lengths -c $C6 -d "$W/data/val_*.bin" -t 64 --windows 2 -o $W/len_ck.csv >/dev/null 2>&1
+$E lengths -c $W/exp/model.safetensors -d "$W/data/val_*.bin" -t 64 --windows 2 -o $W/len_st.csv >/dev/null 2>&1
+[ -s $W/len_st.csv ] && cmp -s $W/len_ck.csv $W/len_st.csv && ok || bad "eval_gpt on the export differs from the checkpoint"
+$T -n 2 --init-from $C6 --val-every 0 -o $W/from_ck >/dev/null 2>&1
+$T -n 2 --init-from $W/exp/model.safetensors --val-every 0 -o $W/from_st >$W/from_st.txt 2>&1 && ok || bad "--init-from model.safetensors failed: $(tail -2 $W/from_st.txt)"
+[ "$(cut -d, -f3 $W/from_ck/log.csv)" = "$(cut -d, -f3 $W/from_st/log.csv)" ] && ok || bad "training from the export differs from training from the checkpoint"
+# malformed files, each in a folder with the good config.json: one error line, a HINT, exit 1
+${PYTHON:-/usr/bin/python3} - "$W/exp" "$W/badst" <<'PY'
+import json, os, shutil, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+data = open(os.path.join(src, "model.safetensors"), "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+hdr, body = json.loads(data[8:8 + n]), data[8 + n:]
+def put(name, blob, config=True):
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "model.safetensors"), "wb").write(blob)
+    if config:
+        shutil.copy(os.path.join(src, "config.json"), d)
+def with_header(h, b=body):
+    t = json.dumps(h).encode()
+    return struct.pack("<Q", len(t)) + t + b
+def edit(f):
+    h = json.loads(json.dumps(hdr))
+    f(h)
+    return with_header(h)
+names = [k for k in hdr if k != "__metadata__"]
+vec = [k for k in names if len(hdr[k]["shape"]) == 1]
+put("trunc", data[:len(data) // 2])
+put("hdrlen", struct.pack("<Q", 1 << 40) + data[8:])
+put("overlap", edit(lambda h: h[vec[1]].update(data_offsets=h[vec[0]]["data_offsets"])))
+put("range", edit(lambda h: h[names[-1]].update(data_offsets=[len(body) - 4, len(body) + 60])))
+put("dtype", edit(lambda h: h[names[0]].update(dtype="I64")))
+put("shape", edit(lambda h: h["lm_head.weight"].update(shape=h["lm_head.weight"]["shape"][::-1])))
+put("missing", edit(lambda h: h.pop("model.norm.weight")))
+put("extra", edit(lambda h: h.update({"model.layers.0.mlp.extra.weight": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}})))
+put("junk", struct.pack("<Q", 5) + b"[1,2{" + body)
+put("noconfig", data, config=False)
+put("badconfig", data)
+c = json.load(open(os.path.join(src, "config.json")))
+c["ssmax_train"]["width"] = 32
+json.dump(c, open(os.path.join(out, "badconfig", "config.json"), "w"))
+PY
+for v in "trunc:data section" "hdrlen:past the end" "overlap:overlap" "range:lies at bytes" "dtype:dtype I64" "shape:has shape" \
+         "missing:lacks tensor" "extra:does not use" "junk:not a JSON object" "noconfig:no config.json" "badconfig:shape"; do
+  expect_error "safetensors ${v%%:*}" "${v#*:}" $E export -c $W/badst/${v%%:*}/model.safetensors -o $W/badst_out
+  grep -q '^HINT: ' $W/err.txt && ok || bad "safetensors ${v%%:*}: no HINT line"
+done
+[ ! -e $W/badst_out ] && ok || bad "a refused export left its folder"
+expect_error "safetensors as a FIFO" "not a regular file\|FIFO" $E export -c /dev/stdin -o $W/badst_out </dev/null
+
 # ---- retrieval: fine-tuning on needle examples and the needle evaluation
 expect_error "needle task at a short context" "needs at least" $T -n 2 --task needle
 N="./train_gpt --model tiny -i $W/data/train_*.bin -j $W/data/val_*.bin -b 2 -t 160 --log-every 100"
@@ -398,6 +460,12 @@ $N -n 1 --needle-frac 1 --val-every 0 --threads 1 -o $W/nf1 >/dev/null 2>&1
 expect_error "NaN loss" "not finite\|loss is" $T -n 10 --lr 1e30 --warmup 0 --ckpt-every 1 --val-every 0 -o $W/runN
 grep -q "checkpoint $W/runN/ckpt_" $W/err.txt && ok || bad "the NaN stop does not name the checkpoint it keeps: $(head -1 $W/err.txt)"
 expect_error "NaN before any checkpoint" "no checkpoint was written" $T -n 10 --lr 1e30 --warmup 0 --ckpt-every 0 --val-every 0 -o $W/runN0
+# a NaN at the very first step (weights at 3e38, finite but overflowing): nothing worth keeping, so the
+# new run's folder goes again
+cp $C6 $W/hugew.bin
+${PYTHON:-/usr/bin/python3} -c "import struct; f = open('$W/hugew.bin', 'r+b'); f.seek(1024); f.write(struct.pack('<141636f', *([3e38] * 141636)))"
+expect_error "NaN at the first step" "files are removed" $T -n 3 --init-from $W/hugew.bin --val-every 0 -o $W/runN1
+[ ! -e $W/runN1 ] && ok || bad "a run stopped at its first step left its folder: $(ls $W/runN1)"
 ls $W/runN/ckpt_*.bin >/dev/null 2>&1 && ./prepare_data --help >/dev/null && ok || bad "no checkpoint kept after NaN stop"
 last=$(ls $W/runN/ckpt_*.bin | tail -1)
 $T -n 1 --init-from "$last" --val-every 0 -o $W/runN2 >/dev/null 2>&1; rc=$?

@@ -9,6 +9,6 @@ if ! command -v clang >/dev/null || ! echo 'int LLVMFuzzerTestOneInput(const cha
   echo "0 passed, 0 failed"
   exit 0
 fi
-make --no-print-directory build/fuzz/fuzz_checkpoint build/fuzz/fuzz_shard build/fuzz/fuzz_bpe >build/fuzz-build.log 2>&1 \
+make --no-print-directory build/fuzz/fuzz_checkpoint build/fuzz/fuzz_safetensors build/fuzz/fuzz_shard build/fuzz/fuzz_bpe >build/fuzz-build.log 2>&1 \
   || { echo "FAIL: the fuzz harnesses do not build: $(tail -3 build/fuzz-build.log)"; echo "0 passed, 1 failed"; exit 1; }
 exec tests/fuzz/run.sh ${FUZZ_QUICK_RUNS:-3000}

@@ -6,7 +6,12 @@ set -u
 cd "$(dirname "$0")/../.."
 RUNS=${1:-1000000}
 F=build/fuzz
-mkdir -p $F/corpus_checkpoint $F/corpus_shard $F/corpus_bpe $F/findings
+mkdir -p $F/corpus_checkpoint $F/corpus_shard $F/corpus_bpe $F/corpus_safetensors $F/st $F/findings
+# safetensors: the fixed half of each input is an export of a reference model; the corpus, that export
+# (first byte 0) and its config.json (first byte 1)
+./eval_gpt export -c tests/ref/llama-ssmax-qknorm.ckpt -o $F/st >/dev/null
+{ printf '\000'; cat $F/st/model.safetensors; } >$F/corpus_safetensors/model
+{ printf '\001'; cat $F/st/config.json; } >$F/corpus_safetensors/config
 cp tests/ref/llama-softmax.ckpt tests/ref/llama-sink-docmask.ckpt tests/ref/gpt2-softmax.llmc.bin $F/corpus_checkpoint/ 2>/dev/null
 ${PYTHON:-/usr/bin/python3} - "$F" <<'PY'
 import struct, sys, os
@@ -27,7 +32,7 @@ for i, t in enumerate(["Hello world", "  leading spaces\n\n", "naïve café ☃ 
     open(os.path.join(F, "corpus_bpe", "s%d" % i), "wb").write(t.encode("utf-8", "surrogateescape") if "\xff" not in t else b"\xff\xfe invalid \xc3")
 PY
 pass=0; fail=0
-for h in ${FUZZ_ONLY:-checkpoint shard bpe}; do # FUZZ_ONLY="shard": one harness
+for h in ${FUZZ_ONLY:-checkpoint safetensors shard bpe}; do # FUZZ_ONLY="shard": one harness
   if [ $h = bpe ] && [ ! -f "${SHARED_DATA:-../shared/data}/gpt2/encoder.json" ]; then
     echo "fuzz_$h: skipped (no GPT-2 files in ${SHARED_DATA:-../shared/data}/gpt2)"; continue
   fi
@@ -44,7 +49,7 @@ for h in ${FUZZ_ONLY:-checkpoint shard bpe}; do # FUZZ_ONLY="shard": one harness
   done
   echo "$(grep -c '^Done' $F/$h.log) chunks: $(grep '^Done' $F/$h.log | awk '{s += $2} END {print s}') inputs, $(ls $F/findings | grep -c "^$h-") findings"
   if [ $rc -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: fuzz_$h found a problem, see $F/$h.log and $F/findings/"; fi
-  rm -f /tmp/ssmax-fuzz-*
+  rm -rf /tmp/ssmax-fuzz-*
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
