@@ -29,6 +29,8 @@ typedef struct {
     int gen_tokens, top_k, num_samples;
     float temperature, top_p;
     int contexts[MAX_LIST], ncontexts;
+    int edges[MAX_LIST], nedges; // lengths: bucket ends given
+    int spread;                  // lengths: windows evenly over the data, not the first ones
     double depths[MAX_LIST];
     int ndepths;
     const char *task; // retrieval
@@ -60,7 +62,10 @@ static void usage(void) {
            "  -t, --context N         context length (default: 32 x the checkpoint's training length)\n"
            "      --windows N         held-out windows of N+1 tokens averaged (default: 8)\n"
            "      --buckets N         log-spaced position buckets in the CSV (default: 24)\n"
-           "      --window-out FILE   also each window's loss per bucket, for intervals over windows (default: none)\n\n"
+           "      --edges LIST        the buckets' last positions instead, ascending, the last one the context\n"
+           "                          (e.g. 64,128,1024,16384; default: log-spaced)\n"
+           "      --window-out FILE   also each window's loss per bucket, for intervals over windows (default: none)\n"
+           "      --spread            windows evenly spaced over all the held-out data (default: the first ones)\n\n"
            "needle:\n"
            "      --contexts LIST     context lengths, comma-separated (default: 1,2,4,8,12 x the training length)\n"
            "      --depths LIST       needle depths in [0,1] (default: 0,0.25,0.5,0.75,1)\n"
@@ -114,7 +119,7 @@ static Options parse_args(int argc, char **argv) {
     if (!strcmp(o.mode, "retrieval")) o.trials = 100;
     o.gen_tokens = 200; o.temperature = 1.0f; o.top_p = 1.0f; o.num_samples = 1;
     enum { O_WINDOWS = 256, O_BUCKETS, O_CONTEXTS, O_DEPTHS, O_TRIALS, O_SCORES, O_SCTX, O_STRIALS, O_PROMPT, O_PROMPTF,
-           O_TEMP, O_TOPK, O_TOPP, O_NSAMP, O_TASK, O_PAIRS, O_QUERIES, O_WINDOWOUT };
+           O_TEMP, O_TOPK, O_TOPP, O_NSAMP, O_TASK, O_PAIRS, O_QUERIES, O_WINDOWOUT, O_EDGES, O_SPREAD };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"ckpt", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
         {"out", required_argument, 0, 'o'}, {"context", required_argument, 0, 't'},
@@ -128,7 +133,8 @@ static Options parse_args(int argc, char **argv) {
         {"top-k", required_argument, 0, O_TOPK}, {"top-p", required_argument, 0, O_TOPP},
         {"num-samples", required_argument, 0, O_NSAMP}, {"task", required_argument, 0, O_TASK},
         {"pairs", required_argument, 0, O_PAIRS}, {"queries", required_argument, 0, O_QUERIES},
-        {"window-out", required_argument, 0, O_WINDOWOUT}, {0, 0, 0, 0}};
+        {"window-out", required_argument, 0, O_WINDOWOUT}, {"edges", required_argument, 0, O_EDGES},
+        {"spread", no_argument, 0, O_SPREAD}, {0, 0, 0, 0}};
     double vals[MAX_LIST];
     int c;
     opterr = 0;
@@ -163,6 +169,15 @@ static Options parse_args(int argc, char **argv) {
         case O_TOPP: o.top_p = (float)parse_num(optarg, "--top-p", 1e-6, 1); break;
         case O_NSAMP: o.num_samples = (int)parse_int(optarg, "--num-samples", 1, 1 << 20); break;
         case O_WINDOWOUT: o.window_out = optarg; break;
+        case O_SPREAD: o.spread = 1; break;
+        case O_EDGES:
+            o.nedges = parse_list(optarg, "--edges", vals, 1, 1 << 22);
+            for (int i = 0; i < o.nedges; i++) {
+                if (vals[i] != floor(vals[i]) || (i && vals[i] <= vals[i - 1]))
+                    die("--edges takes ascending whole positions, got %s\nHINT: e.g. --edges 64,128,1024,16384", optarg);
+                o.edges[i] = (int)vals[i];
+            }
+            break;
         case O_TASK: o.task = optarg; parse_named(optarg, "--task", retrieval_names, RETRIEVAL_COUNT, "eval_gpt"); break;
         case O_PAIRS: o.pairs = (int)parse_int(optarg, "--pairs", 1, RETRIEVAL_MAX_PAIRS); break;
         case O_QUERIES: o.queries = (int)parse_int(optarg, "--queries", 1, RETRIEVAL_MAX_PAIRS); break;
@@ -211,6 +226,8 @@ static void run_lengths(const Options *o) {
     int T_train;
     load(&m, o, &T_train);
     int n = max_context(&m, o->context > 0 ? o->context : 32 * T_train);
+    if (o->nedges && o->edges[o->nedges - 1] != n)
+        die("--edges ends at %d, but the context is %d\nHINT: the last edge is the context length (-t)", o->edges[o->nedges - 1], n);
     DataLoader dl;
     dataloader_init(&dl, o->data, 1, n, 0, 0);
     dataloader_check_vocab(&dl, m.config.vocab_size, m.config.tokenizer);
@@ -224,6 +241,7 @@ static void run_lengths(const Options *o) {
     if (!sum) die("out of memory");
     double t0 = now_seconds();
     for (int w = 0; w < windows; w++) {
+        if (o->spread) dataloader_seek(&dl, 0, (size_t)w * dl.nwindows / windows); // evenly over all the data
         dataloader_next_batch(&dl);
         EvalOutputs out = {.losses = losses};
         gpt_evaluate(&m, dl.inputs, dl.targets, 1, n, &out);
@@ -234,11 +252,15 @@ static void run_lengths(const Options *o) {
         if (per_window) memcpy(per_window + (size_t)w * n, losses, (size_t)n * sizeof(float));
     }
     // buckets with log-spaced edges over positions 1..n (position = number of tokens seen, t+1)
-    int *edges = malloc_check((size_t)(o->buckets + 1) * sizeof(int)), nb = 0;
+    int *edges = malloc_check((size_t)(o->buckets + MAX_LIST + 1) * sizeof(int)), nb = 0;
     edges[0] = 0;
-    for (int k = 1; k <= o->buckets; k++) {
-        int edge = k == o->buckets ? n : (int)ceil(pow((double)n, (double)k / o->buckets));
-        if (edge > edges[nb]) edges[++nb] = edge;
+    if (o->nedges) { // given: they must end at the context
+        for (int k = 0; k < o->nedges; k++) edges[++nb] = o->edges[k];
+    } else {
+        for (int k = 1; k <= o->buckets; k++) {
+            int edge = k == o->buckets ? n : (int)ceil(pow((double)n, (double)k / o->buckets));
+            if (edge > edges[nb]) edges[++nb] = edge;
+        }
     }
     FILE *f = fopen_check(o->out, "w"), *g = per_window ? fopen_check(o->window_out, "w") : NULL;
     fprintf(f, "position_start,position_end,loss,count\n");

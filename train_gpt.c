@@ -35,7 +35,7 @@ typedef struct {
     int layers, heads, width, ffn, tie, bias, seq, max_seq;
     float mpi_timeout;
     int batch, steps, grad_accum, warmup, val_every, val_batches, sample_every, sample_len;
-    int ckpt_every, keep_ckpts, log_every, dry_run, attn_switch_step, overwrite, doc_mask, qk_norm;
+    int ckpt_every, keep_ckpts, log_every, dry_run, attn_switch_step, overwrite, doc_mask, qk_norm, val_spread;
     int pairs, queries;       // --task mqar
     float needle_frac;        // --task lm: the fraction of windows that carry a needle
     int batch_given, accum_given; // given on the command line (a resume keeps the run's own otherwise; --seed: sh.seed_given)
@@ -123,6 +123,8 @@ static void usage(void) {
            "  -o, --out DIR           run folder: log.csv, ssmax.csv, checkpoints (default: runs/<attn>)\n"
            "      --val-every N       validate every N steps, 0 = never (default: %d)\n"
            "      --val-batches N     validation batches (default: %d)\n"
+           "      --val-spread        validation batches evenly spaced over all the validation data (default: the\n"
+           "                          first ones, in file order)\n"
            "      --sample-every N    print a sample every N steps, 0 = never (default: %d)\n"
            "      --sample-len N      sampled tokens (default: %d)\n"
            "      --temperature X     sampling temperature (default: %g)\n"
@@ -153,7 +155,7 @@ static Options parse_args(int argc, char **argv) {
     enum { O_POS = 256, O_NORM, O_MLP, O_FFN, O_TIE, O_BIAS, O_LAYERS, O_HEADS, O_WIDTH,
            O_MAXSEQ, O_INIT, O_SCHED, O_WARMUP, O_MINLR, O_DECAY, O_B1, O_B2, O_EPS, O_WD, O_CLIP,
            O_VALEVERY, O_VALB, O_SAMPLE, O_SLEN, O_TEMP, O_CKPT, O_KEEP, O_RESUME, O_LOGEVERY, O_DRY, O_SWITCH, O_TASK, O_MPITIMEOUT, O_NEEDLELOSS, O_OVERWRITE, O_DOCMASK, O_QKNORM,
-           O_PAIRS, O_QUERIES, O_NEEDLEFRAC };
+           O_PAIRS, O_QUERIES, O_NEEDLEFRAC, O_VALSPREAD };
     static struct option opts[] = {
         {"help", no_argument, 0, 'h'}, {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 'i'},
         {"val", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'}, {"batch", required_argument, 0, 'b'},
@@ -178,7 +180,7 @@ static Options parse_args(int argc, char **argv) {
         {"attn-switch-step", required_argument, 0, O_SWITCH}, {"task", required_argument, 0, O_TASK},
         {"mpi-timeout", required_argument, 0, O_MPITIMEOUT}, {"needle-loss", required_argument, 0, O_NEEDLELOSS},
         {"pairs", required_argument, 0, O_PAIRS}, {"queries", required_argument, 0, O_QUERIES},
-        {"needle-frac", required_argument, 0, O_NEEDLEFRAC}, {0, 0, 0, 0}};
+        {"needle-frac", required_argument, 0, O_NEEDLEFRAC}, {"val-spread", no_argument, 0, O_VALSPREAD}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:i:j:o:b:t:n:a:l:", opts, NULL)) != -1) {
@@ -232,6 +234,7 @@ static Options parse_args(int argc, char **argv) {
         case O_TASK: o.task = optarg; parse_named(optarg, "--task", task_names, TASK_COUNT, "train_gpt"); break;
         case O_PAIRS: o.pairs = parse_int(optarg, "--pairs", 1, RETRIEVAL_MAX_PAIRS); break;
         case O_QUERIES: o.queries = parse_int(optarg, "--queries", 1, RETRIEVAL_MAX_PAIRS); break;
+        case O_VALSPREAD: o.val_spread = 1; break;
         case O_NEEDLEFRAC: o.needle_frac = parse_float(optarg, "--needle-frac", 0, 1); break;
         case O_NEEDLELOSS: o.needle_loss = optarg; parse_named(optarg, "--needle-loss", needle_loss_names, 3, "train_gpt"); break;
         case '?':
@@ -491,7 +494,9 @@ static double batch_loss(GPT *model, const int *inputs, const int *targets, int 
     return count ? (float)(batch / count) : -1.0f;
 }
 
-static float evaluate(GPT *model, DataLoader *val, int batches, const Dist *dist) {
+// spread: batch i starts at window i * avail / batches of the avail whole batches, so the batches cover
+// all the validation data; else they are the first ones
+static float evaluate(GPT *model, DataLoader *val, int batches, int spread, const Dist *dist) {
     dataloader_reset(val);
     size_t avail = val->nwindows / ((size_t)val->B * val->world);
     if (avail < 1) avail = 1;
@@ -499,6 +504,7 @@ static float evaluate(GPT *model, DataLoader *val, int batches, const Dist *dist
     float *losses = malloc_check((size_t)val->B * val->T * sizeof(float));
     double sum = 0;
     for (int i = 0; i < batches; i++) {
+        if (spread) dataloader_seek(val, 0, (size_t)i * avail / batches * val->B * val->world);
         dataloader_next_batch(val);
         sum += batch_loss(model, val->inputs, val->targets, val->B, val->T, losses);
     }
@@ -837,7 +843,7 @@ static void write_config_json(const Run *r) {
     json_str(f, "out", r->out); json_str(f, "train", o->train); json_str(f, "val", r->have_val ? o->val : NULL);
     json_str(f, "init_from", o->init_from); json_str(f, "resume", o->resume); json_str(f, "task", o->task);
     json_str(f, "needle_loss", o->needle_loss); json_num(f, "pairs", o->pairs, 0); json_num(f, "queries", o->queries, 0);
-    json_num(f, "needle_frac", o->needle_frac, 0); json_str(f, "schedule", o->schedule);
+    json_num(f, "needle_frac", o->needle_frac, 0); json_num(f, "val_spread", o->val_spread, 0); json_str(f, "schedule", o->schedule);
     json_num(f, "seed", o->sh.seed, 0); json_num(f, "batch", r->B, 0); json_num(f, "seq", r->T, 0);
     json_num(f, "grad_accum", o->grad_accum, 0); json_num(f, "ranks", r->dist.world, 0);
     json_num(f, "tokens_per_step", (double)r->tokens_per_step, 0); json_num(f, "steps", o->steps, 0);
@@ -1026,7 +1032,7 @@ int main(int argc, char **argv) {
         if (r->have_val && (step % o->val_every == 0 || step == o->steps)) {
             val_loss = r->task == TASK_PASSKEY || r->task == TASK_MQAR || r->task == TASK_RECALL
                 ? evaluate_retrieval(&r->model, &r->retrieval, &r->tok, r->val_hay, &r->val, o->val_batches, &r->dist)
-                : evaluate(&r->model, &r->val, o->val_batches, &r->dist);
+                : evaluate(&r->model, &r->val, o->val_batches, o->val_spread, &r->dist);
             log_ssmax(r->ssf, r->out, &r->model, step);
         }
         log_step(r, step, &s, val_loss);

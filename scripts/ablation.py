@@ -44,8 +44,21 @@ SCALES = {
                     ft_steps=1500, ft_lr=5e-4, ft_warmup=50, len_windows=32, needle_mults=[1, 2, 4, 8, 12],
                     depths=[0, 0.25, 0.5, 0.75, 1], trials=10, score_mult=8, score_trials=100),
     "smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2, seeds=2,
-                  ft_steps=8, ft_lr=5e-4, ft_warmup=2, len_windows=1, needle_mults=[1, 2],
+                  ft_steps=8, ft_lr=5e-4, ft_warmup=2, len_windows=2, needle_mults=[1, 2],
                   depths=[0, 0.5, 1], trials=2, score_mult=2, score_trials=6),
+    # the paper's attention geometry: head size 64 at T = 1024 (the geometry preset, 3.3M parameters), its
+    # constant learning rate after warm-up, validation over all held-out books, needles mixed into
+    # pretraining (10% of the windows; no fine-tuning stage: the needle is scored on the pretrained
+    # model at theta x50, the paper's route), (f) switching at half way so that s can move
+    "geometry": dict(model="geometry", T=1024, B=8, steps=1200, lr=2e-3, warmup=100, val_every=100, val_batches=16, seeds=3,
+                     schedule="constant", val_spread=True, needle_frac=0.1, switch_frac=0.5, len_mult=16, len_windows=16,
+                     needle_mults=[1, 2, 4, 8], depths=[0, 0.25, 0.5, 0.75, 1], trials=50, score_mult=4, score_trials=100,
+                     configs=["a", "b", "d", "f"]),
+    # the same pipeline at the smoke scale's size, for make test
+    "geometry-smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2, seeds=2,
+                           schedule="constant", val_spread=True, needle_frac=0.5, switch_frac=0.5, len_mult=16, len_windows=2,
+                           needle_mults=[1, 2], depths=[0, 0.5, 1], trials=2, score_mult=2, score_trials=6,
+                           configs=["a", "b", "d", "f"]),
 }
 CONFIGS = ["a", "b", "c", "d", "e", "f"]
 LABELS = {"a": "(a) Softmax", "b": "(b) SSMax", "c": "(c) SSMax, s = 1", "d": "(d) SSMax + bias",
@@ -145,14 +158,19 @@ def main():
         if args.seeds < 1:
             sys.exit("error: --seeds must be at least 1, got %d\nHINT: 3 seeds give a 95%% interval; 1 gives none" % args.seeds)
         S["seeds"] = args.seeds
-    out = args.out or ("runs/ablation" if args.scale == "default" else "runs/ablation-smoke")
+    out = args.out or ("runs/ablation" if args.scale == "default" else "runs/ablation-%s" % args.scale)
+    if "configs" in S and not args.configs:  # the scale's own set of the paper's configs
+        global CONFIGS, PRETRAINED
+        CONFIGS = list(S["configs"])
+        PRETRAINED = [c for c in CONFIGS if c != "e"]
     if args.configs and not args.out:
         out = out.replace("ablation", "compare")  # runs/compare, runs/compare-smoke: not mixed with (a)-(f)
     os.makedirs(out, exist_ok=True)
     log = os.path.join(out, "commands.log") # appended to: an interrupted ablation keeps its history
     t_start = time.time()
+    switch = int(S["steps"] * S.get("switch_frac", 0.8)) + 1  # (f): the last part with SSMax
     if args.report_only:
-        report(out, S, args.data or "books", int(S["steps"] * 0.8) + 1, None, args.scale)
+        report(out, S, args.data or "books", switch, None, args.scale)
         return
 
     data = args.data
@@ -165,12 +183,15 @@ def main():
     run(["scripts/prepare.sh", data, "byte"], log)
     train_glob, val_glob = "data/%s-byte/train_*.bin" % data, "data/%s-byte/val_*.bin" % data
     T, steps = S["T"], S["steps"]
-    switch = int(steps * 0.8) + 1  # (f): the last fifth with SSMax
     threads = ["--threads", str(args.threads)] if args.threads else []
     common = ["--model", S["model"], "-i", train_glob, "-j", val_glob, "-b", str(S["B"]), "-t", str(T),
-              "-n", str(steps), "--lr", str(S["lr"]), "--warmup", str(S["warmup"]), "--schedule", "cosine",
+              "-n", str(steps), "--lr", str(S["lr"]), "--warmup", str(S["warmup"]), "--schedule", S.get("schedule", "cosine"),
               "--val-every", str(S["val_every"]), "--val-batches", str(S["val_batches"]), "--ckpt-every", "500",
               "--keep-ckpts", "1", "--log-every", "50"] + threads
+    if S.get("val_spread"):
+        common.append("--val-spread")
+    if S.get("needle_frac"):
+        common += ["--needle-frac", str(S["needle_frac"])]
 
     def pretrain(c, d, seed):
         if os.path.exists(final_ckpt(d, steps)):
@@ -192,20 +213,26 @@ def main():
     ckpt = {c: final_ckpt(pre[c], steps) for c in CONFIGS}
     convert = {c: (["--attn", "ssmax"] if c == "e" else []) for c in CONFIGS}
 
-    # ---- length generalisation, theta as trained and x50
+    # ---- length generalisation, theta as trained and x50, windows spread over the held-out books; buckets
+    # with edges at the bands and the gate's positions, each window's losses kept for intervals
     theta = 10000.0
+    n_len = S.get("len_mult", 32) * T
     for c in CONFIGS:
         for mult in (1, 50):
             path = os.path.join(out, c, "lengths_theta%d.csv" % mult)
-            if fresh([path], [ckpt[c]]):
+            windows = path.replace(".csv", "_windows.csv")
+            if fresh([path, windows], [ckpt[c]]):
                 continue
-            run(["./eval_gpt", "lengths", "-c", ckpt[c], "-d", val_glob, "-t", str(32 * T), "--windows", str(S["len_windows"]),
+            run(["./eval_gpt", "lengths", "-c", ckpt[c], "-d", val_glob, "-t", str(n_len), "--windows", str(S["len_windows"]),
+                 "--edges", ",".join(str(e) for e in length_edges(T, n_len)), "--spread", "--window-out", windows,
                  "--rope-theta", str(theta * mult), "-o", path] + convert[c] + threads, log)
 
-    # ---- retrieval fine-tuning, then the needle grid and the needle scores (theta x50)
+    # ---- retrieval fine-tuning, then the needle grid and the needle scores (theta x50); with needles
+    # mixed into pretraining, the pretrained model is scored as it is
     for c in CONFIGS:
         ft = os.path.join(out, c, "needle-ft")
-        if not os.path.exists(final_ckpt(ft, S["ft_steps"])):
+        scored = final_ckpt(ft, S["ft_steps"]) if not S.get("needle_frac") else ckpt[c]
+        if not S.get("needle_frac") and not os.path.exists(final_ckpt(ft, S["ft_steps"])):
             # theta x50 from the start of fine-tuning: the retrieval circuit (a previous-token head, then a
             # copy) leans on the fast RoPE frequencies, which raising theta at evaluation alone moves: at
             # this scale a model fine-tuned at theta 10000 retrieves 70-80% at 1x with theta as trained
@@ -218,12 +245,13 @@ def main():
                  "--log-every", "50", "--seed", "7", "-o", ft] + threads, log)
         contexts = ",".join(str(m * T) for m in S["needle_mults"])
         depths = ",".join(str(d) for d in S["depths"])
-        if fresh([os.path.join(out, c, f) for f in ("needle.csv", "scores.csv")], [final_ckpt(ft, S["ft_steps"])]):
+        if fresh([os.path.join(out, c, f) for f in ("needle.csv", "scores.csv")], [scored]):
             continue
-        run(["./eval_gpt", "needle", "-c", final_ckpt(ft, S["ft_steps"]), "-d", val_glob, "--contexts", contexts,
+        run(["./eval_gpt", "needle", "-c", scored, "-d", val_glob, "--contexts", contexts,
              "--depths", depths, "--trials", str(S["trials"]), "--rope-theta", str(theta * 50),
              "-o", os.path.join(out, c, "needle.csv"), "--scores", os.path.join(out, c, "scores.csv"),
-             "--score-context", str(S["score_mult"] * T), "--score-trials", str(S["score_trials"])] + threads, log)
+             "--score-context", str(S["score_mult"] * T), "--score-trials", str(S["score_trials"])]
+            + (convert[c] if S.get("needle_frac") else []) + threads, log)
 
     # ---- the pretraining again from other seeds (init and data order), for the seed-to-seed spread
     for k in range(1, S["seeds"]):
@@ -233,6 +261,79 @@ def main():
     report(out, S, data, switch, time.time() - t_start, args.scale)
     if args.publish:
         publish(out, args.publish)
+
+
+def length_edges(T, n):
+    """bucket ends for eval_gpt lengths --edges: sqrt(2)-spaced, plus the bands' and the gate's edges"""
+    edges = {int(math.ceil(2 ** (k / 2))) for k in range(1, int(2 * math.log2(n)) + 1)}
+    edges |= {e for e in (T // 16, T // 8, T // 2, T, 4 * T, 10 * T, 16 * T) if 0 < e < n} | {n}
+    return sorted(e for e in edges if e <= n)
+
+
+def rope_bound(hs, T, theta_train, theta_eval):
+    """the critical-dimension extrapolation bound (Liu et al., arXiv 2310.05209): the rotary pairs whose
+    period the training length covers are d_c = 2 ceil(hs/2 log_theta(T / 2 pi)); beyond 2 pi theta'^(d_c / hs)
+    positions, the first pair that never saw a full period turns past the angles it was trained on"""
+    d_c = 2 * math.ceil(hs / 2 * math.log(T / (2 * math.pi)) / math.log(theta_train))
+    return 2 * math.pi * theta_eval ** (d_c / hs), d_c
+
+
+BANDS = [(0, 1, "[1, T]"), (1, 4, "(T, 4T]"), (4, 10, "(4T, 10T]"), (10, 16, "(10T, 16T]")]
+
+
+def window_bands(path, spans):
+    """per window, the mean loss over each span (lo, hi] of positions, from eval_gpt --window-out rows"""
+    rows = read_csv(path)
+    out = {}
+    for r in rows:
+        w, a, b, loss = int(r["window"]), int(r["position_start"]) - 1, int(r["position_end"]), float(r["loss"])
+        for k, (lo, hi) in enumerate(spans):
+            if a >= lo and b <= hi:
+                acc = out.setdefault(w, {}).setdefault(k, [0.0, 0])
+                acc[0] += loss * (b - a)
+                acc[1] += b - a
+    return [[v[k][0] / v[k][1] if k in v and v[k][1] else float("nan") for k in range(len(spans))] for _, v in sorted(out.items())]
+
+
+def band_cells(out, c, mult, T):
+    """each band's mean loss over windows with its 95% bootstrap interval; '-' past the evaluated context"""
+    path = os.path.join(out, c, "lengths_theta%d_windows.csv" % mult)
+    if not os.path.exists(path):
+        return ["-"] * len(BANDS)
+    per = window_bands(path, [(lo * T, hi * T) for lo, hi, _ in BANDS])
+    cells = []
+    for k in range(len(BANDS)):
+        xs = [w[k] for w in per if math.isfinite(w[k])]
+        if not xs:
+            cells.append("-")
+            continue
+        lo, hi = stats.bootstrap_mean(xs)
+        cells.append("%.3f [%.3f, %.3f]" % (sum(xs) / len(xs), lo, hi))
+    return cells
+
+
+def context_gate(out, c, T):
+    """does the model use its context: loss at positions (T/16, T/8] minus at (T/2, T], over windows"""
+    path = os.path.join(out, c, "lengths_theta1_windows.csv")
+    if not os.path.exists(path):
+        return None
+    per = window_bands(path, [(T // 16, T // 8), (T // 2, T)])
+    d = [w[0] - w[1] for w in per if math.isfinite(w[0]) and math.isfinite(w[1])]
+    if not d:
+        return None
+    lo, hi = stats.bootstrap_mean(d)
+    return sum(d) / len(d), lo, hi
+
+
+def head_size(out, c):
+    import json
+    for d in [os.path.join(out, c, "pretrain"), os.path.join(out, PRETRAINED[0], "pretrain")]:
+        try:
+            m = json.load(open(os.path.join(d, "config.json")))["model"]
+            return m["width"] // m["heads"]
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
 
 
 def publish(out, dest):
@@ -327,10 +428,16 @@ def plot_losses(out, switch, S):
 
 def plot_lengths(out, T):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    hs = head_size(out, PRETRAINED[0])
     for ax, mult in zip(axes, (1, 50)):
         runs = [(LABELS[c], os.path.join(out, c, "lengths_theta%d.csv" % mult), COLORS[c]) for c in CONFIGS]
         plot_eval.lengths_axes(ax, runs, T)
-        ax.set_title("per-position test loss, RoPE theta %s" % ("as trained" if mult == 1 else "x50 at evaluation"))
+        title = "per-position test loss, RoPE theta %s" % ("as trained" if mult == 1 else "x50 at evaluation")
+        if hs:
+            bound, _ = rope_bound(hs, T, 10000.0, 10000.0 * mult)
+            ax.axvline(bound, color="k", ls=":", lw=1.2)
+            title += "\ndotted: RoPE bound %.0f (%.1fx T)" % (bound, bound / T)
+        ax.set_title(title, fontsize=9)
     axes[0].set_ylabel("loss (nats/byte)")
     axes[1].set_ylabel("")
     axes[1].legend(fontsize=8)
@@ -387,6 +494,37 @@ def length_summary(out, c, mult, T):
     return mean_over(1, T), mean_over(4 * T + 1, 32 * T), mean_over(16 * T + 1, 32 * T)
 
 
+def bands_section(out, S, T):
+    """the per-position loss in bands with intervals over windows, the RoPE bound, and the context gate"""
+    n_len = S.get("len_mult", 32) * T
+    hs = head_size(out, PRETRAINED[0])
+    lines = ["## Loss by position band (claim 2)", ""]
+    if hs:
+        b1, d_c = rope_bound(hs, T, 10000.0, 10000.0)
+        b50, _ = rope_bound(hs, T, 10000.0, 500000.0)
+        lines.append("Head size %d: %d of its %d rotary frequencies complete a period within T = %d (the critical dimension "
+                     "d_c = %d, Liu et al., arXiv 2310.05209), so RoPE's extrapolation bound is %.0f positions (%.1fx T) at the "
+                     "trained theta and %.0f (%.1fx T) at theta x50; the figure marks them. Beyond the bound, length "
+                     "generalisation measures RoPE, not the normalizer." % (hs, d_c // 2, hs // 2, T, d_c, b1, b1 / T, b50, b50 / T))
+        lines.append("")
+    gate = context_gate(out, PRETRAINED[0], T)
+    if gate:
+        m, lo, hi = gate
+        uses = m >= 0.05
+        lines.append("Gate: %s's loss falls by %.3f [%.3f, %.3f] nats from positions %d-%d to %d-%d (95%% bootstrap over "
+                     "windows); %s" % (LABELS[PRETRAINED[0]], m, lo, hi, T // 16, T // 8, T // 2, T,
+                                       "it uses its context (>= 0.05), so this scale can test claim 2." if uses else
+                                       "below 0.05: the model barely uses its context, so this scale cannot test claim 2."))
+        lines.append("")
+    lines += ["Mean loss per band over %d held-out windows of %d tokens spread over the validation books, with the 95%% "
+              "bootstrap interval over windows:" % (S["len_windows"], n_len), "",
+              "| config | theta | " + " | ".join(name for _, _, name in BANDS) + " |", "|---|---|" + "---|" * len(BANDS)]
+    for c in CONFIGS:
+        for mult in (1, 50):
+            lines.append("| %s | x%d | %s |" % (LABELS[c], mult, " | ".join(band_cells(out, c, mult, T))))
+    return lines + [""]
+
+
 def report(out, S, data, switch, seconds, scale):
     T = S["T"]
     plot_losses(out, switch, S)
@@ -404,13 +542,20 @@ def report(out, S, data, switch, seconds, scale):
            "`scripts/ablation.py --scale %s --configs %s`" % (scale, ",".join(CONFIGS)))
     variants = ("(f) switches at step %d; (e) is (a)'s final checkpoint converted (s0 = 1/mean ln n over the "
                 "training window)" % switch if paper else "every config pretrained from the same seed and data order")
+    if S.get("needle_frac"):
+        retrieval = ("Retrieval: %g of the pretraining windows carry a needle at a uniform depth (loss on every token); the "
+                     "needle is scored on the pretrained models at RoPE theta x50, without fine-tuning (the paper's route)."
+                     % S["needle_frac"])
+    else:
+        retrieval = ("Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, AdamW betas 0.9/0.999, no "
+                     "weight decay, loss on the answer only, RoPE theta x50 (the theta of the needle evaluation)."
+                     % (S["ft_steps"], T, S["ft_lr"]))
     lines.append("Made by %s %son %d cores. "
-                 "Corpus: %s, byte tokenizer (V = 257); model preset `%s` at T = %d, batch %d, %d steps, lr %g cosine; "
-                 "%s. Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, "
-                 "AdamW betas 0.9/0.999, no weight decay, loss on the answer only, RoPE theta x50 (the theta of "
-                 "the needle evaluation)."
-                 % (how, took, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["lr"],
-                    variants, S["ft_steps"], T, S["ft_lr"]))
+                 "Corpus: %s, byte tokenizer (V = 257); model preset `%s` at T = %d, batch %d, %d steps (%.1fM tokens), lr %g %s%s; "
+                 "%s. %s"
+                 % (how, took, os.cpu_count() or 0, data, S["model"], T, S["B"], S["steps"], S["B"] * T * S["steps"] / 1e6, S["lr"],
+                    S.get("schedule", "cosine"), ", validation windows spread over the held-out books" if S.get("val_spread") else "",
+                    variants, retrieval))
     base = PRETRAINED[0]
     finals = {c: [log_rows(d)[3][-1] for d in seed_runs(out, c, S)] for c in PRETRAINED}
     nseeds = min(len(v) for v in finals.values())
@@ -437,7 +582,8 @@ def report(out, S, data, switch, seconds, scale):
                 says = "no difference resolved; a gap beyond %.4f either way is ruled out" % max(abs(dm - dh), abs(dm + dh))
         lines.append("| %s | %d | %s | %s | %s |" % (LABELS[c], len(finals[c]), stats.fmt_interval(m, h), diff, says))
     lines += ["", "## Numbers", "",
-              "| config | final val loss (first seed) | other seeds | loss at 1..T | loss at 4T..32T (theta x1) | loss at 4T..32T (theta x50) | "
+              "| config | final val loss (first seed) | other seeds | loss at 1..T | loss at 4T..%dT (theta x1) | loss at 4T..%dT (theta x50) | "
+              % (S.get("len_mult", 32), S.get("len_mult", 32)) +
               "needle exact (all cells, 95% Wilson) | needle exact at <= T | needle exact at > T | first digit (all) | digits right (all) | "
               "score trials exact / first / wrong |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -459,10 +605,11 @@ def report(out, S, data, switch, seconds, scale):
             LABELS[c], val, others, in1, far1, far50, exact_wilson(os.path.join(out, c, "needle.csv")),
             "%.2f" % acc[:, short].mean() if short else "-",
             "%.2f" % acc[:, long_].mean() if long_ else "-", first.mean(), digits.mean(), *counts))
-    lines += ["", "## Pretraining loss", "", "![loss curves](loss.png)", "",
+    lines += [""] + bands_section(out, S, T)
+    lines += ["## Pretraining loss", "", "![loss curves](loss.png)", "",
               "## Length generalisation (paper Fig. 5)", "",
-              "Per-position loss at a context of %d bytes (32x training), averaged over %d held-out windows."
-              % (32 * T, S["len_windows"]), "", "![length generalisation](lengths.png)", "",
+              "Per-position loss at a context of %d bytes (%dx training), averaged over %d held-out windows spread over the "
+              "validation books." % (S.get("len_mult", 32) * T, S.get("len_mult", 32), S["len_windows"]), "", "![length generalisation](lengths.png)", "",
               "## Needle retrieval (paper Fig. 6)", "",
               "Exact-match accuracy of greedy decoding (teacher-forced: every answer token must be the argmax), "
               "%d trials per cell, RoPE theta x50." % S["trials"], "", "![needle heat maps](needle.png)", "",

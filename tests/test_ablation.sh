@@ -24,7 +24,7 @@ for f in loss.png lengths.png needle.png needle_first.png needle_digits.png need
   grep -q "($f)" $O/report.md && ok || bad "report.md does not show $f"
 done
 for c in a b c d e f; do
-  rows=1; [ $c != e ] && rows=2 # the trained configs have a row in the seeds table too
+  rows=3; [ $c != e ] && rows=4 # the numbers table, two band rows (theta x1, x50), and for trained configs the seeds table
   [ "$(grep -c "^| ($c)" $O/report.md)" -eq $rows ] && ok || bad "report.md should have $rows rows for ($c)"
   for m in 1 50; do
     # 32 x T = 5120 positions, losses finite and positive
@@ -80,12 +80,29 @@ rm -rf $C
 $PYTHON scripts/ablation.py --scale smoke --configs softmax,sink,softpick --out $C >build/compare-smoke.log 2>&1 && ok \
   || bad "--configs softmax,sink,softpick failed: $(tail -3 build/compare-smoke.log)"
 for c in softmax sink softpick; do
-  [ "$(grep -c "^| $c |" $C/report.md 2>/dev/null)" -eq 2 ] && [ -s $C/$c/needle.csv ] && [ -s $C/$c/lengths_theta50.csv ] && ok \
+  [ "$(grep -c "^| $c |" $C/report.md 2>/dev/null)" -eq 4 ] && [ -s $C/$c/needle.csv ] && [ -s $C/$c/lengths_theta50.csv ] && ok \
     || bad "the --configs report or evaluations lack $c"
 done
 grep -q "sigma per head" build/compare-smoke.log $C/report.md 2>/dev/null; [ -s $C/ssmax_s.png ] && ok || bad "--configs: no figure of sink's sigma"
 $PYTHON scripts/ablation.py --scale smoke --configs softmax,bogus --out $C >build/compare-bad.log 2>&1
 [ $? -ne 0 ] && grep -q "^error: --configs" build/compare-bad.log && ok || bad "--configs with an unknown name should stop with an error"
+
+# ---- --scale geometry-smoke: the geometry scale's pipeline (constant lr, spread validation, needles mixed
+# into pretraining and scored without fine-tuning, lengths at 16x in bands with intervals, gate, RoPE bound)
+G=build/ablation-geometry-smoke
+rm -rf $G
+$PYTHON scripts/ablation.py --scale geometry-smoke --out $G >build/ablation-geometry.log 2>&1 && ok || bad "--scale geometry-smoke failed: $(tail -3 build/ablation-geometry.log)"
+grep -q -- "--schedule constant" $G/commands.log && grep -q -- "--val-spread" $G/commands.log && grep -q -- "--needle-frac" $G/commands.log \
+  && ok || bad "geometry: pretraining should run with a constant lr, spread validation and mixed needles"
+[ ! -d $G/a/needle-ft ] && [ -s $G/a/needle.csv ] && ok || bad "geometry: the needle should be scored on the pretrained model, without fine-tuning"
+grep "^+ ./eval_gpt needle" $G/commands.log | grep "a/pretrain" | grep -q -- "--rope-theta 500000" && ok || bad "geometry: the needle is scored at theta x50"
+for c in a b d f; do
+  [ "$(tail -n +2 $G/$c/lengths_theta50_windows.csv | cut -d, -f1 | sort -u | wc -l)" -eq 2 ] && tail -1 $G/$c/lengths_theta1.csv | grep -q '^[0-9]*,2560,' \
+    && ok || bad "geometry ($c): lengths at 16 x 160 with 2 windows' losses kept"
+  [ "$(grep -c "^| ($c) .* | x[15]0* | [0-9.]* \[[0-9.]*, [0-9.]*\] |" $G/report.md)" -eq 2 ] && ok || bad "geometry ($c): no band rows with intervals"
+done
+grep -q "RoPE's extrapolation bound is [0-9]* positions" $G/report.md && grep -q "^Gate: " $G/report.md && ok || bad "geometry: the report lacks the RoPE bound or the gate"
+[ ! -d $G/c ] && [ ! -d $G/e ] && ok || bad "geometry runs configs (a), (b), (d), (f) only"
 
 # ---- the retrieval experiment runner (scripts/retrieval.py) at smoke scale: 2 normalizers x 2 position
 # schemes x 2 seeds of recall, published as it goes, and the report recomputed from the published files

@@ -347,6 +347,25 @@ if [ -w /dev/full ]; then # an evaluation CSV that cannot be written is removed,
 fi
 $E lengths -c $C6 -d "$W/data/val_*.bin" -o $W/len.csv --windows 1 --rope-theta 500000 >$W/len.txt 2>&1 && ok || bad "eval_gpt lengths at 32x failed: $(tail -2 $W/len.txt)"
 tail -1 $W/len.csv | grep -q "^[0-9]*,1024,[0-9.]*,[0-9]*$" && ok || bad "lengths.csv should end at position 1024 (32 x 32): $(tail -1 $W/len.csv)"
+# --edges: the buckets asked for; --window-out: each window's loss per bucket, whose mean is the CSV's;
+# --spread: windows from all over the held-out data (other windows, another loss)
+$E lengths -c $C6 -d "$W/data/val_*.bin" -t 256 --windows 3 --edges 32,128,160,256 --window-out $W/lenw.csv -o $W/lene.csv >/dev/null 2>&1 \
+  && [ "$(cut -d, -f2 $W/lene.csv | tail -n +2 | tr '\n' ' ')" = "32 128 160 256 " ] && ok || bad "--edges: buckets $(cut -d, -f1,2 $W/lene.csv | tr '\n' ' ')"
+[ "$(tail -n +2 $W/lenw.csv | wc -l)" -eq 12 ] && ${PYTHON:-/usr/bin/python3} -c "
+import csv, sys
+w = list(csv.DictReader(open('$W/lenw.csv'))); m = list(csv.DictReader(open('$W/lene.csv')))
+diff = max(abs(sum(xs) / len(xs) - float(r['loss'])) for r in m
+           for xs in [[float(x['loss']) for x in w if x['position_end'] == r['position_end']]])
+sys.exit(int(diff > 1e-4))" \
+  && ok || bad "--window-out: 3 windows x 4 buckets whose means are lengths.csv's"
+$E lengths -c $C6 -d "$W/data/val_*.bin" -t 256 --windows 3 --edges 32,128,160,256 --spread -o $W/lens.csv >/dev/null 2>&1
+[ -s $W/lens.csv ] && ! cmp -s $W/lene.csv $W/lens.csv && ok || bad "--spread should evaluate other windows"
+expect_error "--edges not ending at the context" "context" $E lengths -c $C6 -d "$W/data/val_*.bin" -t 256 --edges 32,128
+expect_error "--edges not ascending" "ascending" $E lengths -c $C6 -d "$W/data/val_*.bin" -t 256 --edges 128,32,256
+$T -n 2 --val-every 2 --val-batches 3 --val-spread -o $W/vs >/dev/null 2>&1
+$T -n 2 --val-every 2 --val-batches 3 -o $W/vs0 >/dev/null 2>&1
+v1=$(tail -1 $W/vs/log.csv | cut -d, -f4); v0=$(tail -1 $W/vs0/log.csv | cut -d, -f4)
+[ -n "$v1" ] && [ "$v1" != "$v0" ] && ok || bad "--val-spread should validate on other windows ($v1 vs $v0)"
 $E lengths -c $W/soft/ckpt_00000002.bin --attn ssmax -d "$W/data/val_*.bin" -t 64 -o $W/lenE.csv >$W/lenE.txt 2>&1 && grep -q "(ssmax," $W/lenE.txt && ok || bad "eval_gpt --attn ssmax on a Softmax checkpoint failed: $(tail -2 $W/lenE.txt)"
 
 # ---- safetensors: export a checkpoint, train and evaluate from the export, refuse malformed files
