@@ -50,7 +50,7 @@ SCALES = {
     # constant learning rate after warm-up, validation over all held-out books, needles mixed into
     # pretraining (10% of the windows; no fine-tuning stage: the needle is scored on the pretrained
     # model at theta x50, the paper's route), (f) switching at half way so that s can move
-    "geometry": dict(model="geometry", T=1024, B=8, steps=1200, lr=2e-3, warmup=100, val_every=100, val_batches=16, seeds=3,
+    "geometry": dict(model="geometry", T=1024, B=8, steps=2400, lr=2e-3, warmup=100, val_every=200, val_batches=16, seeds=3,
                      schedule="constant", val_spread=True, needle_frac=0.1, switch_frac=0.5, len_mult=16, len_windows=16,
                      needle_mults=[1, 2, 4, 8], depths=[0, 0.25, 0.5, 0.75, 1], trials=50, score_mult=4, score_trials=100,
                      configs=["a", "b", "d", "f"]),
