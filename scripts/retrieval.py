@@ -336,7 +336,8 @@ def claims(out, S, configs, tasks, poss):
                     common = c if common is None else common & c
                 common = sorted(common or [])
                 if len(common) < 2:
-                    lines.append("- %s, %s%s: fewer than 2 paired seeds: not testable yet." % (task, pos, "" if pos == "none" else ", theta x%d" % mult))
+                    lines.append("- %s, %s%s: fewer than 2 paired seeds: not testable yet." % (task, "NoPE" if pos == "none" else "RoPE",
+                                                                                     "" if pos == "none" else " theta x%d" % mult))
                     continue
                 for s in common:
                     diffs.append(np.mean([rows["ssmax"][n][s] - rows["softmax"][n][s] for n in long_]))
