@@ -674,7 +674,8 @@ typedef struct {
     int have_val;
     Tokenizer tok;
     int can_sample, task, needle_loss;
-    RetrievalTask retrieval; // --task passkey, mqar
+    int synthetic;          // --task passkey, mqar, recall: retrieval examples made here
+    RetrievalTask retrieval;
     const Shard *hay;       // --task needle, passkey: haystacks from the largest training shard
     const Shard *val_hay;   // --task passkey: validation haystacks from the largest validation shard
     int target_attn;        // the normalizer after --attn-switch-step (or from the start)
@@ -762,11 +763,10 @@ static int setup_data(Run *r) {
     if (r->can_sample || needles) tokenizer_init_kind(&r->tok, r->config.tokenizer, o->sh.gpt2_dir);
     r->hay = dataloader_largest_shard(&r->train);
     r->val_hay = r->have_val ? dataloader_largest_shard(&r->val) : NULL;
-    int synthetic = r->task == TASK_MQAR || r->task == TASK_PASSKEY || r->task == TASK_RECALL;
-    int need = synthetic ? 0 : needle_min_context(&r->tok);
-    if (synthetic) {
-        r->retrieval = (RetrievalTask){r->task == TASK_MQAR ? RETRIEVAL_MQAR : r->task == TASK_RECALL ? RETRIEVAL_RECALL
-                                       : RETRIEVAL_PASSKEY, o->pairs, o->queries};
+    for (int k = 0; k < RETRIEVAL_COUNT; k++) // passkey, mqar, recall: data/retrieval.h's tasks, by the same names
+        if (!strcmp(o->task, retrieval_names[k])) { r->synthetic = 1; r->retrieval = (RetrievalTask){k, o->pairs, o->queries}; }
+    int need = r->synthetic ? 0 : needle_min_context(&r->tok);
+    if (r->synthetic) {
         const char *bad = retrieval_check(&r->retrieval, r->config.vocab_size);
         if (*bad) die("--task %s: %s\nHINT: use the byte tokenizer's data (make data), or see train_gpt --help", o->task, bad);
         need = retrieval_min_context(&r->retrieval, &r->tok);
@@ -919,7 +919,7 @@ static StepResult train_step(Run *r, int step) {
         uint64_t nrng = random_seed((uint64_t)o->sh.seed, ((uint64_t)step << 16) + micro + 99);
         if (r->task == TASK_NEEDLE) {
             needle_batch(&r->tok, r->hay, r->B, r->T, r->needle_loss, &nrng, r->train.inputs, r->train.targets, &r->dist);
-        } else if (r->task != TASK_LM) {
+        } else if (r->synthetic) {
             retrieval_batch(&r->retrieval, &r->tok, r->hay, r->B, r->T, &nrng, r->train.inputs, r->train.targets, &r->dist);
         } else {
             dataloader_next_batch(&r->train);
@@ -1030,7 +1030,7 @@ int main(int argc, char **argv) {
         r->time_in_steps += s.ms / 1000;
         float val_loss = NAN;
         if (r->have_val && (step % o->val_every == 0 || step == o->steps)) {
-            val_loss = r->task == TASK_PASSKEY || r->task == TASK_MQAR || r->task == TASK_RECALL
+            val_loss = r->synthetic
                 ? evaluate_retrieval(&r->model, &r->retrieval, &r->tok, r->val_hay, &r->val, o->val_batches, &r->dist)
                 : evaluate(&r->model, &r->val, o->val_batches, o->val_spread, &r->dist);
             log_ssmax(r->ssf, r->out, &r->model, step);
