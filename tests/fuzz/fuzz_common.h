@@ -22,3 +22,24 @@ static const char *fuzz_file(const uint8_t *data, size_t n, const char *suffix) 
     fclose(f);
     return path;
 }
+
+#ifdef GPT_H
+// the model a checkpoint-like file describes: read its config, build it, load it, evaluate a few tokens
+// (an error returns through fuzz_escape; the model is freed on the next input)
+static void fuzz_model(const char *path) {
+    static GPT m;
+    static int built = 0;
+    if (setjmp(fuzz_escape) == 0) {
+        if (built) { gpt_free(&m); built = 0; }
+        GPTConfig c = checkpoint_read_config(path, NULL, NULL);
+        gpt_build(&m, &c);
+        built = 1;
+        checkpoint_load(&m, path, NULL, 0);
+        int T = c.max_seq_len < 8 ? c.max_seq_len : 8, tokens[8];
+        for (int i = 0; i < T; i++) tokens[i] = i % c.vocab_size;
+        float losses[8];
+        EvalOutputs out = {.losses = losses};
+        gpt_evaluate(&m, tokens, tokens, 1, T, &out);
+    }
+}
+#endif
