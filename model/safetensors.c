@@ -33,14 +33,26 @@ static void add(Layout *L, int param, size_t offset, size_t rows, size_t cols, i
     x->transpose = transpose; x->rope_perm = perm; x->ndim = cols > 1 ? 2 : 1;
 }
 
+// layer l's tensors beyond either family, under the layer's attention prefix: QK-norm gains (rows
+// reordered with RoPE's where the family needs it) and the normalizer's per-head parameters
+static void add_attention_extras(Layout *L, const GPTConfig *c, int l, const char *attn, int perm) {
+    size_t NH = c->num_heads, hs = c->channels / NH;
+    if (c->qk_norm) {
+        add(L, PARAM_QNORMW, l * hs, hs, 1, 0, perm, "%s.q_norm.weight", attn);
+        add(L, PARAM_KNORMW, l * hs, hs, 1, 0, perm, "%s.k_norm.weight", attn);
+    }
+    const Normalizer *nz = &normalizers[c->attn];
+    for (int k = 0; k < nz->nparams; k++) add(L, PARAM_ATTN0 + k, l * NH, NH, 1, 0, 0, "%s.normalizer.%s", attn, nz->param_names[k]);
+}
+
 // every tensor of config c in the file's names, in the order the file stores them
 static Layout layout(const GPTConfig *c) {
     int cap = PER_LAYER * (c->num_layers + 1);
     Layout L = {malloc_check((size_t)cap * sizeof(Entry)), 0, cap};
-    size_t C = c->channels, NH = c->num_heads, hs = C / NH, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
+    size_t C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
     size_t V = c->vocab_size;
     int ln = c->norm == NORM_LAYERNORM, rope = c->pos == POS_ROPE;
-    const Normalizer *nz = &normalizers[c->attn];
+    char attn[48];
     if (c->pos == POS_LEARNED) { // the GPT-2 family
         add(&L, PARAM_WTE, 0, V, C, 0, 0, "wte.weight");
         add(&L, PARAM_WPE, 0, c->max_seq_len, C, 0, 0, "wpe.weight");
@@ -51,12 +63,8 @@ static Layout layout(const GPTConfig *c) {
             if (c->bias) add(&L, PARAM_QKVB, l * 3 * C, 3 * C, 1, 0, 0, "h.%d.attn.c_attn.bias", l);
             add(&L, PARAM_ATTPROJW, l * C * C, C, C, 1, 0, "h.%d.attn.c_proj.weight", l);
             if (c->bias) add(&L, PARAM_ATTPROJB, l * C, C, 1, 0, 0, "h.%d.attn.c_proj.bias", l);
-            if (c->qk_norm) {
-                add(&L, PARAM_QNORMW, l * hs, hs, 1, 0, 0, "h.%d.attn.q_norm.weight", l);
-                add(&L, PARAM_KNORMW, l * hs, hs, 1, 0, 0, "h.%d.attn.k_norm.weight", l);
-            }
-            for (int k = 0; k < nz->nparams; k++)
-                add(&L, PARAM_ATTN0 + k, l * NH, NH, 1, 0, 0, "h.%d.attn.normalizer.%s", l, nz->param_names[k]);
+            snprintf(attn, sizeof(attn), "h.%d.attn", l);
+            add_attention_extras(&L, c, l, attn, 0);
             add(&L, PARAM_LN2W, l * C, C, 1, 0, 0, "h.%d.ln_2.weight", l);
             if (ln) add(&L, PARAM_LN2B, l * C, C, 1, 0, 0, "h.%d.ln_2.bias", l);
             add(&L, PARAM_FCW, l * Fin * C, Fin, C, 1, 0, "h.%d.mlp.c_fc.weight", l);
@@ -78,12 +86,8 @@ static Layout layout(const GPTConfig *c) {
             }
             add(&L, PARAM_ATTPROJW, l * C * C, C, C, 0, 0, "model.layers.%d.self_attn.o_proj.weight", l);
             if (c->bias) add(&L, PARAM_ATTPROJB, l * C, C, 1, 0, 0, "model.layers.%d.self_attn.o_proj.bias", l);
-            if (c->qk_norm) {
-                add(&L, PARAM_QNORMW, l * hs, hs, 1, 0, rope, "model.layers.%d.self_attn.q_norm.weight", l);
-                add(&L, PARAM_KNORMW, l * hs, hs, 1, 0, rope, "model.layers.%d.self_attn.k_norm.weight", l);
-            }
-            for (int k = 0; k < nz->nparams; k++)
-                add(&L, PARAM_ATTN0 + k, l * NH, NH, 1, 0, 0, "model.layers.%d.self_attn.normalizer.%s", l, nz->param_names[k]);
+            snprintf(attn, sizeof(attn), "model.layers.%d.self_attn", l);
+            add_attention_extras(&L, c, l, attn, rope);
             add(&L, PARAM_LN2W, l * C, C, 1, 0, 0, "model.layers.%d.post_attention_layernorm.weight", l);
             if (ln) add(&L, PARAM_LN2B, l * C, C, 1, 0, 0, "model.layers.%d.post_attention_layernorm.bias", l);
             if (c->mlp == MLP_SWIGLU) {
@@ -447,8 +451,7 @@ static int skipped_buffer(const char *name) {
 static void check_tensors(const Header *H, const GPTConfig *c, const char *path) {
     Layout L = layout(c);
     int prefixed = c->pos == POS_LEARNED;
-    char *used = calloc((size_t)H->n + 1, 1);
-    if (!used) die("out of memory");
+    char *used = malloc_check((size_t)H->n + 1); // zeroed
     for (int i = 0; i < L.n; i++) {
         const FileTensor *t = find(H, L.e[i].name, prefixed);
         if (!t) die("'%s' lacks tensor '%s', which its config needs\nHINT: the file is incomplete, or its config.json belongs to another model", path, L.e[i].name);

@@ -80,16 +80,29 @@ def normalizer_names():
     return []
 
 
-def use_configs(spec):
-    """--configs: the normalizers to compare become the configs, each pretrained and evaluated alike"""
-    global CONFIGS, LABELS, ATTN, COLORS, PRETRAINED
-    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+def check_normalizers(spec, known):
+    """the distinct --attn names of a comma-separated list, or an error naming the choices"""
     names = [n for n in spec.split(",") if n]
-    known = normalizer_names()
     bad = [n for n in names if n not in known]
     if bad or len(set(names)) != len(names) or not names:
         sys.exit("error: --configs takes distinct normalizer names, got '%s'\nHINT: choose from %s (build first: make)"
                  % (spec, ", ".join(known) or "./train_gpt --help"))
+    return names
+
+
+def set_seeds(S, seeds, hint):
+    """--seeds into the scale's knobs, refused below 1"""
+    if seeds is not None:
+        if seeds < 1:
+            sys.exit("error: --seeds must be at least 1, got %d\nHINT: %s seeds give a 95%% interval; 1 gives none" % (seeds, hint))
+        S["seeds"] = seeds
+
+
+def use_configs(spec):
+    """--configs: the normalizers to compare become the configs, each pretrained and evaluated alike"""
+    global CONFIGS, LABELS, ATTN, COLORS, PRETRAINED
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    names = check_normalizers(spec, normalizer_names())
     CONFIGS, PRETRAINED = names, names
     LABELS = {n: n for n in names}
     ATTN = {n: n for n in names}
@@ -154,10 +167,7 @@ def main():
         use_configs(args.configs)
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     S = dict(SCALES[args.scale])
-    if args.seeds is not None:
-        if args.seeds < 1:
-            sys.exit("error: --seeds must be at least 1, got %d\nHINT: 3 seeds give a 95%% interval; 1 gives none" % args.seeds)
-        S["seeds"] = args.seeds
+    set_seeds(S, args.seeds, 3)
     out = args.out or ("runs/ablation" if args.scale == "default" else "runs/ablation-%s" % args.scale)
     if "configs" in S and not args.configs:  # the scale's own set of the paper's configs
         global CONFIGS, PRETRAINED

@@ -75,16 +75,9 @@ def main():
     args = ap.parse_args()
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     S = dict(SCALES[args.scale])
-    if args.seeds is not None:
-        if args.seeds < 1:
-            sys.exit("error: --seeds must be at least 1, got %d\nHINT: 5 seeds give a 95%% interval; 1 gives none" % args.seeds)
-        S["seeds"] = args.seeds
+    ablation.set_seeds(S, args.seeds, 5)
     known = ablation.normalizer_names()
-    configs = args.configs.split(",") if args.configs else known
-    bad = [c for c in configs if c not in known]
-    if bad or not configs or len(set(configs)) != len(configs):
-        sys.exit("error: --configs takes distinct normalizer names, got '%s'\nHINT: choose from %s (build first: make)"
-                 % (args.configs, ", ".join(known) or "./train_gpt --help"))
+    configs = ablation.check_normalizers(args.configs, known) if args.configs else known
     tasks = args.tasks.split(",")
     if not tasks or any(t not in TASKS for t in tasks):
         sys.exit("error: --tasks takes %s, got '%s'\nHINT: e.g. --tasks recall" % (", ".join(TASKS), args.tasks))
