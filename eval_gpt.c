@@ -353,7 +353,7 @@ static void run_needle(Options *o) {
            o->ckpt, normalizers[m.config.attn].name, T_train, m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, o->trials,
            hay->path, hay->ntok);
     FILE *f = fopen_check(o->out, "w");
-    fprintf(f, "context,depth,trials,exact,first_digit,answer_tokens\n");
+    fprintf(f, "context,depth,trials,exact,first_digit,answer_tokens,distance\n");
     printf("%8s", "context");
     for (int d = 0; d < o->ndepths; d++) printf("  d=%-5.2f", o->depths[d]);
     printf("  (exact-match accuracy)\n");
@@ -362,17 +362,18 @@ static void run_needle(Options *o) {
         printf("%8d", o->contexts[ci]);
         for (int d = 0; d < o->ndepths; d++) {
             int exact = 0, first = 0;
-            double tokens = 0;
+            double tokens = 0, distance = 0;
             for (int trial = 0; trial < o->trials; trial++) {
                 uint64_t rng = example_seed(o->sh.seed, o->contexts[ci], d, trial);
                 NeedleExample ex;
                 needle_make(&ex, &tok, hay->tokens, hay->ntok, o->contexts[ci], o->depths[d], &rng);
                 NeedleResult r = score_example(&m, &ex, argmax, mass);
                 exact += r.exact; first += r.first; tokens += r.tokens;
+                distance += needle_distance(&ex);
                 needle_free(&ex);
             }
-            fprintf(f, "%d,%.4f,%d,%.4f,%.4f,%.4f\n", o->contexts[ci], o->depths[d], o->trials, (double)exact / o->trials,
-                    (double)first / o->trials, tokens / o->trials);
+            fprintf(f, "%d,%.4f,%d,%.4f,%.4f,%.4f,%.1f\n", o->contexts[ci], o->depths[d], o->trials, (double)exact / o->trials,
+                    (double)first / o->trials, tokens / o->trials, distance / o->trials);
             printf("  %7.2f", (double)exact / o->trials);
             fflush(stdout);
         }
@@ -390,7 +391,7 @@ static void run_needle(Options *o) {
         double *head_sum = calloc((size_t)L * NH, sizeof(double));
         if (!head_sum) die("out of memory");
         FILE *g = fopen_check(o->scores, "w");
-        fprintf(g, "trial,context,depth,result,best_score,best_layer,best_head\n");
+        fprintf(g, "trial,context,depth,result,best_score,best_layer,best_head,distance\n");
         int counts[3] = {0, 0, 0};
         for (int trial = 0; trial < o->score_trials; trial++) {
             uint64_t rng = example_seed(o->sh.seed + 1, o->score_context, 0, trial);
@@ -402,7 +403,8 @@ static void run_needle(Options *o) {
             for (int k = 0; k < L * NH; k++) { head_sum[k] += mass[k]; if (mass[k] > mass[best]) best = k; }
             const char *result = r.exact ? "exact" : r.first ? "first_digit" : "wrong";
             counts[r.exact ? 0 : r.first ? 1 : 2]++;
-            fprintf(g, "%d,%d,%.4f,%s,%.6f,%d,%d\n", trial, o->score_context, depth, result, mass[best], best / NH, best % NH);
+            fprintf(g, "%d,%d,%.4f,%s,%.6f,%d,%d,%d\n", trial, o->score_context, depth, result, mass[best], best / NH, best % NH,
+                    needle_distance(&ex));
             needle_free(&ex);
         }
         close_output(g, o->scores);

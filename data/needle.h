@@ -34,6 +34,8 @@ int needle_min_context(const Tokenizer *tok);
 // the haystack or the context is too short. ex->tokens is allocated here (needle_free).
 void needle_make(NeedleExample *ex, const Tokenizer *tok, const uint16_t *hay, size_t hay_n, int n, double depth, uint64_t *rng);
 void needle_free(NeedleExample *ex);
+// tokens between the needle and the question that asks for it (the haystack the answer reaches back over)
+static inline int needle_distance(const NeedleExample *ex) { return ex->question_start - ex->needle_end; }
 
 // the passkey task (retrieval learned from scratch): the same layout with a short needle
 //   ...haystack... pass key {7 digits}. ...haystack...\npass key {7 digits}

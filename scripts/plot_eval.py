@@ -4,12 +4,15 @@ plot_eval.py: figures of eval_gpt's CSV files and of ssmax.csv, several models s
 
     plot_eval.py lengths --out lengths.png [--train-len T] NAME=lengths.csv ...
     plot_eval.py needle  --out needle.png  [--train-len T] [--metric exact|first_digit|answer_tokens] NAME=needle.csv ...
+    plot_eval.py needle-distance --out distance.png [--train-len T] NAME=needle.csv ...
     plot_eval.py scores  --out scores.png  NAME=scores.csv ...      (reads scores_heads.csv beside each)
     plot_eval.py s       --out s.png       NAME=RUN_DIR_or_ssmax.csv ...   [--param tau|sigma|b ...]
 
 lengths: per-position loss against the position (log scale), like the paper's Fig. 5; needle: one
 heat map of exact-match accuracy over context x depth per model (Fig. 6), or of first-digit accuracy,
-or of the fraction of answer tokens (digits) right; scores: the heads that
+or of the fraction of answer tokens (digits) right; needle-distance: exact-match accuracy against the
+needle-to-question distance, the grid's cells pooled into bins [2^k, 2^(k+1)) with 95% Wilson
+intervals; scores: the heads that
 attend most to the needle and the best needle score of every trial, coloured by the answer (Figs. 7,
 8); s: the learned s of every head over training and its final layer x head map.
 """
@@ -23,6 +26,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+import stats
 
 PALETTE = ["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 RESULTS = {"exact": ("#2ca02c", "exact"), "first_digit": ("#ff7f0e", "first digit only"), "wrong": ("#d62728", "wrong")}
@@ -85,6 +90,39 @@ def needle_figure(runs, train_len=None, metric="exact"):
     axes[0][0].set_ylabel("needle depth")
     fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label=NEEDLE_METRICS[metric])
     return fig
+
+
+def needle_by_distance(path):
+    """exact-match accuracy by needle-to-question distance: [(bin start, bin end, right, trials)], the cells of
+    needle.csv pooled into bins [2^k, 2^(k+1)) of their mean distance (distance 0: its own bin [0, 1))"""
+    bins = {}
+    for r in read_csv(path):
+        if "distance" not in r:
+            raise SystemExit("error: %s has no distance column\nHINT: re-run eval_gpt needle with this version" % path)
+        d, n = float(r["distance"]), int(r["trials"])
+        k = -1 if d < 1 else int(math.floor(math.log2(d)))
+        acc = bins.setdefault(k, [0, 0])
+        acc[0] += round(float(r["exact"]) * n)
+        acc[1] += n
+    return [(0 if k < 0 else 2 ** k, 1 if k < 0 else 2 ** (k + 1), right, n) for k, (right, n) in sorted(bins.items())]
+
+
+def needle_distance_axes(ax, runs, train_len=None):
+    """runs: [(label, needle.csv, colour)]: accuracy per distance bin, at the bin's geometric middle, Wilson bars"""
+    for label, path, colour in runs:
+        rows = needle_by_distance(path)
+        x = [math.sqrt(max(a, 0.5) * b) for a, b, _, _ in rows]
+        y = [k / n for _, _, k, n in rows]
+        lo_hi = [stats.wilson(k, n) for _, _, k, n in rows]
+        ax.errorbar(x, y, yerr=[[v - lo for v, (lo, _) in zip(y, lo_hi)], [hi - v for v, (_, hi) in zip(y, lo_hi)]],
+                    fmt="o-", color=colour, label=label, ms=3, capsize=2, lw=1.2)
+    if train_len:
+        ax.axvline(train_len, color="gray", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("tokens between the needle and the question" + ("; dashed: training length" if train_len else ""))
+    ax.set_ylabel("exact-match accuracy (95% Wilson)")
+    ax.grid(alpha=0.3)
 
 
 def scores_figure(runs):
@@ -177,7 +215,7 @@ def named(items):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["lengths", "needle", "scores", "s", "params"])
+    ap.add_argument("kind", choices=["lengths", "needle", "needle-distance", "scores", "s", "params"])
     ap.add_argument("--out", required=True, help="PNG to write")
     ap.add_argument("--train-len", type=int, default=None, help="training length, marked on the axes")
     ap.add_argument("--metric", choices=sorted(NEEDLE_METRICS), default="exact", help="needle: what the heat maps show")
@@ -193,6 +231,11 @@ def main():
         fig.tight_layout()
     elif a.kind == "needle":
         fig = needle_figure(runs, a.train_len, a.metric)
+    elif a.kind == "needle-distance":
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        needle_distance_axes(ax, [(n, p, c) for (n, p), c in zip(runs, colours)], a.train_len)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
     elif a.kind == "scores":
         fig = scores_figure([(n, p, c) for (n, p), c in zip(runs, colours)])
     else:

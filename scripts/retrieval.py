@@ -243,28 +243,12 @@ def figure(out, S, configs, task, pos, path):
     plt.close(fig)
 
 
-def cpu_name():
-    """the CPU the runs were made on, from a run's config.json (else this machine's)"""
-    import json
-    for f in sorted(glob.glob(os.path.join(OUT_FOR_CPU[0], "*", "*", "*", "*", "config.json"))):
-        try:
-            b = json.load(open(f)).get("build", {})
-            return "%s, kernel tier %s" % (b.get("cpu", "?"), b.get("kernel_tier", "?"))
-        except (OSError, ValueError):
-            continue
-    return "?"
-
-
-OUT_FOR_CPU = ["."]
-
-
 def report(out, S, configs, tasks, poss, seconds, scale):
-    OUT_FOR_CPU[0] = out
     T = S["T"]
     lines = ["# Retrieval learned from scratch (`%s`)" % scale, ""]
     train_s = sum(float(r["step_ms"]) / 1000 for f in glob.glob(os.path.join(out, "*", "*", "*", "*", "log.csv"))
                   for r in read_csv(f))
-    lines.append("Machine: %s." % cpu_name())
+    lines.append("Machine: %s." % ablation.cpu_name(out))
     lines.append("Made by `scripts/retrieval.py --scale %s` (`make experiments EXP=retrieval`); training steps %.0f minutes in all%s. "
                  "Model: %d layers, %d heads, width %d (head size %d), SwiGLU, RMSNorm, byte tokens, trained from scratch at T = %d, "
                  "batch %d, %d steps, lr %g cosine. recall: %d one-token items (8 keys x 16 values) among random filler, %d "

@@ -6,6 +6,8 @@ stats.py: the intervals the experiment reports use, in plain Python (no scipy).
   paired(xs, ys)            the paired differences y - x (the same seed: same init and data order),
                             their mean and 95% t half-width
   wilson(k, n)              95% Wilson score interval of k successes in n trials
+  two_proportions(k1, n1, k2, n2)  the difference p2 - p1 of two accuracies and its 95% interval
+                            (Newcombe's hybrid score interval, from the two Wilson intervals)
   bootstrap_mean(xs, ...)   95% percentile-bootstrap interval of a mean (over windows)
 
 `python3 scripts/stats.py --self-test` checks them against values computed by hand and ends with
@@ -63,6 +65,16 @@ def wilson(k, n, z=Z975):
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def two_proportions(k1, n1, k2, n2):
+    """(p2 - p1, lo, hi): Newcombe's 95% interval of a difference of proportions (his method 10), which
+    unlike the Wald interval keeps its coverage near 0 and 1"""
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson(k1, n1)
+    l2, u2 = wilson(k2, n2)
+    d = p2 - p1
+    return d, d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
+
+
 def bootstrap_mean(xs, reps=2000, seed=1):
     """95% percentile-bootstrap interval (lo, hi) of the mean of xs"""
     rng = random.Random(seed)
@@ -98,6 +110,8 @@ def _self_test():
     lo, hi = wilson(0, 10)
     check(lo == 0 and abs(hi - 0.2775) < 1e-3, "Wilson 0/10: %g .. %g" % (lo, hi))
     check(abs(t975(1000) - 1.962) < 2e-3 and t975(30) == 2.042, "t quantiles past the table")
+    d, lo, hi = two_proportions(48, 80, 56, 70)  # Newcombe (1998), example (a): 0.2000, 0.0524 .. 0.3339
+    check(abs(d - 0.2) < 1e-12 and abs(lo - 0.0524) < 2e-4 and abs(hi - 0.3339) < 2e-4, "Newcombe 56/70 - 48/80: %g .. %g" % (lo, hi))
     lo, hi = bootstrap_mean([1.0, 2.0, 3.0, 4.0, 5.0] * 4)
     check(lo < 3 < hi and hi - lo < 1.6, "bootstrap interval of a mean of 3: %g .. %g" % (lo, hi))
     print("%d passed, %d failed" % (passed, failed))

@@ -19,12 +19,14 @@ $PYTHON scripts/ablation.py --scale smoke --out $O >build/ablation-smoke.log 2>&
 for f in report.md loss.png lengths.png needle.png needle_first.png needle_digits.png needle_scores.png ssmax_s.png; do
   [ -s $O/$f ] && ok || bad "$O/$f is missing or empty"
 done
-for f in loss.png lengths.png needle.png needle_first.png needle_digits.png needle_scores.png ssmax_s.png; do
+for f in loss.png lengths.png needle.png needle_first.png needle_digits.png needle_distance.png needle_scores.png ssmax_s.png; do
   [ "$(head -c 8 $O/$f | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] && ok || bad "$f is not a PNG"
   grep -q "($f)" $O/report.md && ok || bad "report.md does not show $f"
 done
 for c in a b c d e f; do
-  rows=3; [ $c != e ] && rows=4 # the numbers table, two band rows (theta x1, x50), and for trained configs the seeds table
+  # the numbers table, two band rows (theta x1, x50), for trained configs the seeds table, and but for (a) two
+  # rows of band differences to (a) over seeds
+  rows=3; [ $c != e ] && rows=$((rows + 1)); [ $c != a ] && rows=$((rows + 2))
   [ "$(grep -c "^| ($c)" $O/report.md)" -eq $rows ] && ok || bad "report.md should have $rows rows for ($c)"
   for m in 1 50; do
     # 32 x T = 5120 positions, losses finite and positive
@@ -41,6 +43,15 @@ for c in a b c d f; do
   cmp -s $O/$c/pretrain/log.csv $O/$c/pretrain-seed1338/log.csv && bad "($c): the second seed trained the same run" || ok
 done
 grep -q "other seed" $O/report.md && ok || bad "report.md does not report the seed-to-seed spread"
+for k in 1 2 3 4; do grep -q "^\*\*$k\. " $O/report.md || break; done && grep -q "^## The paper's claims" $O/report.md \
+  && grep -Eq "^- \(b\) SSMax minus \(a\) Softmax, final validation loss: .*\(2 seeds\): (reproduced|contradicted|not resolved)" $O/report.md \
+  && ok || bad "report.md lacks the four claims with verdicts"
+grep -q "^| (b) SSMax minus (a) Softmax | x50 | 2 | [-+][0-9.]* +- [0-9.]*" $O/report.md && ok || bad "no band differences to (a) over seeds"
+# the needle's distance to the question: ~0 at depth 1, falling with the depth, growing with the context
+awk -F, 'NR == 1 {if ($7 != "distance") exit 1; next} $2 == 1 && $7 > 2 {exit 1}
+  {if ($1 == c && $7 >= last) exit 1; if ($1 != c && NR > 2 && $7 <= first) exit 1; if ($1 != c) first = $7; c = $1; last = $7}' $O/b/needle.csv \
+  && awk -F, 'NR == 1 && $8 != "distance" {exit 1} NR > 1 && ($8 < 0 || $8 > $2) {exit 1}' $O/b/scores.csv \
+  && ok || bad "needle.csv/scores.csv: the distance column is missing or not sane"
 [ ! -f $O/a/pretrain/ssmax.csv ] && [ -f $O/b/pretrain/ssmax.csv ] && ok || bad "ssmax.csv belongs to the SSMax runs only"
 awk -F, 'NR > 1 && $4 != 1 {exit 1}' $O/c/pretrain/ssmax.csv && ok || bad "(c) s should stay exactly 1"
 awk -F, 'NR > 1 && $5 == "" {exit 1}' $O/d/pretrain/ssmax.csv && ok || bad "(d) ssmax.csv should log b"
@@ -51,8 +62,8 @@ grep -- "--task needle" $O/commands.log | grep -q -- "--rope-theta 500000" && ok
 # the plotting script on its own, as after eval_gpt by hand
 $PYTHON scripts/plot_eval.py needle --metric answer_tokens --out $O/own_digits.png b=$O/b/needle.csv >/dev/null 2>&1 && [ -s $O/own_digits.png ] \
   && ok || bad "plot_eval.py needle --metric answer_tokens failed"
-for kind in lengths needle scores s; do
-  case $kind in lengths) f=lengths_theta1.csv;; needle) f=needle.csv;; scores) f=scores.csv;; s) f=pretrain;; esac
+for kind in lengths needle needle-distance scores s; do
+  case $kind in lengths) f=lengths_theta1.csv;; needle|needle-distance) f=needle.csv;; scores) f=scores.csv;; s) f=pretrain;; esac
   $PYTHON scripts/plot_eval.py $kind --out $O/own_$kind.png --train-len 160 b=$O/b/$f d=$O/d/$f >/dev/null 2>&1 && [ -s $O/own_$kind.png ] \
     && ok || bad "plot_eval.py $kind failed"
 done
@@ -89,20 +100,33 @@ $PYTHON scripts/ablation.py --scale smoke --configs softmax,bogus --out $C >buil
 
 # ---- --scale geometry-smoke: the geometry scale's pipeline (constant lr, spread validation, needles mixed
 # into pretraining and scored without fine-tuning, lengths at 16x in bands with intervals, gate, RoPE bound)
-G=build/ablation-geometry-smoke
+# Run as across sittings: the first invocation stops after 3 runs (--max-runs), each unit (pretraining and its
+# evaluations) published as it ends and its checkpoints deleted; the second, from an empty folder as a new
+# sitting would have, skips the published units and does the rest; the command history accumulates
+G=build/ablation-geometry-smoke GP=build/ablation-geometry-published
+rm -rf $G $GP
+$PYTHON scripts/ablation.py --scale geometry-smoke --out $G --publish $GP --max-runs 3 >build/ablation-geometry.log 2>&1 \
+  && grep -q "stopping after 3 runs" build/ablation-geometry.log && ok || bad "--max-runs 3 failed: $(tail -3 build/ablation-geometry.log)"
+[ "$(ls $GP/*/pretrain/log.csv 2>/dev/null | wc -l)" -eq 3 ] && [ -s $GP/a/needle.csv ] && [ -s $GP/b/lengths_theta50_windows.csv ] \
+  && [ ! -e $GP/f ] && [ -z "$(find $G -name '*.bin')" ] && ok || bad "after 3 runs: (a), (b), (d) should be published, without checkpoints"
 rm -rf $G
-$PYTHON scripts/ablation.py --scale geometry-smoke --out $G >build/ablation-geometry.log 2>&1 && ok || bad "--scale geometry-smoke failed: $(tail -3 build/ablation-geometry.log)"
-grep -q -- "--schedule constant" $G/commands.log && grep -q -- "--val-spread" $G/commands.log && grep -q -- "--needle-frac" $G/commands.log \
+$PYTHON scripts/ablation.py --scale geometry-smoke --out $G --publish $GP >build/ablation-geometry2.log 2>&1 && ok \
+  || bad "--scale geometry-smoke, second sitting, failed: $(tail -3 build/ablation-geometry2.log)"
+! grep -q -- "--attn softmax --seed 1337 " build/ablation-geometry2.log && grep -q -- "--attn softmax --seed 1338 " build/ablation-geometry2.log \
+  && ok || bad "the second sitting should skip the published units and train the rest"
+[ "$(grep -c '^+ ./train_gpt' $GP/commands.log)" -eq 8 ] && [ -s $GP/report.md ] && [ -s $GP/f/pretrain-seed1338/lengths_theta1.csv ] \
+  && ok || bad "the published folder should hold both sittings' 8 runs, their history and the report"
+grep -q -- "--schedule constant" $GP/commands.log && grep -q -- "--val-spread" $GP/commands.log && grep -q -- "--needle-frac" $GP/commands.log \
   && ok || bad "geometry: pretraining should run with a constant lr, spread validation and mixed needles"
-[ ! -d $G/a/needle-ft ] && [ -s $G/a/needle.csv ] && ok || bad "geometry: the needle should be scored on the pretrained model, without fine-tuning"
-grep "^+ ./eval_gpt needle" $G/commands.log | grep "a/pretrain" | grep -q -- "--rope-theta 500000" && ok || bad "geometry: the needle is scored at theta x50"
+[ ! -d $GP/a/needle-ft ] && [ -s $GP/a/needle.csv ] && ok || bad "geometry: the needle should be scored on the pretrained model, without fine-tuning"
+grep "^+ ./eval_gpt needle" $GP/commands.log | grep "a/pretrain" | grep -q -- "--rope-theta 500000" && ok || bad "geometry: the needle is scored at theta x50"
 for c in a b d f; do
-  [ "$(tail -n +2 $G/$c/lengths_theta50_windows.csv | cut -d, -f1 | sort -u | wc -l)" -eq 2 ] && tail -1 $G/$c/lengths_theta1.csv | grep -q '^[0-9]*,2560,' \
+  [ "$(tail -n +2 $GP/$c/lengths_theta50_windows.csv | cut -d, -f1 | sort -u | wc -l)" -eq 2 ] && tail -1 $GP/$c/lengths_theta1.csv | grep -q '^[0-9]*,2560,' \
     && ok || bad "geometry ($c): lengths at 16 x 160 with 2 windows' losses kept"
-  [ "$(grep -c "^| ($c) .* | x[15]0* | [0-9.]* \[[0-9.]*, [0-9.]*\] |" $G/report.md)" -eq 2 ] && ok || bad "geometry ($c): no band rows with intervals"
+  [ "$(grep -c "^| ($c) .* | x[15]0* | [0-9.]* \[[0-9.]*, [0-9.]*\] |" $GP/report.md)" -eq 2 ] && ok || bad "geometry ($c): no band rows with intervals"
 done
-grep -q "RoPE's extrapolation bound is [0-9]* positions" $G/report.md && grep -q "^Gate: " $G/report.md && ok || bad "geometry: the report lacks the RoPE bound or the gate"
-[ ! -d $G/c ] && [ ! -d $G/e ] && ok || bad "geometry runs configs (a), (b), (d), (f) only"
+grep -q "RoPE's extrapolation bound is [0-9]* positions" $GP/report.md && grep -q "^Gate: " $GP/report.md && ok || bad "geometry: the report lacks the RoPE bound or the gate"
+[ ! -d $GP/c ] && [ ! -d $GP/e ] && ok || bad "geometry runs configs (a), (b), (d), (f) only"
 
 # ---- the retrieval experiment runner (scripts/retrieval.py) at smoke scale: 2 normalizers x 2 position
 # schemes x 2 seeds of recall, published as it goes, and the report recomputed from the published files
