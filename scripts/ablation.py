@@ -48,17 +48,18 @@ SCALES = {
                   depths=[0, 0.5, 1], trials=2, score_mult=2, score_trials=6),
     # the paper's attention geometry: head size 64 at T = 1024 (the geometry preset, 3.3M parameters), its
     # constant learning rate after warm-up, validation over all held-out books, needles mixed into
-    # pretraining (10% of the windows; no fine-tuning stage: the needle is scored on the pretrained
-    # model at theta x50, the paper's route), (f) switching at half way so that s can move
+    # pretraining (10% of the windows), the needle scored at theta x50 on the pretrained model and again
+    # after the paper's route (paper_steps of fine-tuning at the trained theta), (f) switching at half way
+    # so that s can move
     "geometry": dict(model="geometry", T=1024, B=8, steps=2400, lr=2e-3, warmup=100, val_every=200, val_batches=16, seeds=3,
                      schedule="constant", val_spread=True, needle_frac=0.1, switch_frac=0.5, len_mult=16, len_windows=16,
                      needle_mults=[1, 2, 4, 8], depths=[0, 0.25, 0.5, 0.75, 1], trials=50, score_mult=4, score_trials=100,
-                     configs=["a", "b", "d", "f"]),
+                     paper_steps=300, ft_lr=5e-4, ft_warmup=20, configs=["a", "b", "d", "f"]),
     # the same pipeline at the smoke scale's size, for make test
     "geometry-smoke": dict(model="tiny", T=160, B=4, steps=30, lr=3e-3, warmup=5, val_every=10, val_batches=2, seeds=2,
                            schedule="constant", val_spread=True, needle_frac=0.5, switch_frac=0.5, len_mult=16, len_windows=2,
                            needle_mults=[1, 2], depths=[0, 0.5, 1], trials=2, score_mult=2, score_trials=6,
-                           configs=["a", "b", "d", "f"]),
+                           paper_steps=8, ft_lr=5e-4, ft_warmup=2, configs=["a", "b", "d", "f"]),
 }
 CONFIGS = ["a", "b", "c", "d", "e", "f"]
 LABELS = {"a": "(a) Softmax", "b": "(b) SSMax", "c": "(c) SSMax, s = 1", "d": "(d) SSMax + bias",
@@ -227,31 +228,45 @@ def main():
                  "--edges", ",".join(str(e) for e in length_edges(T, n_len)), "--spread", "--window-out", windows,
                  "--rope-theta", str(theta * mult), "-o", path] + convert + threads, log)
 
-    def needle(c, ckpt, convert):
-        """retrieval fine-tuning, then the needle grid and the needle scores (theta x50); with needles mixed
-        into pretraining, the pretrained model is scored as it is"""
-        ft = os.path.join(out, c, "needle-ft")
-        scored = final_ckpt(ft, S["ft_steps"]) if not S.get("needle_frac") else ckpt
-        if fresh([os.path.join(out, c, f) for f in ("needle.csv", "scores.csv")], [ckpt]):
+    def finetune(c, ckpt, ft, steps, ft_theta):
+        """retrieval fine-tuning on needle examples at T from a pretrained checkpoint, RoPE theta ft_theta"""
+        if os.path.exists(final_ckpt(ft, steps)):
             return
-        if not S.get("needle_frac") and not os.path.exists(scored):
-            # theta x50 from the start of fine-tuning: the retrieval circuit (a previous-token head, then a
-            # copy) leans on the fast RoPE frequencies, which raising theta at evaluation alone moves: at
-            # this scale a model fine-tuned at theta 10000 retrieves 70-80% at 1x with theta as trained
-            # and 0% with theta x50. The learning rate matters as much: at 2e-3 no model learned to
-            # copy the 7 digits in 2500 steps; at 5e-4 the copy appears after ~700 steps
-            run(["./train_gpt", "--init-from", ckpt, "--attn", ATTN[c], "--rope-theta", str(theta * 50), "-i", train_glob,
-                 "-j", val_glob, "-b", str(S["B"]), "-t", str(T), "-n", str(S["ft_steps"]), "--task", "needle",
-                 "--lr", str(S["ft_lr"]), "--schedule", "cosine", "--warmup", str(S["ft_warmup"]), "--beta2", "0.999",
-                 "--wd", "0", "--val-every", str(S["ft_steps"]), "--val-batches", str(S["val_batches"]), "--ckpt-every", "0",
-                 "--log-every", "50", "--seed", "7", "-o", ft, "--overwrite"] + threads, log)
-        contexts = ",".join(str(m * T) for m in S["needle_mults"])
-        depths = ",".join(str(d) for d in S["depths"])
-        run(["./eval_gpt", "needle", "-c", scored, "-d", val_glob, "--contexts", contexts,
-             "--depths", depths, "--trials", str(S["trials"]), "--rope-theta", str(theta * 50),
-             "-o", os.path.join(out, c, "needle.csv"), "--scores", os.path.join(out, c, "scores.csv"),
-             "--score-context", str(S["score_mult"] * T), "--score-trials", str(S["score_trials"])]
-            + (convert if S.get("needle_frac") else []) + threads, log)
+        run(["./train_gpt", "--init-from", ckpt, "--attn", ATTN[c], "--rope-theta", str(ft_theta), "-i", train_glob,
+             "-j", val_glob, "-b", str(S["B"]), "-t", str(T), "-n", str(steps), "--task", "needle",
+             "--lr", str(S["ft_lr"]), "--schedule", "cosine", "--warmup", str(S["ft_warmup"]), "--beta2", "0.999",
+             "--wd", "0", "--val-every", str(steps), "--val-batches", str(S["val_batches"]), "--ckpt-every", "0",
+             "--log-every", "50", "--seed", "7", "-o", ft, "--overwrite"] + threads, log)
+
+    def needle_grid(c, scored, suffix, convert):
+        """the needle grid and the needle scores at theta x50: needle{suffix}.csv, scores{suffix}.csv"""
+        files = [os.path.join(out, c, f % suffix) for f in ("needle%s.csv", "scores%s.csv")]
+        if fresh(files, [scored]):
+            return
+        run(["./eval_gpt", "needle", "-c", scored, "-d", val_glob, "--contexts", ",".join(str(m * T) for m in S["needle_mults"]),
+             "--depths", ",".join(str(d) for d in S["depths"]), "--trials", str(S["trials"]), "--rope-theta", str(theta * 50),
+             "-o", files[0], "--scores", files[1], "--score-context", str(S["score_mult"] * T),
+             "--score-trials", str(S["score_trials"])] + convert + threads, log)
+
+    def needle(c, ckpt, convert):
+        """the needle at theta x50. With needles mixed into pretraining the pretrained model is scored as it is,
+        and (paper_steps) once more after the paper's route: fine-tuning at the trained theta, evaluation at
+        x50 without further training (needle_paper.csv). Else after fine-tuning at theta x50: the retrieval
+        circuit (a previous-token head, then a copy) leans on the fast RoPE frequencies, which raising theta
+        at evaluation alone moves: at the default scale (head size 32) a model fine-tuned at theta 10000
+        retrieves 70-80% at 1x with theta as trained and 0% with theta x50. The learning rate matters as
+        much: at 2e-3 no model learned to copy the 7 digits in 2500 steps; at 5e-4 the copy appears after
+        ~700 steps"""
+        if S.get("needle_frac"):
+            needle_grid(c, ckpt, "", convert)
+            if S.get("paper_steps"):
+                ft = os.path.join(out, c, "needle-ft-theta1")
+                finetune(c, ckpt, ft, S["paper_steps"], theta)
+                needle_grid(c, final_ckpt(ft, S["paper_steps"]), "_paper", [])
+        else:
+            ft = os.path.join(out, c, "needle-ft")
+            finetune(c, ckpt, ft, S["ft_steps"], theta * 50)
+            needle_grid(c, final_ckpt(ft, S["ft_steps"]), "", [])
 
     # ---- one unit per (seed, config), each finished and published before the next: pretraining from the
     # seed's init and data order (the same for every config, so differences are paired by seed), then
@@ -267,7 +282,7 @@ def main():
     trained = 0
     for k in range(S["seeds"]):
         for c in order:
-            files = unit_files(out, c, k)
+            files = unit_files(out, c, k, S)
             if args.publish and all(os.path.exists(os.path.join(args.publish, os.path.relpath(f, out))) for f in files):
                 print("reusing %s, seed %d: published in %s" % (LABELS[c], SEED + k, args.publish))
                 continue
@@ -293,20 +308,22 @@ def main():
                 needle(c, ckpt, convert)
             if args.publish:  # a published unit keeps its results, not its weights ((a)'s until (e) is done)
                 keep = {seed_dir(out, "a", k)} if c == "a" and "e" in CONFIGS else set()
-                for d in {pre, os.path.join(out, c, "needle-ft")} - keep:
+                for d in {pre, os.path.join(out, c, "needle-ft"), os.path.join(out, c, "needle-ft-theta1")} - keep:
                     for f in glob.glob(os.path.join(d, "ckpt_*.bin")):
                         os.remove(f)
                 publish(out, args.publish)
     finish(out, args.publish, S, data, switch, time.time() - t_start, args.scale)
 
 
-def unit_files(out, c, k):
+def unit_files(out, c, k, S=None):
     """what a finished (config, seed) unit leaves: its training log, its length CSVs, for the first seed its needle CSVs"""
     base = os.path.join(out, c) if k == 0 else seed_dir(out, c, k)
     files = [] if c == "e" else [os.path.join(seed_dir(out, c, k), "log.csv")]
     files += [os.path.join(base, "lengths_theta%d%s.csv" % (m, w)) for m in (1, 50) for w in ("", "_windows")]
     if k == 0:
         files += [os.path.join(out, c, f) for f in ("needle.csv", "scores.csv")]
+        if S and S.get("needle_frac") and S.get("paper_steps"):
+            files += [os.path.join(out, c, f) for f in ("needle_paper.csv", "scores_paper.csv")]
     return files
 
 
@@ -532,15 +549,26 @@ def save(fig, path):
     plt.close(fig)
 
 
+def has_paper_route(out):
+    """every config has the needle after the paper's route (fine-tuning at the trained theta)"""
+    return all(os.path.exists(os.path.join(out, c, "needle_paper.csv")) for c in CONFIGS)
+
+
 def plot_needle(out, T):
     runs = [(LABELS[c], os.path.join(out, c, "needle.csv")) for c in CONFIGS]
     save(plot_eval.needle_figure(runs, T), os.path.join(out, "needle.png"))
     save(plot_eval.needle_figure(runs, T, "first_digit"), os.path.join(out, "needle_first.png"))
     save(plot_eval.needle_figure(runs, T, "answer_tokens"), os.path.join(out, "needle_digits.png"))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    plot_eval.needle_distance_axes(ax, [(LABELS[c], p, COLORS[c]) for c, (_, p) in zip(CONFIGS, runs)], T)
-    ax.legend(fontsize=8)
-    ax.set_title("needle retrieval by distance, RoPE theta x50", fontsize=9)
+    paper = has_paper_route(out)
+    if paper:
+        save(plot_eval.needle_figure([(LABELS[c], os.path.join(out, c, "needle_paper.csv")) for c in CONFIGS], T),
+             os.path.join(out, "needle_paper.png"))
+    fig, axes = plt.subplots(1, 2 if paper else 1, figsize=(13 if paper else 7, 4.5), squeeze=False, sharey=True)
+    routes = [("needle.csv", "as pretrained" if paper else "")] + ([("needle_paper.csv", "after fine-tuning at the trained theta")] if paper else [])
+    for ax, (f, what) in zip(axes[0], routes):
+        plot_eval.needle_distance_axes(ax, [(LABELS[c], os.path.join(out, c, f), COLORS[c]) for c in CONFIGS], T)
+        ax.set_title("needle retrieval by distance, RoPE theta x50" + (": " + what if what else ""), fontsize=9)
+    axes[0][0].legend(fontsize=8)
     save(fig, os.path.join(out, "needle_distance.png"))
 
 
@@ -740,24 +768,23 @@ def claims_section(out, S, T):
     lines.append("")
     # 3. needle retrieval beyond T
     lines.append("**3. Key-information retrieval (needle, theta x50): SSMax keeps its accuracy beyond T where Softmax fails.**")
-    def pooled(c, longer):
-        rows = read_csv(os.path.join(out, c, "needle.csv"))
-        rows = [r for r in rows if (int(r["context"]) > T) == longer]
+    def pooled(c, f, longer):
+        rows = [r for r in read_csv(os.path.join(out, c, f)) if (int(r["context"]) > T) == longer]
         return sum(round(float(r["exact"]) * int(r["trials"])) for r in rows), sum(int(r["trials"]) for r in rows)
-    k0, n0 = pooled(base, False)
-    if n0 and k0 == 0 and all(pooled(c, False)[0] == 0 for c in CONFIGS):
-        lines.append("- Not testable at this scale: no model retrieves the needle even at T.")
-    else:
-        ka, na = pooled(base, True)
+    routes = [("needle.csv", "")] + ([("needle_paper.csv", ", after fine-tuning at the trained theta (the paper's route)")]
+                                     if has_paper_route(out) else [])
+    for f, what in routes:
+        if all(pooled(c, f, False)[0] == 0 for c in CONFIGS):
+            lines.append("- Not testable at this scale%s: no model retrieves the needle even at T." % what)
+            continue
+        ka, na = pooled(base, f, True)
         for c in CONFIGS:
-            if c == base:
-                continue
-            kc, nc = pooled(c, True)
-            if not na or not nc:
+            kc, nc = pooled(c, f, True)
+            if c == base or not na or not nc:
                 continue
             d, lo, hi = stats.two_proportions(ka, na, kc, nc)
-            lines.append("- %s minus %s, exact match at contexts > T: %.2f - %.2f = %+.2f [%+.2f, %+.2f] (%d trials each, "
-                         "Newcombe interval, first seed): %s." % (name(c), name(base), kc / nc, ka / na, d, lo, hi, nc,
+            lines.append("- %s minus %s%s, exact match at contexts > T: %.2f - %.2f = %+.2f [%+.2f, %+.2f] (%d trials each, "
+                         "Newcombe interval, first seed): %s." % (name(c), name(base), what, kc / nc, ka / na, d, lo, hi, nc,
                                                                   verdict(-hi, -lo, "lower") if c in ("b", "c") else "for comparison"))
     lines.append("- The retrieval experiment (docs/experiments/retrieval) tests this claim with retrieval learned from "
                  "scratch, 5 seeds per normalizer.")
@@ -817,8 +844,11 @@ def write_report(out, S, data, switch, seconds, scale, paper):
                 "training window)" % switch if paper else "every config pretrained from the same seed and data order")
     if S.get("needle_frac"):
         retrieval = ("Retrieval: %g of the pretraining windows carry a needle at a uniform depth (loss on every token); the "
-                     "needle is scored on the pretrained models at RoPE theta x50, without fine-tuning (the paper's route)."
-                     % S["needle_frac"])
+                     "needle is scored on the pretrained models at RoPE theta x50 without fine-tuning%s."
+                     % (S["needle_frac"], ", and again after the paper's route: %d steps of needle fine-tuning at the trained "
+                        "theta (lr %g cosine, AdamW betas 0.9/0.999, no weight decay, loss on the answer), then "
+                        "evaluation at theta x50 without further training" % (S["paper_steps"], S["ft_lr"])
+                        if S.get("paper_steps") else ""))
     else:
         retrieval = ("Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, AdamW betas 0.9/0.999, no "
                      "weight decay, loss on the answer only, RoPE theta x50 (the theta of the needle evaluation)."
@@ -893,7 +923,13 @@ def write_report(out, S, data, switch, seconds, scale, paper):
               "![needle digits right](needle_digits.png)", "",
               "Exact match by the distance from the needle to the question (the grid's cells pooled into bins "
               "[2^k, 2^(k+1)) of tokens; bars: 95% Wilson over the pooled trials):", "",
-              "![needle by distance](needle_distance.png)", "",
+              "![needle by distance](needle_distance.png)", ""]
+    if has_paper_route(out):
+        lines += ["The paper's route: exact match after %d steps of needle fine-tuning at the trained theta, evaluated "
+                  "at theta x50 without further training (all cells, 95%% Wilson): %s." % (S.get("paper_steps", 0), "; ".join(
+                      "%s %s" % (LABELS[c], exact_wilson(os.path.join(out, c, "needle_paper.csv"))) for c in CONFIGS)), "",
+                  "![needle after the paper's route](needle_paper.png)", ""]
+    lines += [
               "## Attention on the needle (paper Figs. 7, 8)", "",
               "Top: the mean attention mass that the query predicting the first answer digit puts on the needle "
               "sentence, for the 8 highest heads. Bottom: over %d trials at %d bytes (random depth), the highest "

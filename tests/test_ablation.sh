@@ -114,12 +114,17 @@ $PYTHON scripts/ablation.py --scale geometry-smoke --out $G --publish $GP >build
   || bad "--scale geometry-smoke, second sitting, failed: $(tail -3 build/ablation-geometry2.log)"
 ! grep -q -- "--attn softmax --seed 1337 " build/ablation-geometry2.log && grep -q -- "--attn softmax --seed 1338 " build/ablation-geometry2.log \
   && ok || bad "the second sitting should skip the published units and train the rest"
-[ "$(grep -c '^+ ./train_gpt' $GP/commands.log)" -eq 8 ] && [ -s $GP/report.md ] && [ -s $GP/f/pretrain-seed1338/lengths_theta1.csv ] \
+[ "$(grep -c '^+ ./train_gpt --model' $GP/commands.log)" -eq 8 ] && [ -s $GP/report.md ] && [ -s $GP/f/pretrain-seed1338/lengths_theta1.csv ] \
   && ok || bad "the published folder should hold both sittings' 8 runs, their history and the report"
+# the paper's route beside the mixed needles: fine-tuning at the trained theta, the needle at x50
+[ "$(grep -- '--task needle' $GP/commands.log | grep -c -- '--rope-theta 10000.0 ')" -eq 4 ] && [ -s $GP/d/needle_paper.csv ] \
+  && [ -s $GP/d/scores_paper.csv ] && grep -q "(needle_paper.png)" $GP/report.md && grep -q "the paper's route" $GP/report.md \
+  && ok || bad "geometry: no needle after the paper's route (fine-tuning at the trained theta)"
 grep -q -- "--schedule constant" $GP/commands.log && grep -q -- "--val-spread" $GP/commands.log && grep -q -- "--needle-frac" $GP/commands.log \
   && ok || bad "geometry: pretraining should run with a constant lr, spread validation and mixed needles"
 [ ! -d $GP/a/needle-ft ] && [ -s $GP/a/needle.csv ] && ok || bad "geometry: the needle should be scored on the pretrained model, without fine-tuning"
-grep "^+ ./eval_gpt needle" $GP/commands.log | grep "a/pretrain" | grep -q -- "--rope-theta 500000" && ok || bad "geometry: the needle is scored at theta x50"
+grep "^+ ./eval_gpt needle" $GP/commands.log | grep "a/pretrain" | grep -q -- "--rope-theta 500000" && grep "^+ ./eval_gpt needle" $GP/commands.log \
+  | grep "needle-ft-theta1" | grep -q -- "--rope-theta 500000" && ok || bad "geometry: the needle is scored at theta x50 on both routes"
 for c in a b d f; do
   [ "$(tail -n +2 $GP/$c/lengths_theta50_windows.csv | cut -d, -f1 | sort -u | wc -l)" -eq 2 ] && tail -1 $GP/$c/lengths_theta1.csv | grep -q '^[0-9]*,2560,' \
     && ok || bad "geometry ($c): lengths at 16 x 160 with 2 windows' losses kept"
