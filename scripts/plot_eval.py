@@ -114,7 +114,7 @@ def needle_distance_axes(ax, runs, train_len=None):
         x = [math.sqrt(max(a, 0.5) * b) for a, b, _, _ in rows]
         y = [k / n for _, _, k, n in rows]
         lo_hi = [stats.wilson(k, n) for _, _, k, n in rows]
-        ax.errorbar(x, y, yerr=[[v - lo for v, (lo, _) in zip(y, lo_hi)], [hi - v for v, (_, hi) in zip(y, lo_hi)]],
+        ax.errorbar(x, y, yerr=[[max(0.0, v - lo) for v, (lo, _) in zip(y, lo_hi)], [max(0.0, hi - v) for v, (_, hi) in zip(y, lo_hi)]],
                     fmt="o-", color=colour, label=label, ms=3, capsize=2, lw=1.2)
     if train_len:
         ax.axvline(train_len, color="gray", ls="--", lw=1)

@@ -113,11 +113,12 @@ rm -rf $G
 $PYTHON scripts/ablation.py --scale geometry-smoke --out $G --publish $GP >build/ablation-geometry2.log 2>&1 && ok \
   || bad "--scale geometry-smoke, second sitting, failed: $(tail -3 build/ablation-geometry2.log)"
 ! grep -q -- "--attn softmax --seed 1337 " build/ablation-geometry2.log && grep -q -- "--attn softmax --seed 1338 " build/ablation-geometry2.log \
+  && [ "$(grep '^+ ./train_gpt --model' build/ablation-geometry2.log | sed -n 3p | grep -o -- '--attn [a-z-]* --seed [0-9]*')" = "--attn ssmax-bias --seed 1338" ] \
   && ok || bad "the second sitting should skip the published units and train the rest"
-[ "$(grep -c '^+ ./train_gpt --model' $GP/commands.log)" -eq 8 ] && [ -s $GP/report.md ] && [ -s $GP/f/pretrain-seed1338/lengths_theta1.csv ] \
-  && ok || bad "the published folder should hold both sittings' 8 runs, their history and the report"
+[ "$(grep -c '^+ ./train_gpt --model' $GP/commands.log)" -eq 10 ] && [ -s $GP/report.md ] && [ -s $GP/f/pretrain-seed1338/lengths_theta1.csv ] \
+  && ok || bad "the published folder should hold both sittings' 10 runs, their history and the report"
 # the paper's route beside the mixed needles: fine-tuning at the trained theta, the needle at x50
-[ "$(grep -- '--task needle' $GP/commands.log | grep -c -- '--rope-theta 10000.0 ')" -eq 4 ] && [ -s $GP/d/needle_paper.csv ] \
+[ "$(grep -- '--task needle' $GP/commands.log | grep -c -- '--rope-theta 10000.0 ')" -eq 5 ] && [ -s $GP/d/needle_paper.csv ] \
   && [ -s $GP/d/scores_paper.csv ] && grep -q "(needle_paper.png)" $GP/report.md && grep -q "the paper's route" $GP/report.md \
   && ok || bad "geometry: no needle after the paper's route (fine-tuning at the trained theta)"
 grep -q -- "--schedule constant" $GP/commands.log && grep -q -- "--val-spread" $GP/commands.log && grep -q -- "--needle-frac" $GP/commands.log \
@@ -125,13 +126,18 @@ grep -q -- "--schedule constant" $GP/commands.log && grep -q -- "--val-spread" $
 [ ! -d $GP/a/needle-ft ] && [ -s $GP/a/needle.csv ] && ok || bad "geometry: the needle should be scored on the pretrained model, without fine-tuning"
 grep "^+ ./eval_gpt needle" $GP/commands.log | grep "a/pretrain" | grep -q -- "--rope-theta 500000" && grep "^+ ./eval_gpt needle" $GP/commands.log \
   | grep "needle-ft-theta1" | grep -q -- "--rope-theta 500000" && ok || bad "geometry: the needle is scored at theta x50 on both routes"
-for c in a b d f; do
+for c in a b d f logn; do
   [ "$(tail -n +2 $GP/$c/lengths_theta50_windows.csv | cut -d, -f1 | sort -u | wc -l)" -eq 2 ] && tail -1 $GP/$c/lengths_theta1.csv | grep -q '^[0-9]*,2560,' \
     && ok || bad "geometry ($c): lengths at 16 x 160 with 2 windows' losses kept"
-  [ "$(grep -c "^| ($c) .* | x[15]0* | [0-9.]* \[[0-9.]*, [0-9.]*\] |" $GP/report.md)" -eq 2 ] && ok || bad "geometry ($c): no band rows with intervals"
+  label="($c)"; [ $c = logn ] && label=LogN
+  [ "$(grep -c "^| $label[^|]*| x[15]0* | [0-9.]* \[[0-9.]*, [0-9.]*\] |" $GP/report.md)" -eq 2 ] && ok || bad "geometry ($c): no band rows with intervals"
 done
 grep -q "RoPE's extrapolation bound is [0-9]* positions" $GP/report.md && grep -q "^Gate: " $GP/report.md && ok || bad "geometry: the report lacks the RoPE bound or the gate"
-[ ! -d $GP/c ] && [ ! -d $GP/e ] && ok || bad "geometry runs configs (a), (b), (d), (f) only"
+# the gate on its own windows of T (more of them than the length evaluation's), for (a)'s first seed only
+[ "$(tail -n +2 $GP/a/gate_windows.csv | cut -d, -f1 | sort -u | wc -l)" -eq 4 ] && [ ! -e $GP/b/gate.csv ] \
+  && grep -q "^Gate: .* (95% bootstrap over 4 windows)" $GP/report.md && ok || bad "geometry: the gate should use 4 windows of T, for (a) only"
+[ ! -d $GP/c ] && [ ! -d $GP/e ] && grep -q "^- LogN minus (a) Softmax, loss in (T, 4T\]" $GP/report.md \
+  && ok || bad "geometry runs configs (a), (b), (d), (f) and LogN only, LogN in the claims"
 
 # ---- the retrieval experiment runner (scripts/retrieval.py) at smoke scale: 2 normalizers x 2 position
 # schemes x 2 seeds of recall, published as it goes, and the report recomputed from the published files
