@@ -2,18 +2,23 @@
 """
 ablation.py: the SSMax paper's ablations at CPU scale, end to end, with one command.
 
-    ablation.py --scale default|smoke [--out runs/ablation] [--data books|tinyshakespeare]
+    ablation.py --scale default|smoke|geometry|geometry-smoke [--out runs/ablation] [--data books|tinyshakespeare]
+                [--seeds N] [--publish docs/experiments/NAME] [--max-runs N] [--report-only]
 
 Trains (a) Softmax, (b) SSMax, (c) SSMax with s fixed at 1, (d) SSMax with a bias, and (f) Softmax
-switched to SSMax for the last fifth of the steps; (e) is (a)'s checkpoint converted to SSMax. Then
-  - length generalisation of every pretrained model: per-position loss on held-out books up to 32x the
-    training length, RoPE theta as trained and raised 50x (eval_gpt lengths);
-  - retrieval fine-tuning of each model on needle examples at the training length with RoPE theta
-    already raised 50x (train_gpt --task needle --rope-theta), then the needle grid over context x
-    depth at that theta, and the attention that the answer puts on the needle over random trials
-    (eval_gpt needle);
-and writes OUT/report.md with every figure and a table of the numbers. Runs that already finished
-(their final checkpoint exists) are reused, so an interrupted ablation continues where it stopped.
+switched to SSMax for the last part of the steps; (e) is (a)'s checkpoint converted to SSMax. The work
+goes in units of one config and one seed: pretraining, then
+  - length generalisation: per-position loss on held-out books up to 32x (geometry: 16x) the
+    training length, RoPE theta as trained and raised 50x (eval_gpt lengths), every seed;
+  - for the first seed, the needle: retrieval fine-tuning on needle examples at the training length
+    with RoPE theta already raised 50x (train_gpt --task needle --rope-theta), then the needle grid
+    over context x depth at that theta, and the attention that the answer puts on the needle over
+    random trials (eval_gpt needle). The geometry scale mixes needles into pretraining instead and
+    scores the pretrained model, then again after the paper's route (fine-tuning at the trained
+    theta); it also measures the context gate on many windows of T.
+and writes OUT/report.md with every figure, the tables and the paper's claims with verdicts. Finished
+units are reused, an interrupted pretraining resumes from its checkpoint; with --publish each unit is
+copied to DIR as it ends and not repeated later, even from an empty output folder.
 
     ablation.py --configs softmax,ssmax,sink,sigmoid [--scale ...] [--out runs/compare-DIR]
 
