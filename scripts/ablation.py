@@ -225,7 +225,7 @@ def main():
     def lengths(c, k, ckpt, convert):
         """per-position loss to len_mult x T, theta as trained and x50, windows spread over the held-out books;
         buckets with edges at the bands and the gate's positions, each window's losses kept for intervals"""
-        base = os.path.join(out, c) if k == 0 else seed_dir(out, c, k)
+        base = eval_dir(out, c, k)
         os.makedirs(base, exist_ok=True)
         for mult in (1, 50):
             path = os.path.join(base, "lengths_theta%d.csv" % mult)
@@ -336,9 +336,14 @@ def main():
     finish(out, args.publish, S, data, switch, time.time() - t_start, args.scale)
 
 
+def eval_dir(out, c, k):
+    """where the evaluations of config c's model from seed SEED + k go: OUT/c for the first seed"""
+    return os.path.join(out, c) if k == 0 else seed_dir(out, c, k)
+
+
 def unit_files(out, c, k, S=None):
     """what a finished (config, seed) unit leaves: its training log, its length CSVs, for the first seed its needle CSVs"""
-    base = os.path.join(out, c) if k == 0 else seed_dir(out, c, k)
+    base = eval_dir(out, c, k)
     files = [] if c == "e" else [os.path.join(seed_dir(out, c, k), "log.csv")]
     files += [os.path.join(base, "lengths_theta%d%s.csv" % (m, w)) for m in (1, 50) for w in ("", "_windows")]
     if k == 0:
@@ -668,33 +673,35 @@ def bands_section(out, S, T):
 
 
 def band_means(out, c, k, mult, T):
-    """a (config, seed)'s loss per band, the mean over its windows; None where it was not evaluated"""
-    base = os.path.join(out, c) if k == 0 else seed_dir(out, c, k)
-    path = os.path.join(base, "lengths_theta%d_windows.csv" % mult)
-    if not os.path.exists(path):
-        return None
-    per = window_bands(path, [(lo * T, hi * T) for lo, hi, _ in BANDS])
-    out_ = []
+    """a (config, seed)'s loss per band, the mean over its windows"""
+    per = window_bands(os.path.join(eval_dir(out, c, k), "lengths_theta%d_windows.csv" % mult),
+                       [(lo * T, hi * T) for lo, hi, _ in BANDS])
+    means = []
     for j in range(len(BANDS)):
         xs = [w[j] for w in per if math.isfinite(w[j])]
-        out_.append(sum(xs) / len(xs) if xs else float("nan"))
-    return out_
+        means.append(sum(xs) / len(xs) if xs else float("nan"))
+    return means
 
 
 def finished_seeds(out, c, S):
     return [k for k in range(S.get("seeds", 1)) if all(os.path.exists(f) for f in unit_files(out, c, k))]
 
 
+def seed_band_differences(out, S, T, c, ref, mult):
+    """the seeds both c and ref have finished, and per band the list of c's band loss minus ref's, by seed"""
+    ks = sorted(set(finished_seeds(out, c, S)) & set(finished_seeds(out, ref, S)))
+    pairs = [(band_means(out, c, k, mult, T), band_means(out, ref, k, mult, T)) for k in ks]
+    return ks, [[x[j] - y[j] for x, y in pairs] for j in range(len(BANDS))]
+
+
 def band_difference(out, S, T, c, ref, mult, j):
     """(mean, lo, hi, how) of c's loss minus ref's in band j: paired by seed with a 95% t-interval when two or
     more seeds of both have finished, else over the first seed's windows (the same windows for every model)
     with a 95% bootstrap interval"""
-    ks = sorted(set(finished_seeds(out, c, S)) & set(finished_seeds(out, ref, S)))
-    if len(ks) >= 2:
-        d = [band_means(out, c, k, mult, T)[j] - band_means(out, ref, k, mult, T)[j] for k in ks]
-        if all(math.isfinite(x) for x in d):
-            m, h = stats.t_interval(d)
-            return m, m - h, m + h, "%d seeds" % len(ks)
+    ks, diffs = seed_band_differences(out, S, T, c, ref, mult)
+    if len(ks) >= 2 and all(math.isfinite(x) for x in diffs[j]):
+        m, h = stats.t_interval(diffs[j])
+        return m, m - h, m + h, "%d seeds" % len(ks)
     spans = [(BANDS[j][0] * T, BANDS[j][1] * T)]
     a = window_bands(os.path.join(out, c, "lengths_theta%d_windows.csv" % mult), spans)
     b = window_bands(os.path.join(out, ref, "lengths_theta%d_windows.csv" % mult), spans)
@@ -720,12 +727,11 @@ def seed_bands_table(out, S, T):
         if c == base:
             continue
         for mult in (1, 50):
-            common = sorted(set(finished_seeds(out, c, S)) & set(ks))
+            common, diffs = seed_band_differences(out, S, T, c, base, mult)
             if len(common) < 2:
                 continue
             cells = []
-            for j in range(len(BANDS)):
-                d = [band_means(out, c, k, mult, T)[j] - band_means(out, base, k, mult, T)[j] for k in common]
+            for d in diffs:
                 if not all(math.isfinite(x) for x in d):
                     cells.append("-")
                     continue
