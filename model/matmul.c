@@ -34,7 +34,8 @@
 #define KERNEL_NAME "portable 4x16"
 #endif
 #define KC 384  // B micro-panel KC x NR fits L1 (48 KiB), A block MC x KC fits L2; one block for C = 384
-#define MC 128
+#define MC (128 / MR * MR) // whole micro-panels (126 rows for AVX2's MR = 6): a 128-row block would end
+                          // in a 2-row panel that costs a whole micro-kernel call, 3% of every wide product
 #define NC 4096 // B block KC x NC fits L3
 
 #ifdef USE_CBLAS
@@ -260,7 +261,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     // pass over A per NR-wide panel's worth of FMAs, i.e. 1/N of the work: 10-30% on the small
     // preset's 128-704-wide layers (measured: 150-160 -> 180-210 GFLOP/s, AVX2 tier on a Zen 4)
     int direct = !transA || N <= 512;
-    // whole micro-panels: the last one is zero-padded past MC or NC when MR or NR does not divide it
+    // whole micro-panels: the last B panel is zero-padded past NC when NR does not divide it
     if (!Bp) {
         Bp = pack_buffer((size_t)KC * ((NC + NR - 1) / NR * NR));
         for (int k = 0; k < 2; k++) Ap_shared[k] = pack_buffer((size_t)KC * ((MC + MR - 1) / MR * MR));

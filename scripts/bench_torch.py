@@ -2,7 +2,8 @@
 """
 bench_torch.py: the project's PyTorch reference model (scripts/reference.py, in float32) timed on
 the same configs and in the same way as bench/bench_gpt.c: whole training steps (forward,
-backward, gradient clipping, AdamW) on random tokens, median of several after warm-up.
+backward, gradient clipping, AdamW) on random tokens, the Softmax and SSMax models of a config in
+one process with their steps alternating, medians after warm-up.
 
     make bench-torch      (2 threads, OPENBLAS_CORETYPE unset, jemalloc preloaded: "tuned")
     make ISA=avx2 bench-torch   (the same, with torch's and OpenBLAS's kernels held to AVX2)
@@ -30,7 +31,8 @@ CONFIGS = [
 ]
 
 
-def time_config(cfg, d, B, T, steps, warmup):
+def make_step(cfg, d, B, T):
+    """One model with random weights and tokens; returns a function that runs one training step."""
     gen = torch.Generator().manual_seed(1)
     P = init_params(cfg, gen, d, dtype=torch.float32)
     if "attn0" in P:  # SSMax's s
@@ -53,22 +55,38 @@ def time_config(cfg, d, B, T, steps, warmup):
     opt = torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, foreach=True)
     all_params = [t for ts in leaves.values() for t in ts]
     idx = torch.randint(0, d.V, (B, T + 1), generator=gen)
-    ms = []
-    for s in range(warmup + steps):
+
+    def step():
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=False)
         loss = loss_of(forward(params, cfg, idx[:, :-1], d), idx[:, 1:], d.V)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(all_params, 1.0)
         opt.step()
-        if s >= warmup:
-            ms.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(ms)
+        return (time.perf_counter() - t0) * 1000
+    return step
+
+
+def time_pair(steps_by_attn, min_steps, min_seconds, warmup):
+    """As bench/bench_gpt.c times a pair: warm-up steps of each model, then their steps alternate (which
+    goes first alternates too) until each has min_steps and min_seconds; medians per model."""
+    names = list(steps_by_attn)
+    for _ in range(warmup):
+        for n in names:
+            steps_by_attn[n]()
+    ms = {n: [] for n in names}
+    i = 0
+    while min(len(v) for v in ms.values()) < min_steps or min(sum(v) for v in ms.values()) < 1000 * min_seconds:
+        for n in (names if i % 2 == 0 else names[::-1]):
+            ms[n].append(steps_by_attn[n]())
+        i += 1
+    return {n: statistics.median(v) for n, v in ms.items()}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
+    ap.add_argument("--steps", type=int, default=10, help="at least this many timed steps of each model (default: 10)")
+    ap.add_argument("--min-seconds", type=float, default=3.0, help="and at least this many seconds of each (default: 3)")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up steps (default: 2)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     ap.add_argument("--only", default=None, help="run configs whose name contains this")
@@ -83,16 +101,18 @@ def main():
                 c_ms[(m.group(1), m.group(2))] = float(m.group(3))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
           f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')}, "
-          f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '(none)')}; median of {args.steps} steps after {args.warmup} warm-up")
+          f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '(none)')}; Softmax and SSMax steps alternate, median of >= {args.steps} steps "
+          f"and >= {args.min_seconds:g} s of each after {args.warmup} warm-up")
     print("| config | attn | PyTorch ms/step | tok/s | C ms/step | C speed-up |")
     print("|---|---|---|---|---|---|")
     for name, rest, dims, B, T in CONFIGS:
         if args.only and args.only not in name:
             continue
-        for attn in ("softmax", "ssmax"):
-            cfg = (attn,) + rest
-            d = Dims(mlp=rest[2], **dims)
-            ms = time_config(cfg, d, B, T, args.steps, args.warmup)
+        d = Dims(mlp=rest[2], **dims)
+        steps = {attn: make_step((attn,) + rest, d, B, T) for attn in ("softmax", "ssmax")}
+        med = time_pair(steps, args.steps, args.min_seconds, args.warmup)
+        del steps
+        for attn, ms in med.items():
             c = c_ms.get((name, attn))
             ratio = f"{ms / c:.2f}x" if c else "-"
             print(f"| {name} | {attn} | {ms:.0f} | {B * T / ms * 1000:.0f} | {c if c else '-'} | {ratio} |", flush=True)
