@@ -264,11 +264,11 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     // whole micro-panels: the last B panel is zero-padded past NC when NR does not divide it
     if (!Bp) {
         Bp = pack_buffer((size_t)KC * ((NC + NR - 1) / NR * NR));
-        for (int k = 0; k < 2; k++) Ap_shared[k] = pack_buffer((size_t)KC * ((MC + MR - 1) / MR * MR));
+        for (int k = 0; k < 2; k++) Ap_shared[k] = pack_buffer((size_t)KC * MC);
     }
     if (nthreads > nthreads_alloc) {
         Ap_threads = realloc(Ap_threads, nthreads * sizeof(float *));
-        for (int t = nthreads_alloc; t < nthreads; t++) Ap_threads[t] = pack_buffer((size_t)KC * ((MC + MR - 1) / MR * MR));
+        for (int t = nthreads_alloc; t < nthreads; t++) Ap_threads[t] = pack_buffer((size_t)KC * MC);
         nthreads_alloc = nthreads;
     }
     #pragma omp parallel
@@ -304,7 +304,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     float *Ap = Ap_threads[omp_get_thread_num()];
                     size_t per = (M + (size_t)nthreads * MC - 1) / ((size_t)nthreads * MC); // blocks per thread
                     size_t mcn = (M + per * nthreads - 1) / (per * nthreads);
-                    mcn = (mcn + MR - 1) / MR * MR; // <= MC rounded up to whole panels: the pack buffer holds it
+                    mcn = (mcn + MR - 1) / MR * MR; // whole panels, still <= MC (a multiple of MR): the pack buffer holds it
                     int mblocks = (int)((M + mcn - 1) / mcn);
                     #pragma omp for schedule(static) nowait
                     for (int ib = 0; ib < mblocks; ib++) {
