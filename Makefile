@@ -215,6 +215,7 @@ experiments: setup all
 # ---- benchmarks: speed figures live here, never in tests
 BENCH_FLAGS ?=
 bench: all
+	$(call apt_install,libopenblas0-openmp) # the GEMM table's comparison (the table skips it when missing)
 	$(BUILD)/bench_gpt $(BENCH_FLAGS) | tee $(BUILD)/bench.md
 
 # the PyTorch reference on the same configs, tuned: Debian's torch calls libblas.so.3 for its matmuls,

@@ -6,6 +6,7 @@
 #include <tgmath.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "attention.h"
 
 // ----------------------------------------------------------------------------
@@ -153,6 +154,7 @@ void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const r
     real scale = 1 / sqrt((real)hs);
     real *u = malloc((size_t)T * sizeof(real)), *p = malloc((size_t)T * sizeof(real));
     real *g = malloc((size_t)T * sizeof(real)), *du = malloc((size_t)T * sizeof(real)), *z = malloc((size_t)T * sizeof(real));
+    memset(dqkv, 0, (size_t)B * T * 3 * C * sizeof(real)); // dqkv is written: the sums below start from 0
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < NH; h++) {

@@ -98,7 +98,7 @@ static inline real attn_sink(const AttnArgs *a, int h) {
 
 // shapes: qkv (B,T,3C) = [q | k | v] per position, out (B,T,C), lse (B,NH,T): each row's statistic
 // (softmax: log sum_i e^{u_i}; sink: with e^sigma in the sum; softpick: log of its denominator; sigmoid: 0). dp[k] (NH) receive the parameters' gradients (NULL: none wanted, e.g. fixed s).
-// Backward passes accumulate (+=) into dqkv and dp.
+// Backward passes write dqkv (=) and add (+=) to dp, which sums over the micro-batches of a step.
 void attention_forward_ref(real *out, real *lse, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH);
 void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const real *dout, const real *qkv,
                             const real *lse, const AttnArgs *a, int B, int T, int C, int NH);

@@ -73,10 +73,10 @@ static void tile_dots(real *z, const real *const q[QB], const real *xt, int n, i
     }
 }
 
-// o_r[i0 .. i0+CV*VL) (+)= scale_r * sum_{j<n} w[r*Tp + j] x_j[...], x_j = x + j*stride: CV vectors per row
+// o_r[i0 .. i0+CV*VL) = scale_r * sum_{j<n} w[r*Tp + j] x_j[...], x_j = x + j*stride: CV vectors per row
 static inline __attribute__((always_inline)) void mix_chunk(real *const o[QB], int nr, const real *w, int Tp,
                                                              const real *x, size_t stride, int n, int i0, int CV,
-                                                             const real scale[QB], int add) {
+                                                             const real scale[QB]) {
     vreal acc[QB][CVMAX];
     for (int r = 0; r < QB; r++) for (int v = 0; v < CV; v++) acc[r][v] = (vreal){0};
     for (int j = 0; j < n; j++) {
@@ -89,24 +89,21 @@ static inline __attribute__((always_inline)) void mix_chunk(real *const o[QB], i
         }
     }
     for (int r = 0; r < nr; r++)
-        for (int v = 0; v < CV; v++) {
-            vreal *dst = (vreal *)(o[r] + i0 + v * VL);
-            *dst = (add ? *dst : (vreal){0}) + scale[r] * acc[r][v];
-        }
+        for (int v = 0; v < CV; v++) *(vreal *)(o[r] + i0 + v * VL) = scale[r] * acc[r][v];
 }
 
-// o_r[i] (+)= scale_r * sum_{j<n} w[r*Tp + j] x_j[i] for i < hs, r < nr: weighted sums of keys or values
+// o_r[i] = scale_r * sum_{j<n} w[r*Tp + j] x_j[i] for i < hs, r < nr: weighted sums of keys or values
 static void tile_mix(real *const o[QB], int nr, const real *w, int Tp, const real *x, size_t stride, int n, int hs,
-                     const real scale[QB], int add) {
+                     const real scale[QB]) {
     int i0 = 0;
-    for (; i0 + CVMAX * VL <= hs; i0 += CVMAX * VL) mix_chunk(o, nr, w, Tp, x, stride, n, i0, CVMAX, scale, add);
-    if (i0 + 2 * VL <= hs) { mix_chunk(o, nr, w, Tp, x, stride, n, i0, 2, scale, add); i0 += 2 * VL; }
-    if (i0 + VL <= hs) { mix_chunk(o, nr, w, Tp, x, stride, n, i0, 1, scale, add); i0 += VL; }
+    for (; i0 + CVMAX * VL <= hs; i0 += CVMAX * VL) mix_chunk(o, nr, w, Tp, x, stride, n, i0, CVMAX, scale);
+    if (i0 + 2 * VL <= hs) { mix_chunk(o, nr, w, Tp, x, stride, n, i0, 2, scale); i0 += 2 * VL; }
+    if (i0 + VL <= hs) { mix_chunk(o, nr, w, Tp, x, stride, n, i0, 1, scale); i0 += VL; }
     for (int r = 0; r < nr; r++) // what is left of hs, one lane at a time
         for (int i = i0; i < hs; i++) {
             real acc = 0;
             for (int j = 0; j < n; j++) acc += w[(size_t)r * Tp + j] * x[(size_t)j * stride + i];
-            o[r][i] = (add ? o[r][i] : 0) + scale[r] * acc;
+            o[r][i] = scale[r] * acc;
         }
 }
 
@@ -206,7 +203,7 @@ void attention_forward(real *out, real *lse, real *scratch, const real *qkv, con
                     for (int j = 0; j < j0; j++) zr[j] = 0;     // another document's keys get nothing
                     for (int j = t + 1; j < n; j++) zr[j] = 0; // causal: later keys get nothing
                 }
-                tile_mix(o, nr, z, Tp, base + 2 * C + h * hs, (size_t)3 * C, n, hs, inv, 0); // sum_j p_j v_j
+                tile_mix(o, nr, z, Tp, base + 2 * C + h * hs, (size_t)3 * C, n, hs, inv); // sum_j p_j v_j
             }
         }
     }
@@ -328,13 +325,13 @@ void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scrat
                     if (row == ROW_SINK && a->norm->row_param >= 0) // dL/dsigma = -p_sink D, p_sink = e^(sigma - lse)
                         dph[a->norm->row_param] += -vexp(ph[a->norm->row_param] - l) * D;
                 }
-                tile_mix(dq, nr, z, Tp, base + C + h * hs, (size_t)3 * C, n, hs, one, 1); // dq += sum_j dz_j k_j
+                tile_mix(dq, nr, z, Tp, base + C + h * hs, (size_t)3 * C, n, hs, one); // dq = sum_j dz_j k_j
                 tile_outer(dk, hs, z, Tp, q, nr, n);   // dk_j += sum_r dz_rj q_r
                 tile_outer(dv, hs, dp, Tp, go, nr, n); // dv_j += sum_r p_rj go_r
             }
             for (int j = 0; j < T; j++) { // dK, dV into dqkv
                 real *dkj = dbase + (size_t)j * 3 * C + C + h * hs, *dvj = dkj + C;
-                for (int i = 0; i < hs; i++) { dkj[i] += dk[(size_t)j * hs + i]; dvj[i] += dv[(size_t)j * hs + i]; }
+                for (int i = 0; i < hs; i++) { dkj[i] = dk[(size_t)j * hs + i]; dvj[i] = dv[(size_t)j * hs + i]; }
             }
             for (int k = 0; k < ATTN_MAX_PARAMS; k++) partial[((size_t)bb * NH + h) * ATTN_MAX_PARAMS + k] = dph[k];
         }

@@ -240,13 +240,16 @@ static size_t head_rows(const GPTConfig *c, size_t BT) {
     return r < BT ? r : BT;
 }
 
-// logit_rows: rows of the logits buffer, B*T, or head_rows for the fused head
+// logit_rows: rows of the logits buffer, B*T, or head_rows for the fused head. The gradients need one
+// layer's buffers (a layer's activation gradients are used up within its backward pass, so every layer
+// reuses them) and one for the residual stream (residual3: each block updates it in place, and it is
+// also the gradient of the branch outputs attproj and fcproj, and at the end of encoded)
 static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, size_t logit_rows, int for_grads) {
-    size_t C = c->channels, L = c->num_layers, NH = c->num_heads, Vp = c->padded_vocab_size;
+    size_t C = c->channels, NH = c->num_heads, Vp = c->padded_vocab_size;
     size_t F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
-    size_t BT = B * T;
+    size_t BT = B * T, L = for_grads ? 1 : (size_t)c->num_layers;
     int g = !for_grads; // statistics and probabilities have no gradient buffer
-    s[ACT_ENCODED] = BT * C;
+    s[ACT_ENCODED] = g ? BT * C : 0;
     s[ACT_LN1] = L * BT * C;
     s[ACT_LN1_MEAN] = g ? L * BT : 0;
     s[ACT_LN1_RSTD] = g ? L * BT : 0;
@@ -254,14 +257,14 @@ static void act_sizes(size_t *s, const GPTConfig *c, size_t B, size_t T, size_t 
     s[ACT_QKVR] = c->pos == POS_ROPE ? L * BT * 3 * C : 0;
     s[ACT_ATTY] = L * BT * C;
     s[ACT_ATT_LSE] = g ? L * B * NH * T : 0;
-    s[ACT_ATTPROJ] = L * BT * C;
-    s[ACT_RESIDUAL2] = L * BT * C;
+    s[ACT_ATTPROJ] = g ? L * BT * C : 0;
+    s[ACT_RESIDUAL2] = g ? L * BT * C : 0;
     s[ACT_LN2] = L * BT * C;
     s[ACT_LN2_MEAN] = g ? L * BT : 0;
     s[ACT_LN2_RSTD] = g ? L * BT : 0;
     s[ACT_FCH] = L * BT * Fin;
     s[ACT_FCH_ACT] = L * BT * F;
-    s[ACT_FCPROJ] = L * BT * C;
+    s[ACT_FCPROJ] = g ? L * BT * C : 0;
     s[ACT_RESIDUAL3] = L * BT * C;
     s[ACT_LNF] = BT * C;
     s[ACT_LNF_MEAN] = g ? BT : 0;
@@ -295,6 +298,7 @@ static void alloc_activations(GPT *model, int B, int T, size_t logit_rows) {
     size_t gn = layout(off, gsizes, NUM_ACTIVATION_TENSORS);
     model->grads_acts_memory = malloc_check(gn * sizeof(float));
     point_tensors(model->grads_acts.t, off, gsizes, model->grads_acts_memory, NUM_ACTIVATION_TENSORS);
+    model->grads_acts.encoded = model->grads_acts.residual3; // the residual stream's gradient, in the end
     if (!model->config.qk_norm) { // without QK-norm RoPE (or attention) reads qkv directly
         model->acts.qkvn = model->acts.qkv;
         model->grads_acts.qkvn = model->grads_acts.qkv;
@@ -321,8 +325,9 @@ typedef struct { // one layer's slices of the parameters and activations
 
 static float *at(float *base, size_t offset) { return base ? base + offset : NULL; } // absent tensors stay NULL
 
-// layer l's parameter slices (from p: weights or gradients) and activation slices (from a, B*T rows)
-static LayerView layer_view(const GPT *m, const ParameterTensors *p, const ActivationTensors *a, int l, size_t BT) {
+// layer l's parameter slices (from p: weights or gradients) and layer al's activation slices (from a,
+// B*T rows; al = 0 for the activation gradients, whose one layer of buffers every layer reuses)
+static LayerView layer_view(const GPT *m, const ParameterTensors *p, const ActivationTensors *a, int l, int al, size_t BT) {
     const GPTConfig *c = &m->config;
     size_t L = c->num_layers, C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
     #define SLICE(i) at(p->t[i], m->param_sizes[i] / L * l)
@@ -336,14 +341,14 @@ static LayerView layer_view(const GPT *m, const ParameterTensors *p, const Activ
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) v.attn[k] = SLICE(PARAM_ATTN0 + k);
     v.qnormw = SLICE(PARAM_QNORMW);     v.knormw = SLICE(PARAM_KNORMW);
     #undef SLICE
-    v.ln1 = at(a->ln1, l * BT * C);     v.ln1_mean = at(a->ln1_mean, l * BT); v.ln1_rstd = at(a->ln1_rstd, l * BT);
-    v.qkv = at(a->qkv, l * BT * 3 * C); v.qkvr = at(a->qkvr, l * BT * 3 * C); v.qkvn = at(a->qkvn, l * BT * 3 * C);
-    v.qk_rstd = at(a->qk_rstd, l * BT * 2 * c->num_heads);
-    v.atty = at(a->atty, l * BT * C);   v.att_lse = at(a->att_lse, l * BT * c->num_heads);
-    v.attproj = at(a->attproj, l * BT * C); v.residual2 = at(a->residual2, l * BT * C);
-    v.ln2 = at(a->ln2, l * BT * C);     v.ln2_mean = at(a->ln2_mean, l * BT); v.ln2_rstd = at(a->ln2_rstd, l * BT);
-    v.fch = at(a->fch, l * BT * Fin);   v.fch_act = at(a->fch_act, l * BT * F);
-    v.fcproj = at(a->fcproj, l * BT * C); v.residual3 = at(a->residual3, l * BT * C);
+    v.ln1 = at(a->ln1, al * BT * C);     v.ln1_mean = at(a->ln1_mean, al * BT); v.ln1_rstd = at(a->ln1_rstd, al * BT);
+    v.qkv = at(a->qkv, al * BT * 3 * C); v.qkvr = at(a->qkvr, al * BT * 3 * C); v.qkvn = at(a->qkvn, al * BT * 3 * C);
+    v.qk_rstd = at(a->qk_rstd, al * BT * 2 * c->num_heads);
+    v.atty = at(a->atty, al * BT * C);   v.att_lse = at(a->att_lse, al * BT * c->num_heads);
+    v.attproj = at(a->attproj, al * BT * C); v.residual2 = at(a->residual2, al * BT * C);
+    v.ln2 = at(a->ln2, al * BT * C);     v.ln2_mean = at(a->ln2_mean, al * BT); v.ln2_rstd = at(a->ln2_rstd, al * BT);
+    v.fch = at(a->fch, al * BT * Fin);   v.fch_act = at(a->fch_act, al * BT * F);
+    v.fcproj = at(a->fcproj, al * BT * C); v.residual3 = at(a->residual3, al * BT * C);
     return v;
 }
 
@@ -432,12 +437,6 @@ static void check_batch(GPT *model, const int *inputs, const int *targets, int B
         }
 }
 
-static void zero_act_grads(GPT *model) { // activation gradients belong to one backward pass
-    size_t off[NUM_ACTIVATION_TENSORS], gs[NUM_ACTIVATION_TENSORS];
-    act_sizes(gs, &model->config, 1, model->acts_BT, 0, 1);
-    memset(model->grads_acts_memory, 0, layout(off, gs, NUM_ACTIVATION_TENSORS) * sizeof(float));
-}
-
 // one transformer block: x + attention(norm(x)), then + mlp(norm(.)). v says where each result goes: the
 // training pass keeps every layer's (its backward pass reads them), evaluation reuses one set of buffers
 // (its residual stream updated in place: residual, v->residual2 and v->residual3 may be the same)
@@ -461,9 +460,11 @@ static void block_forward(GPT *model, const LayerView *v, const float *residual,
     residual_forward(v->residual3, v->residual2, v->fcproj, BT * C);
 }
 
-// the block's backward pass: dv holds the gradients of v's parameters and activations; dresidual
-// receives the gradient of the block's input
-static void block_backward(GPT *model, const LayerView *v, const LayerView *dv, const float *residual, float *dresidual,
+// the block's backward pass: dv holds the gradients of v's parameters and activations. dres, the residual
+// stream's gradient, is updated in place: it holds the gradient of the block's output (residual3) on entry,
+// which is also that of the MLP's output (fcproj); of residual2 (and the attention's output, attproj) once
+// the MLP's norm has added its share; and of the block's input (residual) on return
+static void block_backward(GPT *model, const LayerView *v, const LayerView *dv, const float *residual, float *dres,
                            float *scratch, int B, int T) {
     const GPTConfig *c = &model->config;
     int NH = c->num_heads, C = c->channels, F = c->ffn, Fin = c->mlp == MLP_SWIGLU ? 2 * F : F;
@@ -471,19 +472,17 @@ static void block_backward(GPT *model, const LayerView *v, const LayerView *dv, 
     AttnArgs a = attn_args(model, v);
     float *dp[ATTN_MAX_PARAMS]; // fixed parameters (ssmax-fixed) get no gradient
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) dp[k] = a.norm->learnable ? dv->attn[k] : NULL;
-    residual_backward(dv->residual2, dv->fcproj, dv->residual3, BT * C);
-    matmul_backward(dv->fch_act, dv->fcprojw, dv->fcprojb, dv->fcproj, v->fch_act, v->fcprojw, BT, F, C);
+    matmul_backward(dv->fch_act, dv->fcprojw, dv->fcprojb, dres, v->fch_act, v->fcprojw, BT, F, C);
     if (c->mlp == MLP_SWIGLU) swiglu_backward(dv->fch, dv->fch_act, v->fch, BT, F);
     else gelu_backward(dv->fch, v->fch, dv->fch_act, BT * F);
     matmul_backward(dv->ln2, dv->fcw, dv->fcb, dv->fch, v->ln2, v->fcw, BT, C, Fin);
-    norm_backward(c, dv->residual2, dv->ln2w, dv->ln2b, dv->ln2, v->residual2, v->ln2w, v->ln2_mean, v->ln2_rstd, BT);
-    residual_backward(dresidual, dv->attproj, dv->residual2, BT * C);
-    matmul_backward(dv->atty, dv->attprojw, dv->attprojb, dv->attproj, v->atty, v->attprojw, BT, C, C);
+    norm_backward(c, dres, dv->ln2w, dv->ln2b, dv->ln2, v->residual2, v->ln2w, v->ln2_mean, v->ln2_rstd, BT);
+    matmul_backward(dv->atty, dv->attprojw, dv->attprojb, dres, v->atty, v->attprojw, BT, C, C);
     attention_backward(dv->qkvr, dp, scratch, dv->atty, v->qkvr, v->atty, v->att_lse, &a, B, T, C, NH);
     if (c->pos == POS_ROPE) rope_backward(dv->qkvn, dv->qkvr, model->rope.cos, model->rope.sin, B, T, C, NH);
     if (c->qk_norm) qknorm_backward(dv->qkv, dv->qnormw, dv->knormw, dv->qkvn, v->qkv, v->qnormw, v->knormw, v->qk_rstd, BT, C, NH);
     matmul_backward(dv->ln1, dv->qkvw, dv->qkvb, dv->qkv, v->ln1, v->qkvw, BT, C, 3 * C);
-    norm_backward(c, dresidual, dv->ln1w, dv->ln1b, dv->ln1, residual, v->ln1w, v->ln1_mean, v->ln1_rstd, BT);
+    norm_backward(c, dres, dv->ln1w, dv->ln1b, dv->ln1, residual, v->ln1w, v->ln1_mean, v->ln1_rstd, BT);
 }
 
 // fused: the lm head runs head_rows rows at a time, each block's softmax, loss and gradient taken at
@@ -505,7 +504,7 @@ static void forward(GPT *model, const int *inputs, const int *targets, int B, in
     size_t BT = (size_t)B * T;
     encoder_forward(a->encoded, inputs, p->wte, c->pos == POS_LEARNED ? p->wpe : NULL, B, T, C);
     for (int l = 0; l < L; l++) {
-        LayerView v = layer_view(model, p, a, l, BT);
+        LayerView v = layer_view(model, p, a, l, l, BT);
         block_forward(model, &v, l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C, a->scratch, B, T);
     }
     const float *last = a->residual3 + (L - 1) * BT * C;
@@ -515,7 +514,6 @@ static void forward(GPT *model, const int *inputs, const int *targets, int B, in
     const float *W = c->tie ? p->wte : p->lmw;
     model->pass.head_done = fused && count > 0;
     if (model->pass.head_done) {
-        zero_act_grads(model);
         ActivationTensors *ga = &model->grads_acts;
         float *dW = c->tie ? model->grads.wte : model->grads.lmw;
         for (size_t r0 = 0; r0 < BT; r0 += rows) {
@@ -556,22 +554,21 @@ void gpt_backward(GPT *model) {
     size_t BT = (size_t)B * T;
     ParameterTensors *p = &model->params, *g = &model->grads;
     ActivationTensors *a = &model->acts, *ga = &model->grads_acts;
-    if (!model->pass.head_done) { // else the fused forward pass did the head's part, and zeroed the rest
-        zero_act_grads(model);
+    if (!model->pass.head_done) { // else the fused forward pass did the head's part
         crossentropy_backward(a->logits, model->targets, 1.0f / model->loss_count, BT, V, Vp);
         float *dlogits = a->logits;
         matmul_backward(ga->lnf, c->tie ? g->wte : g->lmw, NULL, dlogits, a->lnf, c->tie ? p->wte : p->lmw, BT, C, Vp);
     }
     const float *last = a->residual3 + (L - 1) * BT * C;
-    float *dlast = ga->residual3 + (L - 1) * BT * C;
-    norm_backward(c, dlast, g->lnfw, g->lnfb, ga->lnf, last, p->lnfw, a->lnf_mean, a->lnf_rstd, BT);
+    float *dres = ga->residual3; // the residual stream's gradient, from the top down
+    memset(dres, 0, BT * C * sizeof(float));
+    norm_backward(c, dres, g->lnfw, g->lnfb, ga->lnf, last, p->lnfw, a->lnf_mean, a->lnf_rstd, BT);
     for (int l = L - 1; l >= 0; l--) {
-        LayerView v = layer_view(model, p, a, l, BT);   // weights and saved activations
-        LayerView dv = layer_view(model, g, ga, l, BT); // their gradients
-        block_backward(model, &v, &dv, l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C,
-                       l == 0 ? ga->encoded : ga->residual3 + (l - 1) * BT * C, a->scratch, B, T);
+        LayerView v = layer_view(model, p, a, l, l, BT);   // weights and saved activations
+        LayerView dv = layer_view(model, g, ga, l, 0, BT); // their gradients
+        block_backward(model, &v, &dv, l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C, dres, a->scratch, B, T);
     }
-    encoder_backward(g->wte, c->pos == POS_LEARNED ? g->wpe : NULL, ga->encoded, model->inputs, B, T, C);
+    encoder_backward(g->wte, c->pos == POS_LEARNED ? g->wpe : NULL, dres, model->inputs, B, T, C);
     model->pass.backward_ready = 0; // the probabilities are now gradients: a second backward would be wrong
     model->pass.head_done = 0;
 }
@@ -610,7 +607,7 @@ void gpt_evaluate(GPT *model, const int *inputs, const int *targets, int B, int 
     ActivationTensors none = {{0}}; // layer_view gives parameter slices only
     encoder_forward(res, inputs, p->wte, c->pos == POS_LEARNED ? p->wpe : NULL, B, T, C);
     for (int l = 0; l < L; l++) {
-        LayerView v = layer_view(model, p, &none, l, BT);
+        LayerView v = layer_view(model, p, &none, l, 0, BT);
         v.ln1 = v.ln2 = ln; v.ln1_mean = v.ln2_mean = mean; v.ln1_rstd = v.ln2_rstd = rstd;
         v.qkv = qkv; v.qkvn = qkvn; v.qk_rstd = qk_rstd; v.qkvr = qkvr; v.atty = atty; v.att_lse = lse; v.attproj = v.fcproj = tmp;
         v.residual2 = v.residual3 = res; v.fch = fch; v.fch_act = fch_act;
@@ -684,7 +681,7 @@ const float *gpt_step(GPT *model, KVCache *cache, int token) {
     for (int i = 0; i < C; i++) x[i] = p->wte[(size_t)token * C + i] + (c->pos == POS_LEARNED ? p->wpe[(size_t)t * C + i] : 0);
     ActivationTensors none = {{0}};
     for (int l = 0; l < L; l++) {
-        LayerView v = layer_view(model, p, &none, l, 1);
+        LayerView v = layer_view(model, p, &none, l, 0, 1);
         norm_forward(c, ln, mean, rstd, x, v.ln1w, v.ln1b, 1);
         matmul_forward(qkv, ln, v.qkvw, v.qkvb, 1, C, 3 * C);
         const float *qn = qkv, *qr;

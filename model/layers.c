@@ -167,11 +167,12 @@ void matmul_forward_ref(real *out, const real *inp, const real *weight, const re
 
 void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                      const real *weight, size_t N, int C, int OC) {
-    // dinp += dout @ weight: each row of dinp is owned by one thread
+    // dinp = dout @ weight: each row of dinp is owned by one thread
     #pragma omp parallel for schedule(static)
     for (size_t n = 0; n < N; n++) {
         real *dx = dinp + n * C;
         const real *d = dout + n * OC;
+        for (int c = 0; c < C; c++) dx[c] = 0;
         for (int o = 0; o < OC; o++) {
             const real *w = weight + (size_t)o * C;
             real g = d[o];
@@ -231,10 +232,10 @@ void qknorm_backward(real *dinp, real *dgq, real *dgk, const real *dout, const r
                 real r = rstd[n * 2 * NH + part * NH + h], dot = 0; // sum_i g d xhat
                 for (int i = 0; i < hs; i++) dot += g[i] * d[i] * x[i] * r;
                 dot /= hs;
-                for (int i = 0; i < hs; i++) dx[i] += (g[i] * d[i] - x[i] * r * dot) * r;
+                for (int i = 0; i < hs; i++) dx[i] = (g[i] * d[i] - x[i] * r * dot) * r;
             }
         }
-        for (int c = 0; c < C; c++) dinp[n * 3 * C + 2 * C + c] += dout[n * 3 * C + 2 * C + c];
+        for (int c = 0; c < C; c++) dinp[n * 3 * C + 2 * C + c] = dout[n * 3 * C + 2 * C + c];
     }
     // the gains sum over rows and heads: each channel owned by one thread, in a fixed order
     #pragma omp parallel for
@@ -304,12 +305,12 @@ void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *
                     real *dxh = dx + part * C + h * hs;
                     for (int i = 0; i < hs / 2; i++) {
                         real d0 = dh[2 * i], d1 = dh[2 * i + 1];
-                        dxh[2 * i] += d0 * ct[i] + d1 * st[i];
-                        dxh[2 * i + 1] += -d0 * st[i] + d1 * ct[i];
+                        dxh[2 * i] = d0 * ct[i] + d1 * st[i];
+                        dxh[2 * i + 1] = -d0 * st[i] + d1 * ct[i];
                     }
                 }
             }
-            for (int c = 0; c < C; c++) dx[2 * C + c] += d[2 * C + c];
+            for (int c = 0; c < C; c++) dx[2 * C + c] = d[2 * C + c];
         }
     }
 }
@@ -335,7 +336,7 @@ void gelu_backward(real *dinp, const real *inp, const real *dout, size_t N) {
         real th = vtanh(u);
         real sech2 = 1 - th * th;
         real du = GELU_SCALE * (1 + 3 * (real)0.044715f * x * x);
-        dinp[i] += ((real)0.5f * (1 + th) + (real)0.5f * x * sech2 * du) * dout[i];
+        dinp[i] = ((real)0.5f * (1 + th) + (real)0.5f * x * sech2 * du) * dout[i];
     }
 }
 
@@ -359,23 +360,19 @@ void swiglu_backward(real *dinp, const real *dout, const real *inp, size_t N, in
         for (int i = 0; i < F; i++) {
             real sig = 1 / (1 + vexp(-g[i]));
             real silu = g[i] * sig;
-            dg[i] += d[i] * u[i] * sig * (1 + g[i] * (1 - sig));
-            du[i] += d[i] * silu;
+            dg[i] = d[i] * u[i] * sig * (1 + g[i] * (1 - sig));
+            du[i] = d[i] * silu;
         }
     }
 }
 
 // ----------------------------------------------------------------------------
-// residual connection
+// residual connection. It has no backward function: out's gradient is both a's and b's, and the model
+// keeps the residual stream's gradient in one buffer that each block updates in place (gpt.c)
 
 void residual_forward(real *out, const real *a, const real *b, size_t N) {
     #pragma omp parallel for simd
     for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
-}
-
-void residual_backward(real *da, real *db, const real *dout, size_t N) {
-    #pragma omp parallel for simd
-    for (size_t i = 0; i < N; i++) { da[i] += dout[i]; db[i] += dout[i]; }
 }
 
 // ----------------------------------------------------------------------------

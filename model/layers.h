@@ -1,7 +1,9 @@
 /*
  * layers.h: the network's layers as forward/backward pairs (attention: attention.h).
  * Arguments: outputs first, then saved activations, then inputs and weights, then sizes.
- * Backward functions accumulate (+=) into gradient buffers.
+ * Backward functions write (=) the gradient of their input and add (+=) to the gradients of their
+ * parameters (which sum over the micro-batches of a step). The norms add to their input's gradient too:
+ * a norm's input is the residual stream, whose gradient also comes along the skip connection.
  */
 #ifndef LAYERS_H
 #define LAYERS_H
@@ -40,7 +42,6 @@ void swiglu_forward(real *out, const real *inp, size_t N, int F);
 void swiglu_backward(real *dinp, const real *dout, const real *inp, size_t N, int F);
 
 void residual_forward(real *out, const real *a, const real *b, size_t N);
-void residual_backward(real *da, real *db, const real *dout, size_t N);
 
 void crossentropy_forward(real *losses, real *logits, const int *targets, size_t N, int V, int Vp);
 void crossentropy_eval(real *losses, int *argmax, const real *logits, const int *targets, size_t N, int V, int Vp);

@@ -25,7 +25,7 @@ static real *zeros(size_t n) { return malloc_check(n * sizeof(real)); }
 // the layer under test, as a closure over its buffers: forward writes out from the current inputs
 typedef struct {
     void (*forward)(void *ctx);
-    void (*backward)(void *ctx); // accumulates into the gradient buffers from dout
+    void (*backward)(void *ctx); // writes its input's gradient, adds to its parameters' (norms: to both)
     void *ctx;
     real *out, *dout; size_t nout;
 } Layer;
@@ -53,8 +53,11 @@ static void gradcheck(const char *name, Layer *ly, real *x, real *grad, size_t n
     check(worst < 1e-6, "%s: finite-difference mismatch, worst relative error %.3g", name, worst);
 }
 
-static void run_backward(Layer *ly, real **grads, size_t *sizes, int ng) {
-    for (int i = 0; i < ng; i++) memset(grads[i], 0, sizes[i] * sizeof(real));
+// the first nw buffers are gradients the backward pass must write (=): they start as junk, which a pass
+// that added to them would leave in; the others are added to (+=), so they start at 0
+static void run_backward(Layer *ly, real **grads, size_t *sizes, int ng, int nw) {
+    for (int i = 0; i < ng; i++)
+        for (size_t j = 0; j < sizes[i]; j++) grads[i][j] = i < nw ? 1e3 + (real)j : 0;
     ly->forward(ly->ctx);
     ly->backward(ly->ctx);
 }
@@ -72,7 +75,7 @@ static void test_matmul(int N, int C, int OC, int with_bias) {
     Layer ly = {mm_f, mm_b, &c, c.out, c.dout, (size_t)N * OC};
     real *g[3] = {c.dinp, c.dw, c.dbias};
     size_t s[3] = {(size_t)N * C, (size_t)OC * C, (size_t)OC};
-    run_backward(&ly, g, s, with_bias ? 3 : 2);
+    run_backward(&ly, g, s, with_bias ? 3 : 2, 1);
     gradcheck("matmul dinp", &ly, c.inp, c.dinp, s[0]);
     gradcheck("matmul dweight", &ly, c.w, c.dw, s[1]);
     if (with_bias) gradcheck("matmul dbias", &ly, c.bias, c.dbias, s[2]);
@@ -116,7 +119,7 @@ static void test_qknorm(void) {
     Layer ly = {qkn_f, qkn_b, &c, c.out, c.dout, (size_t)N * 3 * C};
     real *g[3] = {c.dinp, c.dgq, c.dgk};
     size_t s[3] = {(size_t)N * 3 * C, (size_t)hs, (size_t)hs};
-    run_backward(&ly, g, s, 3);
+    run_backward(&ly, g, s, 3, 1);
     gradcheck("qk-norm dinp", &ly, c.inp, c.dinp, s[0]);
     gradcheck("qk-norm dgain q", &ly, c.gq, c.dgq, hs);
     gradcheck("qk-norm dgain k", &ly, c.gk, c.dgk, hs);
@@ -129,7 +132,7 @@ static void test_norm(int rms) {
     Layer ly = {norm_f, norm_b, &c, c.out, c.dout, (size_t)N * C};
     real *g[3] = {c.dinp, c.dw, c.db};
     size_t s[3] = {(size_t)N * C, (size_t)C, (size_t)C};
-    run_backward(&ly, g, s, 3);
+    run_backward(&ly, g, s, 3, 0); // a norm adds to its input's gradient: the residual stream's
     gradcheck(rms ? "rmsnorm dinp" : "layernorm dinp", &ly, c.inp, c.dinp, s[0]);
     gradcheck(rms ? "rmsnorm dweight" : "layernorm dweight", &ly, c.w, c.dw, s[1]);
     if (!rms) gradcheck("layernorm dbias", &ly, c.b, c.db, s[2]);
@@ -156,7 +159,7 @@ static void att_b(void *p) {
     real *dp[ATTN_MAX_PARAMS]; // as the model asks: fixed parameters get no gradient
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) dp[k] = c->a.norm->learnable ? c->dp[k] : NULL;
     if (c->rope) {
-        memset(c->dqkvr, 0, n * sizeof(real));
+        for (size_t i = 0; i < n; i++) c->dqkvr[i] = 1e3; // junk: the attention's backward pass writes dqkvr
         attention_backward(c->dqkvr, dp, c->scratch, c->dout, c->qkvr, c->out, c->lse, &c->a, c->B, c->T, c->C, c->NH);
         rope_backward(c->dqkv, c->dqkvr, c->cos_t, c->sin_t, c->B, c->T, c->C, c->NH);
     } else {
@@ -200,7 +203,7 @@ static void test_attention_shape_doc(const char *name, int attn, int rope, int B
     Layer ly = {att_f, att_b, &c, c.out, c.dout, (size_t)B * T * C};
     real *g[1 + ATTN_MAX_PARAMS] = {c.dqkv, c.dp[0], c.dp[1]};
     size_t s[1 + ATTN_MAX_PARAMS] = {nqkv, (size_t)NH, (size_t)NH};
-    run_backward(&ly, g, s, 1 + nz->nparams);
+    run_backward(&ly, g, s, 1 + nz->nparams, 1);
     char label[128];
     snprintf(label, sizeof(label), "%s dqkv", name);
     gradcheck(label, &ly, c.qkv, c.dqkv, nqkv);
@@ -218,7 +221,7 @@ static void test_attention_shape_doc(const char *name, int attn, int rope, int B
     const real *x = rope ? c.qkvr : c.qkv;
     real *rout = zeros((size_t)B * T * C), *rlse = zeros((size_t)B * NH * T), *rdqkv = zeros(nqkv), *dq = zeros(nqkv);
     real *rdp[ATTN_MAX_PARAMS] = {zeros(NH), zeros(NH)}, *kdp[ATTN_MAX_PARAMS] = {zeros(NH), zeros(NH)};
-    memset(rdqkv, 0, nqkv * sizeof(real)); memset(dq, 0, nqkv * sizeof(real));
+    for (size_t i = 0; i < nqkv; i++) rdqkv[i] = dq[i] = 1e3; // junk: both passes write dqkv
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) { memset(rdp[k], 0, NH * sizeof(real)); memset(kdp[k], 0, NH * sizeof(real)); }
     attention_forward_ref(rout, rlse, x, &c.a, B, T, C, NH);
     attention_backward_ref(rdqkv, rdp, c.dout, x, rlse, &c.a, B, T, C, NH);
@@ -275,7 +278,7 @@ static void test_ssmax_definition(void) {
 }
 
 // ----------------------------------------------------------------------------
-// elementwise layers, encoder, residual, cross-entropy
+// elementwise layers, encoder, cross-entropy
 
 typedef struct { real *out, *dout, *inp, *dinp; size_t N; int F, kind; } ActCtx;
 static void act_f(void *p) { ActCtx *c = p; if (c->kind) swiglu_forward(c->out, c->inp, c->N, c->F); else gelu_forward(c->out, c->inp, c->N); }
@@ -287,7 +290,7 @@ static void test_activation(int swiglu) {
     ActCtx c = {zeros(nout), randn(nout, 1), randn(nin, 2), zeros(nin), swiglu ? N : nout, F, swiglu};
     Layer ly = {act_f, act_b, &c, c.out, c.dout, nout};
     real *g[1] = {c.dinp};
-    run_backward(&ly, g, &nin, 1);
+    run_backward(&ly, g, &nin, 1, 1);
     gradcheck(swiglu ? "swiglu dinp" : "gelu dinp", &ly, c.inp, c.dinp, nin);
 }
 
@@ -303,24 +306,9 @@ static void test_encoder(void) {
     Layer ly = {enc_f, enc_b, &c, c.out, c.dout, (size_t)B * T * C};
     real *g[2] = {c.dwte, c.dwpe};
     size_t s[2] = {(size_t)V * C, (size_t)T * C};
-    run_backward(&ly, g, s, 2);
+    run_backward(&ly, g, s, 2, 0);
     gradcheck("encoder dwte", &ly, c.wte, c.dwte, s[0]);
     gradcheck("encoder dwpe", &ly, c.wpe, c.dwpe, s[1]);
-}
-
-typedef struct { real *out, *dout, *a, *b, *da, *db; size_t N; } ResCtx;
-static void res_f(void *p) { ResCtx *c = p; residual_forward(c->out, c->a, c->b, c->N); }
-static void res_b(void *p) { ResCtx *c = p; residual_backward(c->da, c->db, c->dout, c->N); }
-
-static void test_residual(void) {
-    size_t N = 20;
-    ResCtx c = {zeros(N), randn(N, 1), randn(N, 1), randn(N, 1), zeros(N), zeros(N), N};
-    Layer ly = {res_f, res_b, &c, c.out, c.dout, N};
-    real *g[2] = {c.da, c.db};
-    size_t s[2] = {N, N};
-    run_backward(&ly, g, s, 2);
-    gradcheck("residual da", &ly, c.a, c.da, N);
-    gradcheck("residual db", &ly, c.b, c.db, N);
 }
 
 // cross-entropy: the loss is the mean over positions with a target; its forward pass is in place
@@ -374,7 +362,6 @@ int main(void) {
     test_activation(0);
     test_activation(1);
     test_encoder();
-    test_residual();
     test_crossentropy();
     char label[64];
     for (int rope = 0; rope < 2; rope++)

@@ -70,7 +70,7 @@ static double rel_err(const float *a, const float *b, size_t n) {
 static void test_linear(size_t N, int C, int OC) {
     float *inp = randn(N * C), *w = randn((size_t)OC * C), *bias = randn(OC), *dout = randn(N * OC);
     float *out = malloc_check(N * OC * 4), *out_ref = malloc_check(N * OC * 4);
-    float *dinp = randn(N * C), *dw = randn((size_t)OC * C), *db = randn(OC); // backward accumulates: start non-zero
+    float *dinp = randn(N * C), *dw = randn((size_t)OC * C), *db = randn(OC); // dinp is written, dw and db added to
     float *dinp_ref = malloc_check(N * C * 4), *dw_ref = malloc_check((size_t)OC * C * 4), *db_ref = malloc_check(OC * 4);
     memcpy(dinp_ref, dinp, N * C * 4); memcpy(dw_ref, dw, (size_t)OC * C * 4); memcpy(db_ref, db, OC * 4);
     matmul_forward(out, inp, w, bias, N, C, OC);
@@ -105,6 +105,7 @@ static void test_attention(int B, int T, int C, int NH, int doc) {
     float *scratch = malloc_check(attention_scratch_size(B, T, C, NH) * 4);
     float *rout = calloc(no, 4), *rlse = calloc(nl, 4), *rdqkv = calloc(nq, 4), rds[64] = {0}, rdb[64] = {0};
     float *dp[ATTN_MAX_PARAMS] = {ds, db}, *rdp[ATTN_MAX_PARAMS] = {rds, rdb};
+    for (size_t i = 0; i < nq; i++) dqkv[i] = rdqkv[i] = 1e3f; // junk: both backward passes write dqkv
     attention_forward(out, lse, scratch, qkv, &a, B, T, C, NH);
     attention_backward(dqkv, dp, scratch, dout, qkv, out, lse, &a, B, T, C, NH);
     attention_forward_ref(rout, rlse, qkv, &a, B, T, C, NH);
