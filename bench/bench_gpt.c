@@ -209,8 +209,8 @@ static void job_rss(const void *arg, double *res) {
 // the GEMM alone, on the shapes that take the time: the lm head of the big configs (blocks of 320 rows,
 // or 256 for gpt2-124m at B=4 T=64, against V = 50304), every linear layer of the small preset
 // (B*T = 2048 rows) and of gpt2-124m at B=4 T=64 (256 rows), each as the three products of a linear
-// layer: forward out = x W^T, dinp += dout W, dW += dout^T x. Against OpenBLAS where libopenblas is
-// installed (loaded at run time, so the benchmark does not depend on it)
+// layer as the model calls them: forward out = x W^T, dinp = dout W, dW += dout^T x. Against OpenBLAS
+// where libopenblas is installed (loaded at run time, so the benchmark does not depend on it)
 
 typedef struct { const char *name; int rows, C, OC; } GemmShape;
 static const GemmShape gemm_shapes[] = {
@@ -252,11 +252,11 @@ static void gemm_call(const GemmShape *g, int op, int who, float *x, float *w, f
     size_t N = g->rows, C = g->C, OC = g->OC;
     if (who == 0) {
         if (op == 0) sgemm(0, 1, N, OC, C, x, C, w, C, 0.0f, y, OC);       // y (N,OC) = x (N,C) W^T
-        else if (op == 1) sgemm(0, 0, N, C, OC, y, OC, w, C, 1.0f, x, C); // x (N,C) += y (N,OC) W (OC,C)
+        else if (op == 1) sgemm(0, 0, N, C, OC, y, OC, w, C, 0.0f, x, C); // x (N,C) = y (N,OC) W (OC,C)
         else sgemm(1, 0, OC, C, N, y, OC, x, C, 1.0f, w, C);              // W (OC,C) += y^T x
     } else { // CblasRowMajor 101, NoTrans 111, Trans 112
         if (op == 0) openblas_sgemm(101, 111, 112, (int)N, (int)OC, (int)C, 1.0f, x, (int)C, w, (int)C, 0.0f, y, (int)OC);
-        else if (op == 1) openblas_sgemm(101, 111, 111, (int)N, (int)C, (int)OC, 1.0f, y, (int)OC, w, (int)C, 1.0f, x, (int)C);
+        else if (op == 1) openblas_sgemm(101, 111, 111, (int)N, (int)C, (int)OC, 1.0f, y, (int)OC, w, (int)C, 0.0f, x, (int)C);
         else openblas_sgemm(101, 112, 111, (int)OC, (int)C, (int)N, 1.0f, y, (int)OC, x, (int)C, 1.0f, w, (int)C);
     }
 }
@@ -309,7 +309,7 @@ static void job_blas_info(const void *arg, double *res) {
 }
 
 static void gemm_table(double peak, const char *only) {
-    static const char *ops[3] = {"forward x W^T", "dinp += dout W", "dW += dout^T x"};
+    static const char *ops[3] = {"forward x W^T", "dinp = dout W", "dW += dout^T x"};
     double info[5];
     in_child(job_blas_info, NULL, info, "the OpenBLAS probe");
     printf("| shape | rows x C -> OC | product | ours GFLOP/s | %% of FMA peak | OpenBLAS GFLOP/s | ours / OpenBLAS |\n");
