@@ -938,6 +938,7 @@ static StepResult train_step(Run *r, int step) {
         stopped_run(r, step, kept, sizeof(kept));
         die("step %d: the loss is %f (tensor: loss); training stopped, %s\nHINT: lower --lr or raise --warmup", step, loss, kept);
     }
+    gpt_settle_grads(model); // zero what no backward pass wrote (a micro-batch without targets)
     dist_sum_floats(&r->dist, model->grads_memory, model->params_floats, what); // one flat buffer, in place
     if (n > 1) { // gradients summed over micro-batches and ranks: make them the mean
         float inv = 1.0f / n;

@@ -122,11 +122,13 @@ static double one_model_rss(const BenchConfig *b, int attn) {
     return (double)ru.ru_maxrss;
 }
 
-// a register-resident FMA loop on all threads: the machine's practical fp32 peak
+// a register-resident FMA loop on all threads: the machine's practical fp32 peak. The best of 10 runs
+// of ~40 ms: on a shared machine a run that loses a thread for a moment reads low (3 runs of 20 ms
+// have read half the peak, and steps "at 120% of it")
 static double fma_peak_gflops(void) {
     double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        long iters = 20000000;
+    for (int rep = 0; rep < 10; rep++) {
+        long iters = 40000000;
         double t0 = now_seconds();
         float sink = 0;
         #pragma omp parallel reduction(+:sink)

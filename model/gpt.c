@@ -460,6 +460,17 @@ static void block_forward(GPT *model, const LayerView *v, const float *residual,
     residual_forward(v->residual3, v->residual2, v->fcproj, BT * C);
 }
 
+// the gradients gpt_zero_grad leaves stale: those of the matmul weights, which the backward pass
+// writes first (with beta 0) and whole. wte's is one only when tied: the lm head writes it before the
+// embedding's backward adds its rows; untied, only the embedding's scattered rows touch it
+static int lazy_grad(const GPT *model, int k) {
+    return k == PARAM_QKVW || k == PARAM_ATTPROJW || k == PARAM_FCW || k == PARAM_FCPROJW || k == PARAM_LMW ||
+           (k == PARAM_WTE && model->config.tie);
+}
+
+// beta of a matmul weight gradient's write: 0 for the first of the step after gpt_zero_grad
+static float dw_beta(const GPT *model) { return model->grads_lazy ? 0.0f : 1.0f; }
+
 // the block's backward pass: dv holds the gradients of v's parameters and activations. dres, the residual
 // stream's gradient, is updated in place: it holds the gradient of the block's output (residual3) on entry,
 // which is also that of the MLP's output (fcproj); of residual2 (and the attention's output, attproj) once
@@ -472,16 +483,16 @@ static void block_backward(GPT *model, const LayerView *v, const LayerView *dv, 
     AttnArgs a = attn_args(model, v);
     float *dp[ATTN_MAX_PARAMS]; // fixed parameters (ssmax-fixed) get no gradient
     for (int k = 0; k < ATTN_MAX_PARAMS; k++) dp[k] = a.norm->learnable ? dv->attn[k] : NULL;
-    matmul_backward(dv->fch_act, dv->fcprojw, dv->fcprojb, dres, v->fch_act, v->fcprojw, BT, F, C);
+    matmul_backward(dv->fch_act, dv->fcprojw, dv->fcprojb, dres, v->fch_act, v->fcprojw, BT, F, C, dw_beta(model));
     if (c->mlp == MLP_SWIGLU) swiglu_backward(dv->fch, dv->fch_act, v->fch, BT, F);
     else gelu_backward(dv->fch, v->fch, dv->fch_act, BT * F);
-    matmul_backward(dv->ln2, dv->fcw, dv->fcb, dv->fch, v->ln2, v->fcw, BT, C, Fin);
+    matmul_backward(dv->ln2, dv->fcw, dv->fcb, dv->fch, v->ln2, v->fcw, BT, C, Fin, dw_beta(model));
     norm_backward(c, dres, dv->ln2w, dv->ln2b, dv->ln2, v->residual2, v->ln2w, v->ln2_mean, v->ln2_rstd, BT);
-    matmul_backward(dv->atty, dv->attprojw, dv->attprojb, dres, v->atty, v->attprojw, BT, C, C);
+    matmul_backward(dv->atty, dv->attprojw, dv->attprojb, dres, v->atty, v->attprojw, BT, C, C, dw_beta(model));
     attention_backward(dv->qkvr, dp, scratch, dv->atty, v->qkvr, v->atty, v->att_lse, &a, B, T, C, NH);
     if (c->pos == POS_ROPE) rope_backward(dv->qkvn, dv->qkvr, model->rope.cos, model->rope.sin, B, T, C, NH);
     if (c->qk_norm) qknorm_backward(dv->qkv, dv->qnormw, dv->knormw, dv->qkvn, v->qkv, v->qnormw, v->knormw, v->qk_rstd, BT, C, NH);
-    matmul_backward(dv->ln1, dv->qkvw, dv->qkvb, dv->qkv, v->ln1, v->qkvw, BT, C, 3 * C);
+    matmul_backward(dv->ln1, dv->qkvw, dv->qkvb, dv->qkv, v->ln1, v->qkvw, BT, C, 3 * C, dw_beta(model));
     norm_backward(c, dres, dv->ln1w, dv->ln1b, dv->ln1, residual, v->ln1w, v->ln1_mean, v->ln1_rstd, BT);
 }
 
@@ -520,7 +531,7 @@ static void forward(GPT *model, const int *inputs, const int *targets, int B, in
             size_t n = BT - r0 < rows ? BT - r0 : rows;
             matmul_forward(a->logits, a->lnf + r0 * C, W, NULL, n, C, Vp);
             crossentropy_forward_backward(a->losses + r0, a->logits, model->targets + r0, 1.0f / count, n, V, Vp);
-            matmul_backward(ga->lnf + r0 * C, dW, NULL, a->logits, a->lnf + r0 * C, W, n, C, Vp);
+            matmul_backward(ga->lnf + r0 * C, dW, NULL, a->logits, a->lnf + r0 * C, W, n, C, Vp, r0 ? 1.0f : dw_beta(model));
         }
     } else {
         matmul_forward(a->logits, a->lnf, W, NULL, BT, C, Vp);
@@ -542,9 +553,19 @@ void gpt_forward_backward(GPT *model, const int *inputs, const int *targets, int
     if (model->pass.backward_ready) gpt_backward(model);
 }
 
-// parameter gradients accumulate over the micro-batches of a step: zeroed once per step
+// parameter gradients accumulate over the micro-batches of a step: zeroed once per step (the matmul
+// weights' lazily: see gpt.h)
 void gpt_zero_grad(GPT *model) {
-    memset(model->grads_memory, 0, model->params_floats * sizeof(float));
+    for (int k = 0; k < NUM_PARAM_TENSORS; k++)
+        if (!lazy_grad(model, k)) memset(model->grads.t[k], 0, model->param_sizes[k] * sizeof(float));
+    model->grads_lazy = 1;
+}
+
+void gpt_settle_grads(GPT *model) {
+    if (!model->grads_lazy) return;
+    for (int k = 0; k < NUM_PARAM_TENSORS; k++)
+        if (lazy_grad(model, k)) memset(model->grads.t[k], 0, model->param_sizes[k] * sizeof(float));
+    model->grads_lazy = 0;
 }
 
 void gpt_backward(GPT *model) {
@@ -557,7 +578,8 @@ void gpt_backward(GPT *model) {
     if (!model->pass.head_done) { // else the fused forward pass did the head's part
         crossentropy_backward(a->logits, model->targets, 1.0f / model->loss_count, BT, V, Vp);
         float *dlogits = a->logits;
-        matmul_backward(ga->lnf, c->tie ? g->wte : g->lmw, NULL, dlogits, a->lnf, c->tie ? p->wte : p->lmw, BT, C, Vp);
+        matmul_backward(ga->lnf, c->tie ? g->wte : g->lmw, NULL, dlogits, a->lnf, c->tie ? p->wte : p->lmw, BT, C, Vp,
+                        dw_beta(model));
     }
     const float *last = a->residual3 + (L - 1) * BT * C;
     float *dres = ga->residual3; // the residual stream's gradient, from the top down
@@ -569,6 +591,7 @@ void gpt_backward(GPT *model) {
         block_backward(model, &v, &dv, l == 0 ? a->encoded : a->residual3 + (l - 1) * BT * C, dres, a->scratch, B, T);
     }
     encoder_backward(g->wte, c->pos == POS_LEARNED ? g->wpe : NULL, dres, model->inputs, B, T, C);
+    model->grads_lazy = 0; // every matmul weight's gradient is written now
     model->pass.backward_ready = 0; // the probabilities are now gradients: a second backward would be wrong
     model->pass.head_done = 0;
 }

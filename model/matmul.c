@@ -338,10 +338,10 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
 }
 
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight,
-                     size_t N, int C, int OC) {
-    // dinp (N,C) = dout (N,OC) @ weight (OC,C);  dweight (OC,C) += dout^T @ inp (N,C);  dbias += column sums
+                     size_t N, int C, int OC, float dw_beta) {
+    // dinp (N,C) = dout (N,OC) @ weight (OC,C);  dweight (OC,C) = dout^T @ inp (N,C) + dw_beta dweight;  dbias += column sums
     if (dinp) sgemm(0, 0, N, (size_t)C, (size_t)OC, dout, (size_t)OC, weight, (size_t)C, 0.0f, dinp, (size_t)C);
-    sgemm(1, 0, (size_t)OC, (size_t)C, N, dout, (size_t)OC, inp, (size_t)C, 1.0f, dweight, (size_t)C);
+    sgemm(1, 0, (size_t)OC, (size_t)C, N, dout, (size_t)OC, inp, (size_t)C, dw_beta, dweight, (size_t)C);
     if (dbias) {
         #pragma omp parallel for schedule(static)
         for (int o0 = 0; o0 < OC; o0 += 64) {

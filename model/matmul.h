@@ -15,8 +15,9 @@ const char *gemm_kernel_name(void);
 
 // out (N,OC) = inp (N,C) @ weight^T + bias; weight is (OC,C), bias (OC) or NULL
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, size_t N, int C, int OC);
-// dinp += dout @ weight (skipped if dinp is NULL), dweight += dout^T @ inp, dbias += column sums of dout
+// dinp = dout @ weight (skipped if dinp is NULL), dweight = dout^T @ inp + dw_beta * dweight (dw_beta 0:
+// dweight is not read, 1: added to), dbias += column sums of dout
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight,
-                     size_t N, int C, int OC);
+                     size_t N, int C, int OC, float dw_beta);
 
 #endif

@@ -30,8 +30,9 @@ float lr_at(const LRSchedule *s, int step) {
 
 #define NORM_CHUNK 16384
 
-double gpt_grad_norm(const GPT *model, const char **bad) {
+double gpt_grad_norm(GPT *model, const char **bad) {
     // fixed chunks summed in parallel, then the partial sums in order: the same bits on any thread count
+    gpt_settle_grads(model);
     size_t n = model->params_floats, chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
     double *partial = malloc_check(chunks * sizeof(double));
     const float *g = model->grads_memory;
@@ -60,6 +61,7 @@ double gpt_grad_norm(const GPT *model, const char **bad) {
 void adamw_update(GPT *model, float lr, float beta1, float beta2, float eps, float weight_decay,
                   float grad_scale, int t) {
     float inv_bc1 = 1.0f / (1.0f - powf(beta1, (float)t)), inv_bc2 = 1.0f / (1.0f - powf(beta2, (float)t));
+    gpt_settle_grads(model);
     for (int k = 0; k < NUM_PARAM_TENSORS; k++) {
         size_t off = model->param_offsets[k], n = model->param_sizes[k];
         float *p = model->params_memory + off, *g = model->grads_memory + off;

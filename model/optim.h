@@ -21,7 +21,7 @@ typedef struct {
 float lr_at(const LRSchedule *s, int step);
 // global L2 norm of all gradients, in a fixed summation order; returns NaN/inf if any gradient is
 // non-finite and then names the first such tensor in *bad (or NULL)
-double gpt_grad_norm(const GPT *model, const char **bad);
+double gpt_grad_norm(GPT *model, const char **bad);
 // one AdamW step (PyTorch semantics, decoupled weight decay on 2-D weights only); t counts from 1;
 // gradients are multiplied by grad_scale first (clipping)
 void adamw_update(GPT *model, float lr, float beta1, float beta2, float eps, float weight_decay,

@@ -67,20 +67,23 @@ static double rel_err(const float *a, const float *b, size_t n) {
     return worst / (scale + 1e-30);
 }
 
-static void test_linear(size_t N, int C, int OC) {
+// dw_beta 1: dw is added to; 0: dw is overwritten (it holds NaN, which must not be read)
+static void test_linear(size_t N, int C, int OC, float dw_beta) {
     float *inp = randn(N * C), *w = randn((size_t)OC * C), *bias = randn(OC), *dout = randn(N * OC);
     float *out = malloc_check(N * OC * 4), *out_ref = malloc_check(N * OC * 4);
-    float *dinp = randn(N * C), *dw = randn((size_t)OC * C), *db = randn(OC); // dinp is written, dw and db added to
+    float *dinp = randn(N * C), *dw = randn((size_t)OC * C), *db = randn(OC); // dinp is written, db added to
     float *dinp_ref = malloc_check(N * C * 4), *dw_ref = malloc_check((size_t)OC * C * 4), *db_ref = malloc_check(OC * 4);
     memcpy(dinp_ref, dinp, N * C * 4); memcpy(dw_ref, dw, (size_t)OC * C * 4); memcpy(db_ref, db, OC * 4);
+    if (dw_beta == 0) for (size_t i = 0; i < (size_t)OC * C; i++) { dw[i] = NAN; dw_ref[i] = 0; }
     matmul_forward(out, inp, w, bias, N, C, OC);
     matmul_forward_ref(out_ref, inp, w, bias, N, C, OC);
-    matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC);
+    matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC, dw_beta);
     matmul_backward_ref(dinp_ref, dw_ref, db_ref, dout, inp, w, N, C, OC);
     double e1 = rel_err(out, out_ref, N * OC), e2 = rel_err(dinp, dinp_ref, N * C), e3 = rel_err(dw, dw_ref, (size_t)OC * C),
            e4 = rel_err(db, db_ref, OC);
-    check(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5 && e4 < 1e-5, "linear N=%zu C=%d OC=%d: out %.2g dinp %.2g dweight %.2g dbias %.2g",
-          N, C, OC, e1, e2, e3, e4);
+    for (size_t i = 0; i < (size_t)OC * C; i++) if (!isfinite(dw[i])) e3 = INFINITY; // rel_err's fmax skips NaN
+    check(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5 && e4 < 1e-5,
+          "linear N=%zu C=%d OC=%d dw_beta=%g: out %.2g dinp %.2g dweight %.2g dbias %.2g", N, C, OC, dw_beta, e1, e2, e3, e4);
     free(inp); free(w); free(bias); free(dout); free(out); free(out_ref); free(dinp); free(dw); free(db);
     free(dinp_ref); free(dw_ref); free(db_ref);
 }
@@ -131,10 +134,12 @@ int main(void) {
         for (int tb = 0; tb < 2; tb++)
             for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
                 for (int beta = 0; beta < 2; beta++) test_sgemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], (float)beta);
-    test_linear(64, 128, 384);
-    test_linear(37, 72, 50);
-    test_linear(256, 768, 2304);
-    test_linear(5, 300, 4100);
+    for (int beta = 0; beta <= 1; beta++) {
+        test_linear(64, 128, 384, beta);
+        test_linear(37, 72, 50, beta);
+        test_linear(256, 768, 2304, beta);
+        test_linear(5, 300, 4100, beta);
+    }
     for (int doc = 0; doc < 2; doc++) {
         test_attention(2, 130, 256, 4, doc);  // hs 64: four-vector chunks, a partial last query tile
         test_attention(1, 257, 128, 4, doc);  // hs 32, as the small preset
