@@ -49,6 +49,8 @@ size_t attention_scratch_size(int B, int T, int C, int NH) {
 static void transpose_head(real *dst, const real *base, int part, int h, int T, int Tp, int C, int hs) {
     for (int j = 0; j < T; j++) {
         const real *x = base + (size_t)j * 3 * C + part * C + h * hs;
+        if (j + 8 < T) // rows 3C apart: fetched 8 rows ahead, the hardware's stride prefetch does not keep up
+            for (int i = 0; i < hs; i += 64 / (int)sizeof(real)) __builtin_prefetch(x + (size_t)8 * 3 * C + i);
         for (int i = 0; i < hs; i++) dst[(size_t)i * Tp + j] = x[i];
     }
     for (int i = 0; i < hs; i++) for (int j = T; j < Tp; j++) dst[(size_t)i * Tp + j] = 0;
@@ -304,6 +306,9 @@ void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scrat
                     dq[r] = dbase + (size_t)t * 3 * C + h * hs;
                     one[r] = 1;
                 }
+                for (int r = 0; r < QB && t0 + QB + r < T; r++) // the next tile's rows of out, read once
+                    for (int i = 0; i < hs; i += 64 / (int)sizeof(real)) // per row below: fetch them early
+                        __builtin_prefetch(out + ((size_t)bb * T + t0 + QB + r) * C + h * hs + i);
                 tile_dots(z, q, kt, n, Tp, hs);   // raw q.k_j, as in the forward pass
                 tile_dots(dp, go, vt, n, Tp, hs); // go.v_j
                 for (int r = 0; r < QB; r++) {
@@ -313,8 +318,10 @@ void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scrat
                     const real *o = out + ((size_t)bb * T + t) * C + h * hs;
                     real c = attn_coef(a, h, nk), cs = c * scale;
                     real l = lse[((size_t)bb * NH + h) * T + t];
+                    const real *g = go[r];
                     real D = 0; // sum_j p_j (go . v_j) = go . out
-                    for (int i = 0; i < hs; i++) D += go[r][i] * o[i];
+                    #pragma omp simd reduction(+:D)
+                    for (int i = 0; i < hs; i++) D += g[i] * o[i];
                     real *zv = zr + j0, *dv = dpr + j0; // the visible keys
                     real dc = row == ROW_SIGMOID ? row_backward_sigmoid(zv, dv, t - j0, cs, scale)
                             : row == ROW_SOFTPICK ? row_backward_softpick(zv, dv, t - j0, cs, scale, l, D)

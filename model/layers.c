@@ -50,9 +50,11 @@ void layernorm_forward(real *out, real *mean, real *rstd, const real *inp, const
     for (size_t i = 0; i < N; i++) {
         const real *x = inp + i * C;
         real m = 0;
+        #pragma omp simd reduction(+:m)
         for (int c = 0; c < C; c++) m += x[c];
         m /= C;
         real v = 0;
+        #pragma omp simd reduction(+:v)
         for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
         v /= C;
         real r = 1 / sqrt(v + (real)1e-5);
@@ -71,6 +73,7 @@ void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout
         real *dx = dinp + i * C;
         real m = mean[i], r = rstd[i];
         real dnorm_mean = 0, dnorm_norm_mean = 0;
+        #pragma omp simd reduction(+:dnorm_mean, dnorm_norm_mean)
         for (int c = 0; c < C; c++) {
             real dn = weight[c] * d[c];
             dnorm_mean += dn;
@@ -105,6 +108,7 @@ void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight,
     for (size_t i = 0; i < N; i++) {
         const real *x = inp + i * C;
         real ss = 0;
+        #pragma omp simd reduction(+:ss)
         for (int c = 0; c < C; c++) ss += x[c] * x[c];
         real r = 1 / sqrt(ss / C + (real)1e-5);
         real *o = out + i * C;
@@ -121,6 +125,7 @@ void rmsnorm_backward(real *dinp, real *dweight, const real *dout, const real *i
         real *dx = dinp + i * C;
         real r = rstd[i];
         real dot = 0; // sum_c weight*dout*xhat
+        #pragma omp simd reduction(+:dot)
         for (int c = 0; c < C; c++) dot += weight[c] * d[c] * x[c] * r;
         dot /= C;
         for (int c = 0; c < C; c++) dx[c] += (weight[c] * d[c] - x[c] * r * dot) * r;
@@ -209,6 +214,7 @@ void qknorm_forward(real *out, real *rstd, const real *inp, const real *gq, cons
                 const real *x = inp + n * 3 * C + part * C + h * hs;
                 real *o = out + n * 3 * C + part * C + h * hs;
                 real ss = 0;
+                #pragma omp simd reduction(+:ss)
                 for (int i = 0; i < hs; i++) ss += x[i] * x[i];
                 real r = 1 / sqrt(ss / hs + (real)1e-5);
                 for (int i = 0; i < hs; i++) o[i] = x[i] * r * g[i];
@@ -230,6 +236,7 @@ void qknorm_backward(real *dinp, real *dgq, real *dgk, const real *dout, const r
                 const real *x = inp + n * 3 * C + part * C + h * hs, *d = dout + n * 3 * C + part * C + h * hs;
                 real *dx = dinp + n * 3 * C + part * C + h * hs;
                 real r = rstd[n * 2 * NH + part * NH + h], dot = 0; // sum_i g d xhat
+                #pragma omp simd reduction(+:dot)
                 for (int i = 0; i < hs; i++) dot += g[i] * d[i] * x[i] * r;
                 dot /= hs;
                 for (int i = 0; i < hs; i++) dx[i] = (g[i] * d[i] - x[i] * r * dot) * r;
