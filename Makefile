@@ -4,7 +4,7 @@ PYTHON ?= /usr/bin/python3
 ATTN ?= softmax
 SHARED ?= ../shared
 
-CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -fno-trapping-math -DATTN_DEFAULT=\"$(ATTN)\"
+CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -fno-trapping-math -ffp-contract=fast -DATTN_DEFAULT=\"$(ATTN)\"
 LDLIBS = -lpcre2-8 -lm
 
 # ---- compiler probes: say what was found (once: `all` re-runs make for the build), fail loudly where it matters
