@@ -555,16 +555,18 @@ void gpt_forward_backward(GPT *model, const int *inputs, const int *targets, int
 
 // parameter gradients accumulate over the micro-batches of a step: zeroed once per step (the matmul
 // weights' lazily: see gpt.h)
-void gpt_zero_grad(GPT *model) {
+static void zero_grads(GPT *model, int lazy) { // the gradients whose lazy_grad is `lazy`
     for (int k = 0; k < NUM_PARAM_TENSORS; k++)
-        if (!lazy_grad(model, k)) memset(model->grads.t[k], 0, model->param_sizes[k] * sizeof(float));
+        if (lazy_grad(model, k) == lazy) memset(model->grads.t[k], 0, model->param_sizes[k] * sizeof(float));
+}
+
+void gpt_zero_grad(GPT *model) {
+    zero_grads(model, 0);
     model->grads_lazy = 1;
 }
 
 void gpt_settle_grads(GPT *model) {
-    if (!model->grads_lazy) return;
-    for (int k = 0; k < NUM_PARAM_TENSORS; k++)
-        if (lazy_grad(model, k)) memset(model->grads.t[k], 0, model->param_sizes[k] * sizeof(float));
+    if (model->grads_lazy) zero_grads(model, 1);
     model->grads_lazy = 0;
 }
 
