@@ -3,9 +3,9 @@
  * micro-kernel (AVX-512 8x32, AVX2 6x16, or portable 4x16 that the compiler vectorises), chosen at
  * build time by the kernel tier (make ISA=avx512|avx2|portable).
  *
- * Blocking follows Goto/BLIS: a KC x NC block of B is packed into NR-wide micro-panels (shared by
- * all threads); the threads split the NR panels (or, when C is narrow, the MC-row blocks of A), and
- * each micro-kernel call keeps an MR x NR tile of C in registers for KC steps (and prefetches the C
+ * Blocking follows Goto/BLIS: a KC x NC block of B is packed into NR-wide micro-panels; the threads
+ * split the NR panels, each packing and computing its own without waiting for the others (or, when C
+ * is narrow, they pack B together and split the MC-row blocks of A), and each micro-kernel call keeps an MR x NR tile of C in registers for KC steps (and prefetches the C
  * tile it will read or write). The kernels read A in place through its strides (packing it would
  * cost a pass over A for every N/NR panels' worth of work, a large share for the small models'
  * 128-704-wide layers), except a transposed A against a wide C, which is packed into MR-row panels.
@@ -190,22 +190,26 @@ static void pack_a(float *Ap, const float *A, size_t lda, size_t i0, size_t p0, 
         }
 }
 
-// B' (k x n block at (p0, j0)) into NR-column panels: Bp[panel][k][j]
-static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0, size_t j0, int kc, int nc, int panel) {
-    float *dst = Bp + (size_t)panel * NR * kc;
-    int cols = nc - panel * NR < NR ? nc - panel * NR : NR;
-    size_t j = j0 + (size_t)panel * NR;
-    if (!transB) { // B'(k,j) = B[k*ldb + j]
-        if (cols == NR) // a fixed-length copy per k: vector moves
-            for (int k = 0; k < kc; k++) memcpy(dst + k * NR, B + (p0 + k) * ldb + j, NR * sizeof(float));
-        else
-            for (int k = 0; k < kc; k++) {
-                const float *src = B + (p0 + k) * ldb + j;
-                for (int c = 0; c < cols; c++) dst[k * NR + c] = src[c];
-                for (int c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+// panels q0..q1-1 of B' (k x n block at (p0, j0)) into NR-column panels: Bp[panel][k][j], panel q at
+// q*NR*KC whatever kc is (a thread that packs its own panels never writes where another still reads)
+static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0, size_t j0, int kc, int nc, int q0, int q1) {
+    if (!transB) { // B'(k,j) = B[k*ldb + j], 8 rows at a time: each panel gets 8 contiguous rows, and the
+        for (int k0 = 0; k0 < kc; k0 += 8) // 8 rows of B are read along (from memory, 1.5x as fast as
+            for (int q = q0; q < q1; q++) { // panel by panel or row by row)
+                int cols = nc - q * NR < NR ? nc - q * NR : NR;
+                for (int k = k0; k < k0 + 8 && k < kc; k++) {
+                    const float *src = B + (p0 + k) * ldb + j0 + (size_t)q * NR;
+                    float *dst = Bp + (size_t)q * NR * KC + (size_t)k * NR;
+                    if (cols == NR) memcpy(dst, src, NR * sizeof(float)); // a fixed-length copy: vector moves
+                    else for (int c = 0; c < NR; c++) dst[c] = c < cols ? src[c] : 0.0f;
+                }
             }
-    } else {       // B'(k,j) = B[j*ldb + k]: read each weight row once, contiguously
-        int k0 = 0;
+        return;
+    }
+    for (int q = q0; q < q1; q++) { // B'(k,j) = B[j*ldb + k]: read each weight row once, contiguously
+        float *dst = Bp + (size_t)q * NR * KC;
+        int cols = nc - q * NR < NR ? nc - q * NR : NR, k0 = 0;
+        size_t j = j0 + (size_t)q * NR;
 #if defined(__AVX2__) && NR % 8 == 0
         if (cols == NR) // 8 weight rows x 8 k at a time, transposed in registers
             for (; k0 + 8 <= kc; k0 += 8)
@@ -236,7 +240,7 @@ static void panel_times_block(ABlock a, const float *Bp, float *C, size_t ldc, s
     int nr = nc - q * NR < NR ? nc - q * NR : NR;
     for (int p = 0; p * MR < mc; p++) {
         int mr = mc - p * MR < MR ? mc - p * MR : MR;
-        kernel(kc, a.base + p * a.panel, a.rsa, a.csa, Bp + (size_t)q * NR * kc, C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR,
+        kernel(kc, a.base + p * a.panel, a.rsa, a.csa, Bp + (size_t)q * NR * KC, C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR,
                ldc, mr, nr, first);
     }
 }
@@ -259,8 +263,11 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     // the kernel would read MR floats from each of kc cache lines (a transposed A's rows are far
     // apart), and across many B panels a packed copy stays in L1 better. Packing costs about one
     // pass over A per NR-wide panel's worth of FMAs, i.e. 1/N of the work: 10-30% on the small
-    // preset's 128-704-wide layers (measured: 150-160 -> 180-210 GFLOP/s, AVX2 tier on a Zen 4)
-    int direct = !transA || N <= 512;
+    // preset's 128-704-wide layers (measured: 150-160 -> 180-210 GFLOP/s, AVX2 tier on a Zen 4).
+    // A transposed A too large for the caches is packed at any width: read in place, each kernel call
+    // would wait on kc rows from memory (the lm head's weight gradient, 50304 x 320 at 6x384:
+    // 0.86x -> 0.95x OpenBLAS, AVX2 tier on a Zen 3)
+    int direct = !transA || (N <= 512 && M * K <= ((size_t)2 << 20));
     // whole micro-panels: the last B panel is zero-padded past NC when NR does not divide it
     if (!Bp) {
         Bp = pack_buffer((size_t)KC * ((NC + NR - 1) / NR * NR));
@@ -273,35 +280,46 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     }
     #pragma omp parallel
     {
+        int t = omp_get_thread_num();
+        size_t ablocks = 0; // A blocks packed so far, over every k-block: their count picks the buffer
         for (size_t j0 = 0; j0 < N; j0 += NC) {
             int nc = N - j0 < NC ? (int)(N - j0) : NC;
             int npanels = (nc + NR - 1) / NR;
+            if (j0 > 0) { // the last NC block may have fewer panels: who owns which panel changes
+                #pragma omp barrier
+            }
             for (size_t p0 = 0; p0 < K; p0 += KC) {
                 int kc = K - p0 < KC ? (int)(K - p0) : KC;
                 int first = p0 == 0 ? beta != 0.0f : 1; // later k-blocks add to what the first wrote
-                #pragma omp for schedule(static)
-                for (int q = 0; q < npanels; q++) pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q);
                 if (npanels >= 4 * nthreads) {
-                    // wide C: every thread takes a share of the NR panels of each A block. The threads
-                    // pack each A block together into one of two shared buffers: the barrier after
-                    // packing block i also tells that every thread is done with block i-1's buffer
-                    for (size_t i0 = 0, ib = 0; i0 < M; i0 += MC, ib++) {
+                    // wide C: every thread owns a fixed share of the NR panels (the same in every
+                    // k-block), packs those panels of B itself and computes them against each A block.
+                    // No thread reads another's panels, so no thread waits for B: one packs (from
+                    // memory) while the other computes. Where A is packed, the threads pack each A
+                    // block together into one of two shared buffers: the barrier after packing block
+                    // i also tells that every thread is done with block i-1's buffer
+                    int q0 = (int)((size_t)npanels * t / nthreads), q1 = (int)((size_t)npanels * (t + 1) / nthreads);
+                    pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q0, q1);
+                    for (size_t i0 = 0; i0 < M; i0 += MC, ablocks++) {
                         int mc = M - i0 < MC ? (int)(M - i0) : MC;
                         int mpanels = (mc + MR - 1) / MR;
-                        float *Ap = Ap_shared[ib % 2];
+                        float *Ap = Ap_shared[ablocks % 2];
                         ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
                         if (!direct) {
                             #pragma omp for schedule(static)
                             for (int p = 0; p < mpanels; p++) pack_a(Ap, A, lda, i0, p0, mc, kc, p);
                         }
-                        #pragma omp for schedule(static) nowait
-                        for (int q = 0; q < npanels; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
+                        for (int q = q0; q < q1; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 } else {
-                    // narrow C: the threads split the A blocks, each packing only its own. Blocks shrink
-                    // below MC so that every thread gets as many (a weight gradient of 128 or 384 rows
-                    // would otherwise leave a thread idle); row blocks do not change any sum's order
-                    float *Ap = Ap_threads[omp_get_thread_num()];
+                    // narrow C: the threads pack B together, then split the A blocks, each packing only
+                    // its own. Blocks shrink below MC so that every thread gets as many (a weight
+                    // gradient of 128 or 384 rows would otherwise leave a thread idle); row blocks do
+                    // not change any sum's order
+                    #pragma omp barrier // every thread is done with the B panels packed before
+                    pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, npanels * t / nthreads, npanels * (t + 1) / nthreads);
+                    #pragma omp barrier
+                    float *Ap = Ap_threads[t];
                     size_t per = (M + (size_t)nthreads * MC - 1) / ((size_t)nthreads * MC); // blocks per thread
                     size_t mcn = (M + per * nthreads - 1) / (per * nthreads);
                     mcn = (mcn + MR - 1) / MR * MR; // whole panels, still <= MC (a multiple of MR): the pack buffer holds it
@@ -316,7 +334,6 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         for (int q = 0; q < npanels; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 }
-                #pragma omp barrier // Bp is repacked next
             }
         }
     }

@@ -129,7 +129,8 @@ int main(void) {
     // ways with partial micro-tiles and with K past one KC block (384)
     size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {8, 32, 16}, {9, 33, 17}, {64, 96, 128}, {130, 70, 300},
                           {257, 31, 513}, {17, 4100, 40}, {200, 129, 1}, {70, 600, 400},
-                          {300, 520, 70}, {260, 300, 390}}; // the last two: wide C over several row blocks of A
+                          {300, 520, 70}, {260, 300, 390},  // these two: wide C over several row blocks of A
+                          {70, 4300, 400}}; // a wide C whose last NC block (4096) has fewer panels
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
