@@ -309,7 +309,7 @@ static void test_switch_attention(void) {
 }
 
 // the trainer's fused head (gpt_forward_backward) against the two passes: the same loss and gradients up
-// to float summation order, also with several blocks of rows (GPT-2 vocabulary, 400 positions) and
+// to float summation order, also with several blocks of rows (GPT-2 vocabulary, 1400 positions) and
 // positions without a target; and no (B,T,Vp) buffer
 static void test_fused_head(void) {
     const Preset *p = gpt_preset("tiny");
@@ -317,7 +317,7 @@ static void test_fused_head(void) {
     GPT a, b;
     gpt_build(&a, &c); gpt_init_random(&a, 3);
     gpt_build(&b, &c); gpt_init_random(&b, 3);
-    int B = 2, T = 200;
+    int B = 7, T = 200; // 1400 positions: a block of 1280 rows and one of 120
     int *inp = malloc_check(B * T * sizeof(int)), *tgt = malloc_check(B * T * sizeof(int));
     uint64_t rng = 11;
     for (int i = 0; i < B * T; i++) { inp[i] = random_u32(&rng) % 50257; tgt[i] = i % 7 == 3 ? -1 : (int)(random_u32(&rng) % 50257); }
