@@ -278,6 +278,9 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
         for (int t = nthreads_alloc; t < nthreads; t++) Ap_threads[t] = pack_buffer((size_t)KC * MC);
         nthreads_alloc = nthreads;
     }
+    // the wide path's row blocks of A: as few as MC allows, of even size in whole micro-panels (M = 256
+    // as 126 + 126 + 4 rows would stream every B panel through the caches a third time for 4 rows)
+    size_t mblocks_w = (M + MC - 1) / MC, mcw = ((M + mblocks_w - 1) / mblocks_w + MR - 1) / MR * MR;
     #pragma omp parallel
     {
         int t = omp_get_thread_num();
@@ -300,8 +303,8 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     // i also tells that every thread is done with block i-1's buffer
                     int q0 = (int)((size_t)npanels * t / nthreads), q1 = (int)((size_t)npanels * (t + 1) / nthreads);
                     pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q0, q1);
-                    for (size_t i0 = 0; i0 < M; i0 += MC, ablocks++) {
-                        int mc = M - i0 < MC ? (int)(M - i0) : MC;
+                    for (size_t i0 = 0; i0 < M; i0 += mcw, ablocks++) {
+                        int mc = M - i0 < mcw ? (int)(M - i0) : (int)mcw;
                         int mpanels = (mc + MR - 1) / MR;
                         float *Ap = Ap_shared[ablocks % 2];
                         ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
