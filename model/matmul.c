@@ -5,10 +5,11 @@
  *
  * Blocking follows Goto/BLIS: a KC x NC block of B is packed into NR-wide micro-panels; the threads
  * split the NR panels, each packing and computing its own without waiting for the others (or, when C
- * is narrow, they pack B together and split the MC-row blocks of A), and each micro-kernel call keeps an MR x NR tile of C in registers for KC steps (and prefetches the C
- * tile it will read or write). The kernels read A in place through its strides (packing it would
- * cost a pass over A for every N/NR panels' worth of work, a large share for the small models'
- * 128-704-wide layers), except a transposed A against a wide C, which is packed into MR-row panels.
+ * is narrow, they pack B together and split the MC-row blocks of A), and each micro-kernel call keeps
+ * an MR x NR tile of C in registers for KC steps (and prefetches the C tile it will read or write).
+ * The kernels read A in place through its strides (packing it would cost a pass over A for every
+ * N/NR panels' worth of work, a large share for the small models' 128-704-wide layers), except a
+ * transposed A against a wide C or too large for the caches, which is packed into MR-row panels.
  * Weight rows are packed by 8 x 8 register transposes where AVX2 allows. Every element of C is
  * computed by one thread in a fixed order, so results do not depend on the thread count.
  * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.

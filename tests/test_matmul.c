@@ -125,8 +125,8 @@ static void test_attention(int B, int T, int C, int NH, int doc) {
 
 int main(void) {
     printf("SGEMM (%s kernel) against the reference loops\n", gemm_kernel_name());
-    // A is read in place except a transposed A against C wider than 512 columns, which is packed: both
-    // ways with partial micro-tiles and with K past one KC block (384)
+    // A is read in place except a transposed A against C wider than 512 columns or larger than 2^21
+    // floats, which is packed: both ways with partial micro-tiles and with K past one KC block (384)
     size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {8, 32, 16}, {9, 33, 17}, {64, 96, 128}, {130, 70, 300},
                           {257, 31, 513}, {17, 4100, 40}, {200, 129, 1}, {70, 600, 400},
                           {300, 520, 70}, {260, 300, 390},  // these two: wide C over several row blocks of A
@@ -135,6 +135,8 @@ int main(void) {
         for (int tb = 0; tb < 2; tb++)
             for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
                 for (int beta = 0; beta < 2; beta++) test_sgemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], (float)beta);
+    test_sgemm(1, 0, 4100, 40, 520, 1.0f); // a transposed A of 4100 x 520 floats: packed although C is narrow
+    test_sgemm(1, 1, 4100, 40, 520, 0.0f);
     for (int beta = 0; beta <= 1; beta++) {
         test_linear(64, 128, 384, beta);
         test_linear(37, 72, 50, beta);
