@@ -221,13 +221,16 @@ bench: all
 # the PyTorch reference on the same configs, tuned: Debian's torch calls libblas.so.3 for its matmuls,
 # which is the netlib reference BLAS (~8 GFLOP/s) unless an OpenBLAS provides it; the OpenMP build of
 # OpenBLAS shares torch's thread pool. OpenBLAS on its own kernels, jemalloc, 2 threads. With ISA= below
-# the CPU's, torch and OpenBLAS are held to the same instruction set (make ISA=avx2 bench bench-torch)
+# the CPU's, torch and OpenBLAS are held to the same instruction set (make ISA=avx2 bench bench-torch).
+# On AVX-512 OpenBLAS is told its AVX-512 target: 0.3.21 runs SSE3 (Prescott) on CPUs it does not
+# know, such as Intel's Emerald Rapids
 JEMALLOC = /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 TORCH_ISA_avx2 = OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2
 TORCH_ISA_portable = OPENBLAS_CORETYPE=Nehalem ATEN_CPU_CAPABILITY=default
+TORCH_NATIVE_avx512 = OPENBLAS_CORETYPE=SkylakeX
 bench-torch: setup-python
 	$(call apt_install,libjemalloc2 libopenblas0-openmp)
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(if $(filter $(ISA),$(NATIVE_ISA)),,$(TORCH_ISA_$(ISA))) LD_PRELOAD=$(JEMALLOC) \
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(if $(filter $(ISA),$(NATIVE_ISA)),$(TORCH_NATIVE_$(ISA)),$(TORCH_ISA_$(ISA))) LD_PRELOAD=$(JEMALLOC) \
 	  $(PYTHON) scripts/bench_torch.py --c-table $(BUILD)/bench.md $(BENCH_FLAGS)
 
 # ---- tests: every suite on this build, and the kernel suites (GEMM, attention, gradient checks, the

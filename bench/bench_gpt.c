@@ -239,10 +239,11 @@ static const char *openblas_status = "";
 
 static void openblas_load(int threads) {
     // OpenBLAS's kernels for the same instruction set as this build's tier (its DYNAMIC_ARCH builds read
-    // OPENBLAS_CORETYPE when loaded); the widest tier lets it pick its own
-    if (!strcmp(kernel_tier(), "avx2")) setenv("OPENBLAS_CORETYPE", "Haswell", 1);
-    else if (!strcmp(kernel_tier(), "portable")) setenv("OPENBLAS_CORETYPE", "Nehalem", 1);
-    else unsetenv("OPENBLAS_CORETYPE");
+    // OPENBLAS_CORETYPE when loaded). AVX-512 is named too: OpenBLAS 0.3.21 does not know every AVX-512
+    // CPU and falls back to SSE3 (Prescott) on an Intel Emerald Rapids, a sixth of its AVX-512 speed
+    if (!strcmp(kernel_tier(), "avx512")) setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    else if (!strcmp(kernel_tier(), "avx2")) setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    else setenv("OPENBLAS_CORETYPE", "Nehalem", 1);
     const char *libs[] = {"libopenblas.so.0", "libopenblasp.so.0", "libopenblaso.so.0"};
     for (int i = 0; i < 3 && !openblas_sgemm; i++) {
         void *h = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);

@@ -74,6 +74,10 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
     // the C tile is read or written after kc steps: start fetching it now (a weight gradient's tile is
     // rarely in cache, and a miss at the end would stall the whole tile)
     for (int r = 0; r < mr; r++) { _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_T0); }
+    // unrolled by 4: ours / OpenBLAS on the GEMM table's shapes 0.98x -> 1.06x (geometric mean,
+    // alternating runs, AVX-512 tier on an Intel Emerald Rapids); 16 accumulators, 2 B vectors and a
+    // broadcast still fit AVX-512's 32 registers
+    #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(Bp + k * NR), b1 = _mm512_load_ps(Bp + k * NR + 16);
         for (int r = 0; r < MR; r++) {

@@ -5,7 +5,8 @@ the same configs and in the same way as bench/bench_gpt.c: whole training steps 
 backward, gradient clipping, AdamW) on random tokens, the Softmax and SSMax models of a config in
 one process with their steps alternating, medians after warm-up.
 
-    make bench-torch      (2 threads, OPENBLAS_CORETYPE unset, jemalloc preloaded: "tuned")
+    make bench-torch      (2 threads, OpenBLAS on its own choice of kernel, or SkylakeX on AVX-512,
+                          jemalloc preloaded: "tuned")
     make ISA=avx2 bench-torch   (the same, with torch's and OpenBLAS's kernels held to AVX2)
 
 With --c-table FILE (the table `make bench` wrote), it prints the C/PyTorch speed ratio per row.
