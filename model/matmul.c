@@ -113,8 +113,9 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int r = 0; r < mr; r++) _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); // as in the AVX-512 kernel
-    // unrolled by 4 (objdump: the loop still keeps b0, b1 and every accumulator in registers): ours / OpenBLAS over the GEMM table 1.045x -> 1.097x (geometric mean, alternating
-    // runs, AVX2 tier on an Intel Emerald Rapids)
+    // unrolled by 4 (objdump: the loop still keeps b0, b1 and every accumulator in registers): ours /
+    // OpenBLAS over the GEMM table 1.045x -> 1.097x (geometric mean, alternating runs, AVX2 tier on an
+    // Intel Emerald Rapids)
     #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) K_STEP();
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
