@@ -77,15 +77,22 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
     // unrolled by 4: ours / OpenBLAS on the GEMM table's shapes 0.98x -> 1.06x (geometric mean,
     // alternating runs, AVX-512 tier on an Intel Emerald Rapids); 16 accumulators, 2 B vectors and a
     // broadcast still fit AVX-512's 32 registers
-    #pragma GCC unroll 4
-    for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(Bp + k * NR), b1 = _mm512_load_ps(Bp + k * NR + 16);
-        for (int r = 0; r < MR; r++) {
-            __m512 ar = _mm512_set1_ps(a[r][(size_t)k * csa]);
-            c[r][0] = _mm512_fmadd_ps(ar, b0, c[r][0]);
-            c[r][1] = _mm512_fmadd_ps(ar, b1, c[r][1]);
-        }
-    }
+#define K_LOOP(A_RK) do { \
+        _Pragma("GCC unroll 4") \
+        for (int k = 0; k < kc; k++) { \
+            __m512 b0 = _mm512_load_ps(Bp + k * NR), b1 = _mm512_load_ps(Bp + k * NR + 16); \
+            for (int r = 0; r < MR; r++) { \
+                __m512 ar = _mm512_set1_ps(A_RK); \
+                c[r][0] = _mm512_fmadd_ps(ar, b0, c[r][0]); \
+                c[r][1] = _mm512_fmadd_ps(ar, b1, c[r][1]); \
+            } \
+        } } while (0)
+    // a packed or transposed A holds the MR values of a k step side by side: one pointer and constant
+    // offsets reach them all (with the row-wise pack_a, the GEMM table's dW products against OpenBLAS
+    // 0.86-0.94x -> 0.92-0.99x, 2 alternating runs, AVX-512 tier on an Intel Emerald Rapids)
+    if (rsa == 1 && mr == MR) K_LOOP(A[(size_t)k * csa + r]);
+    else K_LOOP(a[r][(size_t)k * csa]);
+#undef K_LOOP
     __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
     __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
     for (int r = 0; r < mr; r++) {
@@ -116,6 +123,8 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
     // unrolled by 4 (objdump: the loop still keeps b0, b1 and every accumulator in registers): ours /
     // OpenBLAS over the GEMM table 1.045x -> 1.097x (geometric mean, alternating runs, AVX2 tier on an
     // Intel Emerald Rapids)
+    // (one pointer for a packed A, as in the AVX-512 kernel, made no difference here: geometric mean of
+    // ours / OpenBLAS over the table 1.096x -> 1.095x, 2 alternating runs each, same CPU)
     #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) K_STEP();
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
@@ -181,22 +190,20 @@ static inline void transpose8x8(float *dst, size_t ldd, const float *src, size_t
 #endif
 
 // a transposed A' (m x k block at (i0, p0), A'(i,k) = A[k*lda + i]) into MR-row panels: Ap[panel][k][r]
-// (an untransposed A is never packed: the micro-kernels read it in place)
-static void pack_a(float *Ap, const float *A, size_t lda, size_t i0, size_t p0, int mc, int kc, int panel) {
-    float *dst = Ap + (size_t)panel * MR * kc;
-    int rows = mc - panel * MR < MR ? mc - panel * MR : MR;
-    size_t i = i0 + (size_t)panel * MR;
-    if (rows == MR) // a fixed-length copy per k, which the compiler turns into vector moves; rows far
-        for (int k = 0; k < kc; k++) { // apart are fetched 8 ahead
-            __builtin_prefetch(A + (p0 + k + 8) * lda + i); // never faults, even past the end
-            memcpy(dst + k * MR, A + (p0 + k) * lda + i, MR * sizeof(float));
-        }
-    else
-        for (int k = 0; k < kc; k++) {
-            const float *src = A + (p0 + k) * lda + i;
-            for (int r = 0; r < rows; r++) dst[k * MR + r] = src[r];
-            for (int r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
-        }
+// (an untransposed A is never packed: the micro-kernels read it in place). Row k of A by row k: its mc
+// contiguous floats are read in one go, whole cache lines with many in flight (rows far apart are
+// fetched 8 ahead), and spread over the panels (panel by panel, each row gave MR floats at a time:
+// the lm head's dW 2% slower against OpenBLAS, AVX-512 tier on an Intel Emerald Rapids)
+static void pack_a(float *Ap, const float *A, size_t lda, size_t i0, size_t p0, int mc, int kc) {
+    int full = mc / MR, panels = (mc + MR - 1) / MR;
+    for (int k = 0; k < kc; k++) {
+        const float *src = A + (p0 + k) * lda + i0;
+        for (int i = 0; i < mc; i += 16) __builtin_prefetch(src + 8 * lda + i); // never faults, even past the end
+        for (int p = 0; p < full; p++) // a fixed-length copy, which the compiler turns into vector moves
+            memcpy(Ap + (size_t)p * MR * kc + (size_t)k * MR, src + p * MR, MR * sizeof(float));
+        for (int p = full; p < panels; p++)
+            for (int r = 0; r < MR; r++) Ap[(size_t)p * MR * kc + (size_t)k * MR + r] = p * MR + r < mc ? src[p * MR + r] : 0.0f;
+    }
 }
 
 // panels q0..q1-1 of B' (k x n block at (p0, j0)) into NR-column panels: Bp[panel][k][j], panel q at
@@ -313,9 +320,8 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q0, q1);
                     for (size_t i0 = 0; i0 < M; i0 += mcw) {
                         int mc = M - i0 < mcw ? (int)(M - i0) : (int)mcw;
-                        int mpanels = (mc + MR - 1) / MR;
                         ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
-                        for (int p = 0; p < mpanels && !direct; p++) pack_a(Ap, A, lda, i0, p0, mc, kc, p);
+                        if (!direct) pack_a(Ap, A, lda, i0, p0, mc, kc);
                         for (int q = q0; q < q1; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 } else {
@@ -334,9 +340,8 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     for (int ib = 0; ib < mblocks; ib++) {
                         size_t i0 = (size_t)ib * mcn;
                         int mc = M - i0 < mcn ? (int)(M - i0) : (int)mcn;
-                        int mpanels = (mc + MR - 1) / MR;
                         ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
-                        for (int p = 0; p < mpanels && !direct; p++) pack_a(Ap, A, lda, i0, p0, mc, kc, p);
+                        if (!direct) pack_a(Ap, A, lda, i0, p0, mc, kc);
                         for (int q = 0; q < npanels; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 }
