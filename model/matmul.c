@@ -207,7 +207,7 @@ static void pack_a(float *Ap, const float *A, size_t lda, size_t i0, size_t p0, 
 }
 
 // panels q0..q1-1 of B' (k x n block at (p0, j0)) into NR-column panels: Bp[panel][k][j], panel q at
-// q*NR*KC whatever kc is (a thread that packs its own panels never writes where another still reads)
+// (q - q0)*NR*KC whatever kc is
 static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0, size_t j0, int kc, int nc, int q0, int q1) {
     if (!transB) { // B'(k,j) = B[k*ldb + j], 8 rows at a time: each panel gets 8 contiguous rows, and the
         for (int k0 = 0; k0 < kc; k0 += 8) // 8 rows of B are read along (from memory, 1.5x as fast as
@@ -215,7 +215,7 @@ static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0,
                 int cols = nc - q * NR < NR ? nc - q * NR : NR;
                 for (int k = k0; k < k0 + 8 && k < kc; k++) {
                     const float *src = B + (p0 + k) * ldb + j0 + (size_t)q * NR;
-                    float *dst = Bp + (size_t)q * NR * KC + (size_t)k * NR;
+                    float *dst = Bp + (size_t)(q - q0) * NR * KC + (size_t)k * NR;
                     if (cols == NR) memcpy(dst, src, NR * sizeof(float)); // a fixed-length copy: vector moves
                     else for (int c = 0; c < NR; c++) dst[c] = c < cols ? src[c] : 0.0f;
                 }
@@ -223,7 +223,7 @@ static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0,
         return;
     }
     for (int q = q0; q < q1; q++) { // B'(k,j) = B[j*ldb + k]: read each weight row once, contiguously
-        float *dst = Bp + (size_t)q * NR * KC;
+        float *dst = Bp + (size_t)(q - q0) * NR * KC;
         int cols = nc - q * NR < NR ? nc - q * NR : NR, k0 = 0;
         size_t j = j0 + (size_t)q * NR;
 #if defined(__AVX2__) && NR % 8 == 0
@@ -250,13 +250,13 @@ static ABlock a_direct(const float *A, size_t lda, int transA, size_t i0, size_t
     return (ABlock){A + p0 * lda + i0, MR, 1, lda};                    // A'(i,k) = A[k*lda + i]
 }
 
-// the micro-kernels of one B micro-panel q against every A micro-panel of the block at row i0
-static void panel_times_block(ABlock a, const float *Bp, float *C, size_t ldc, size_t i0, size_t j0, int mc, int nc,
+// the micro-kernels of B micro-panel q (packed at Bq) against every A micro-panel of the block at row i0
+static void panel_times_block(ABlock a, const float *Bq, float *C, size_t ldc, size_t i0, size_t j0, int mc, int nc,
                               int kc, int q, int first) {
     int nr = nc - q * NR < NR ? nc - q * NR : NR;
     for (int p = 0; p * MR < mc; p++) {
         int mr = mc - p * MR < MR ? mc - p * MR : MR;
-        kernel(kc, a.base + p * a.panel, a.rsa, a.csa, Bp + (size_t)q * NR * KC, C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR,
+        kernel(kc, a.base + p * a.panel, a.rsa, a.csa, Bq, C + (i0 + (size_t)p * MR) * ldc + j0 + (size_t)q * NR,
                ldc, mr, nr, first);
     }
 }
@@ -284,9 +284,15 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     // would wait on kc rows from memory (the lm head's weight gradient, 50304 x 320 at 6x384:
     // 0.86x -> 0.95x OpenBLAS, AVX2 tier on a Zen 3)
     int direct = !transA || (N <= 512 && M * K <= ((size_t)2 << 20));
-    // whole micro-panels: the last B panel is zero-padded past NC when NR does not divide it
-    if (!Bp) Bp = pack_buffer((size_t)KC * ((NC + NR - 1) / NR * NR));
+    // the packed B: whole micro-panels (the last is zero-padded past NC when NR does not divide it), as
+    // one region per thread of as many panels as its largest share of an NC block. In the wide path
+    // each thread packs its own panels into its own region, so a thread that finishes an NC block
+    // goes on to the next without waiting for the others (a barrier per block: the lm head's
+    // forward product waited at 12 of them); the narrow path packs into the whole buffer together
+    int block_panels = (NC + NR - 1) / NR, region = (block_panels + nthreads - 1) / nthreads;
     if (nthreads > nthreads_alloc) {
+        free(Bp); // regions * nthreads <= block_panels + nthreads - 1, for this or any smaller team
+        Bp = pack_buffer((size_t)KC * NR * (block_panels + nthreads - 1));
         Ap_threads = realloc(Ap_threads, nthreads * sizeof(float *));
         for (int t = nthreads_alloc; t < nthreads; t++) Ap_threads[t] = pack_buffer((size_t)KC * MC);
         nthreads_alloc = nthreads;
@@ -303,8 +309,8 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
             int npanels = (nc + NR - 1) / NR;
             // this thread's share of the panels: it packs them (both paths) and computes them (wide C)
             int q0 = (int)((size_t)npanels * t / nthreads), q1 = (int)((size_t)npanels * (t + 1) / nthreads);
-            if (j0 > 0) { // the last NC block may have fewer panels: who owns which panel changes
-                #pragma omp barrier
+            if (j0 > 0 && block_panels < 4 * nthreads) { // the NC block before was narrow: all threads
+                #pragma omp barrier                          // read all its panels
             }
             for (size_t p0 = 0; p0 < K; p0 += KC) {
                 int kc = K - p0 < KC ? (int)(K - p0) : KC;
@@ -317,12 +323,13 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     // block for itself (the second copy comes from the cache; sharing one took a
                     // barrier per block: the lm head's dW at 768 wide ~4% faster against OpenBLAS in
                     // alternating runs, AVX2 tier on a Zen 3)
-                    pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q0, q1);
+                    float *Bt = Bp + (size_t)t * region * NR * KC; // this thread's region: panel q at (q - q0)
+                    pack_b(Bt, B, ldb, transB, p0, j0, kc, nc, q0, q1);
                     for (size_t i0 = 0; i0 < M; i0 += mcw) {
                         int mc = M - i0 < mcw ? (int)(M - i0) : (int)mcw;
                         ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
                         if (!direct) pack_a(Ap, A, lda, i0, p0, mc, kc);
-                        for (int q = q0; q < q1; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
+                        for (int q = q0; q < q1; q++) panel_times_block(a, Bt + (size_t)(q - q0) * NR * KC, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 } else {
                     // narrow C: the threads pack B together, then split the A blocks, each packing only
@@ -330,7 +337,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     // gradient of 128 or 384 rows would otherwise leave a thread idle); row blocks do
                     // not change any sum's order
                     #pragma omp barrier // every thread is done with the B panels packed before
-                    pack_b(Bp, B, ldb, transB, p0, j0, kc, nc, q0, q1);
+                    pack_b(Bp + (size_t)q0 * NR * KC, B, ldb, transB, p0, j0, kc, nc, q0, q1); // panel q at q
                     #pragma omp barrier
                     size_t per = (M + (size_t)nthreads * MC - 1) / ((size_t)nthreads * MC); // blocks per thread
                     size_t mcn = (M + per * nthreads - 1) / (per * nthreads);
@@ -342,7 +349,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         int mc = M - i0 < mcn ? (int)(M - i0) : (int)mcn;
                         ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
                         if (!direct) pack_a(Ap, A, lda, i0, p0, mc, kc);
-                        for (int q = 0; q < npanels; q++) panel_times_block(a, Bp, C, ldc, i0, j0, mc, nc, kc, q, first);
+                        for (int q = 0; q < npanels; q++) panel_times_block(a, Bp + (size_t)q * NR * KC, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 }
             }
