@@ -34,7 +34,9 @@ double gpt_grad_norm(GPT *model, const char **bad) {
     // fixed chunks summed in parallel, then the partial sums in order: the same bits on any thread count
     gpt_settle_grads(model);
     size_t n = model->params_floats, chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
-    double *partial = malloc_check(chunks * sizeof(double));
+    static double *partial = NULL; // grown once, kept: nothing is allocated in the step loop
+    static size_t partial_chunks = 0;
+    if (chunks > partial_chunks) { free(partial); partial = malloc_check(chunks * sizeof(double)); partial_chunks = chunks; }
     const float *g = model->grads_memory;
     #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < chunks; k++) {
@@ -46,7 +48,6 @@ double gpt_grad_norm(GPT *model, const char **bad) {
     }
     double total = 0;
     for (size_t k = 0; k < chunks; k++) total += partial[k];
-    free(partial);
     if (bad) *bad = NULL;
     if (!isfinite(total) && bad) {
         for (int t = 0; t < NUM_PARAM_TENSORS && !*bad; t++) {
