@@ -122,9 +122,7 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
     for (int r = 0; r < mr; r++) _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); // as in the AVX-512 kernel
     // unrolled by 4 (objdump: the loop still keeps b0, b1 and every accumulator in registers): ours /
     // OpenBLAS over the GEMM table 1.045x -> 1.097x (geometric mean, alternating runs, AVX2 tier on an
-    // Intel Emerald Rapids)
-    // (one pointer for a packed A, as in the AVX-512 kernel, made no difference here: geometric mean of
-    // ours / OpenBLAS over the table 1.096x -> 1.095x, 2 alternating runs each, same CPU)
+    // Intel Emerald Rapids; the AVX-512 kernel's one-pointer loop for a packed A made no difference here)
     #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) K_STEP();
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
