@@ -259,6 +259,12 @@ static void panel_times_block(ABlock a, const float *Bq, float *C, size_t ldc, s
     }
 }
 
+// whether the threads split an NC block's rows of A rather than its NR panels: where the panels are too
+// few to share, or share unevenly (11 panels on 2 threads: one computes 6, 9% more than half)
+static int split_rows(int npanels, int nthreads) {
+    return npanels < 4 * nthreads || (npanels % nthreads && npanels < 16 * nthreads);
+}
+
 static float *pack_buffer(size_t floats) {
     return malloc_check(floats * sizeof(float)); // allocated once, pre-touched, huge pages when large
 }
@@ -307,13 +313,17 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
             int npanels = (nc + NR - 1) / NR;
             // this thread's share of the panels: it packs them (both paths) and computes them (wide C)
             int q0 = (int)((size_t)npanels * t / nthreads), q1 = (int)((size_t)npanels * (t + 1) / nthreads);
-            if (j0 > 0 && block_panels < 4 * nthreads) { // the NC block before was narrow: all threads
-                #pragma omp barrier                          // read all its panels
+            int by_rows = split_rows(npanels, nthreads);
+            // where every panel fits this thread's region, it packs them all for itself: no thread
+            // waits for another (packing B again costs 1/mc of the block's FMAs)
+            int own_b = by_rows && npanels <= region;
+            if (j0 > 0 && split_rows(block_panels, nthreads) && block_panels > region) { // the NC block
+                #pragma omp barrier // before had shared panels: every thread is done reading them
             }
             for (size_t p0 = 0; p0 < K; p0 += KC) {
                 int kc = K - p0 < KC ? (int)(K - p0) : KC;
                 int first = p0 == 0 ? beta != 0.0f : 1; // later k-blocks add to what the first wrote
-                if (npanels >= 4 * nthreads) {
+                if (!by_rows) {
                     // wide C: every thread owns a fixed share of the NR panels (the same in every
                     // k-block), packs those panels of B itself and computes them against each A block.
                     // No thread reads another's panels, so no thread waits for another: one packs (from
@@ -330,13 +340,19 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         for (int q = q0; q < q1; q++) panel_times_block(a, Bt + (size_t)(q - q0) * NR * KC, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 } else {
-                    // narrow C: the threads pack B together, then split the A blocks, each packing only
-                    // its own. Blocks shrink below MC so that every thread gets as many (a weight
-                    // gradient of 128 or 384 rows would otherwise leave a thread idle); row blocks do
-                    // not change any sum's order
-                    #pragma omp barrier // every thread is done with the B panels packed before
-                    pack_b(Bp + (size_t)q0 * NR * KC, B, ldb, transB, p0, j0, kc, nc, q0, q1); // panel q at q
-                    #pragma omp barrier
+                    // narrow C: every thread packs all the panels into its own region (or, where they
+                    // do not fit one, the threads pack them together between two barriers), then the
+                    // threads split the A blocks, each packing only its own. Blocks shrink below MC so
+                    // that every thread gets as many (a weight gradient of 128 or 384 rows would
+                    // otherwise leave a thread idle); row blocks do not change any sum's order, and a
+                    // thread gets the same blocks in every k-block
+                    float *Bn = own_b ? Bp + (size_t)t * region * NR * KC : Bp; // panel q at Bn + q*NR*KC
+                    if (own_b) pack_b(Bn, B, ldb, transB, p0, j0, kc, nc, 0, npanels);
+                    else {
+                        #pragma omp barrier // every thread is done with the B panels packed before
+                        pack_b(Bn + (size_t)q0 * NR * KC, B, ldb, transB, p0, j0, kc, nc, q0, q1);
+                        #pragma omp barrier
+                    }
                     size_t per = (M + (size_t)nthreads * MC - 1) / ((size_t)nthreads * MC); // blocks per thread
                     size_t mcn = (M + per * nthreads - 1) / (per * nthreads);
                     mcn = (mcn + MR - 1) / MR * MR; // whole panels, still <= MC (a multiple of MR): the pack buffer holds it
@@ -347,7 +363,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         int mc = M - i0 < mcn ? (int)(M - i0) : (int)mcn;
                         ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
                         if (!direct) pack_a(Ap, A, lda, i0, p0, mc, kc);
-                        for (int q = 0; q < npanels; q++) panel_times_block(a, Bp + (size_t)q * NR * KC, C, ldc, i0, j0, mc, nc, kc, q, first);
+                        for (int q = 0; q < npanels; q++) panel_times_block(a, Bn + (size_t)q * NR * KC, C, ldc, i0, j0, mc, nc, kc, q, first);
                     }
                 }
             }
