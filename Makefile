@@ -92,7 +92,7 @@ UTIL_SRC = util/json.c
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(MODEL_SRC) $(DATA_SRC) $(PARALLEL_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe $(BUILD)/test_safetensors
 
-.PHONY: experiments faults fuzz setup-fuzz all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-torch reference gpt2-vectors clean
+.PHONY: experiments faults fuzz setup-fuzz all build tiers help setup setup-build setup-test setup-python data run test ablation bench bench-ab bench-torch reference gpt2-vectors clean
 all: setup-build
 	@$(MAKE) --no-print-directory build
 ifeq ($(MPI),1)
@@ -110,6 +110,7 @@ help:
 	@echo "                CONFIGS=softmax,ssmax,sink,... compares any normalizers the same way (runs/compare)"
 	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
 	@echo "make bench-torch  the same configs in the PyTorch reference (tuned), with C speed-ups"
+	@echo "make bench-ab BASE=<commit>  the GEMM and attention kernels at BASE against the working tree, in one process"
 	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
 	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
 	@echo "make faults     runs killed at random moments and resumed, a disk-full run (FAULT_RUNS=20)"
@@ -217,6 +218,29 @@ BENCH_FLAGS ?=
 bench: all
 	$(call apt_install,libopenblas0-openmp) # the GEMM table's comparison (the table skips it when missing)
 	$(BUILD)/bench_gpt $(BENCH_FLAGS) | tee $(BUILD)/bench.md
+
+# in-process A/B of the kernels: model/matmul.c and model/attention_kernels.c as they are at BASE
+# ("a", compiled against the working tree's headers) and in the working tree ("b"), entry points
+# renamed, in one program whose calls alternate (bench/bench_ab.c): how to tell a change of a few
+# percent on a shared machine, where whole bench runs move by far more
+BASE ?= HEAD
+AB_FLAGS ?=
+AB_DIR = $(BUILD)/ab
+AB_NAMES = sgemm gemm_kernel_name matmul_forward matmul_backward attention_scratch_size attention_forward \
+           attention_backward attention_row_mass
+ab_rename = $(foreach f,$(AB_NAMES),-D$(f)=$(f)_$(1))
+bench-ab: all $(BUILD)/bench/bench_ab.o
+	@git rev-parse --verify -q '$(BASE)^{commit}' >/dev/null || { echo "error: BASE=$(BASE) is not a commit of this repository"; \
+	  echo "HINT: make bench-ab BASE=HEAD~1 (any commit, tag or branch that has model/matmul.c)"; exit 1; }
+	@mkdir -p $(AB_DIR)/base
+	git show '$(BASE):model/matmul.c' > $(AB_DIR)/base/matmul.c
+	git show '$(BASE):model/attention_kernels.c' > $(AB_DIR)/base/attention_kernels.c
+	$(CC) $(CFLAGS) -Imodel $(call ab_rename,a) -c $(AB_DIR)/base/matmul.c -o $(AB_DIR)/matmul_a.o
+	$(CC) $(CFLAGS) -Imodel $(call ab_rename,a) -c $(AB_DIR)/base/attention_kernels.c -o $(AB_DIR)/attention_kernels_a.o
+	$(CC) $(CFLAGS) $(call ab_rename,b) -c model/matmul.c -o $(AB_DIR)/matmul_b.o
+	$(CC) $(CFLAGS) $(call ab_rename,b) -c model/attention_kernels.c -o $(AB_DIR)/attention_kernels_b.o
+	$(CC) $(LDFLAGS) $(BUILD)/bench/bench_ab.o $(AB_DIR)/*_a.o $(AB_DIR)/*_b.o $(OBJ) -o $(AB_DIR)/bench_ab $(LDLIBS)
+	$(AB_DIR)/bench_ab $(AB_FLAGS)
 
 # the PyTorch reference on the same configs, tuned: Debian's torch calls libblas.so.3 for its matmuls,
 # which is the netlib reference BLAS (~8 GFLOP/s) unless an OpenBLAS provides it; the OpenMP build of
