@@ -21,6 +21,7 @@
 #include <omp.h>
 #include "../util/common.h"
 #include "../model/attention.h"
+#include "bench_common.h"
 
 typedef void (*SgemmFn)(int, int, size_t, size_t, size_t, const float *, size_t, const float *, size_t, float, float *, size_t);
 typedef void (*AttnFwdFn)(real *, real *, real *, const real *, const AttnArgs *, int, int, int, int);
@@ -41,27 +42,14 @@ static const AttnScratchFn scratch_ab[2] = {attention_scratch_size_a, attention_
 static const AttnFwdFn forward_ab[2] = {attention_forward_a, attention_forward_b};
 static const AttnBwdFn backward_ab[2] = {attention_backward_a, attention_backward_b};
 
-static int cmp_double(const void *x, const void *y) { double a = *(const double *)x, b = *(const double *)y; return a < b ? -1 : a > b; }
-static double median(double *v, int n) {
-    qsort(v, n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 static float *random_floats(size_t n, uint64_t *rng) {
     float *x = malloc_check(n * sizeof(float));
     for (size_t i = 0; i < n; i++) x[i] = random_f32(rng) - 0.5f;
     return x;
 }
 
-// the shapes of bench_gpt's GEMM table: rows x C -> OC of a linear layer
-typedef struct { const char *name; int rows, C, OC; } Shape;
-static const Shape shapes[] = {
-    {"lm head 6x384", 1280, 384, 50304},  {"lm head gpt2-124m", 256, 768, 50304}, {"lm head paper-162m", 1024, 768, 50304},
-    {"small qkv", 2048, 128, 384},        {"small attproj", 2048, 128, 128},      {"small fc (swiglu)", 2048, 128, 704},
-    {"small fcproj", 2048, 352, 128},     {"small lm head", 2048, 128, 320},      {"gpt2-124m qkv", 256, 768, 2304},
-    {"gpt2-124m attproj", 256, 768, 768}, {"gpt2-124m fc", 256, 768, 3072},       {"gpt2-124m fcproj", 256, 3072, 768},
-};
 
-static void gemm_call(int who, int op, const Shape *g, const float *x, const float *w, const float *y, float *out) {
+static void gemm_call(int who, int op, const GemmShape *g, const float *x, const float *w, const float *y, float *out) {
     size_t N = g->rows, C = g->C, OC = g->OC;
     if (op == 0) sgemm_ab[who](0, 1, N, OC, C, x, C, w, C, 0.0f, out, OC);      // forward x W^T
     else if (op == 1) sgemm_ab[who](0, 0, N, C, OC, y, OC, w, C, 0.0f, out, C); // dinp = dout W
@@ -71,8 +59,8 @@ static void gemm_call(int who, int op, const Shape *g, const float *x, const flo
 static void gemm_part(int reps, const char *only, double *logsum, int *count) {
     static const char *ops[3] = {"forward x W^T", "dinp = dout W", "dW += dout^T x"};
     printf("| shape | rows x C -> OC | product | a GFLOP/s | b GFLOP/s | b speed-up (paired) |\n|---|---|---|---|---|---|\n");
-    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-        const Shape *g = &shapes[i];
+    for (int i = 0; i < NUM_GEMM_SHAPES; i++) {
+        const GemmShape *g = &gemm_shapes[i];
         if (only && !strstr(g->name, only)) continue;
         size_t N = g->rows, C = g->C, OC = g->OC;
         uint64_t rng = 7;

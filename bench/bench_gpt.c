@@ -26,6 +26,7 @@
 #include "../model/optim.h"
 #include "../model/matmul.h"
 #include "../model/tier.h"
+#include "bench_common.h"
 
 typedef struct { const char *name, *preset; int B, T, V; } BenchConfig;
 
@@ -53,8 +54,6 @@ static double step_flops(const GPTConfig *c, int B, int T) {
     return 3 * fwd;
 }
 
-static int cmp_double(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
-
 // a model of one config with random weights and tokens, ready to time training steps
 typedef struct { GPT m; int *inp, *tgt, B, T, steps_done; } Trainer;
 
@@ -78,11 +77,6 @@ static double trainer_step(Trainer *x) {
     double norm = gpt_grad_norm(&x->m, NULL);
     adamw_update(&x->m, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, norm > 1 ? (float)(1 / norm) : 1.0f, ++x->steps_done);
     return (now_seconds() - t0) * 1000;
-}
-
-static double median(double *v, int n) {
-    qsort(v, n, sizeof(double), cmp_double);
-    return v[n / 2];
 }
 
 // ms per step (medians) of a config with Softmax (ms[0]) and SSMax (ms[1]), and the median and quartiles
@@ -221,17 +215,8 @@ static void job_rss(const void *arg, double *res) {
 // gpt2-124m's 256 whole), every linear layer of the small preset
 // (B*T = 2048 rows) and of gpt2-124m at B=4 T=64 (256 rows), each as the three products of a linear
 // layer as the model calls them: forward out = x W^T, dinp = dout W, dW += dout^T x. Against OpenBLAS
-// where libopenblas is installed (loaded at run time, so the benchmark does not depend on it)
-
-typedef struct { const char *name; int rows, C, OC; } GemmShape;
-static const GemmShape gemm_shapes[] = {
-    {"lm head 6x384", 1280, 384, 50304}, {"lm head gpt2-124m", 256, 768, 50304}, {"lm head paper-162m", 1024, 768, 50304},
-    {"small qkv", 2048, 128, 384},       {"small attproj", 2048, 128, 128},      {"small fc (swiglu)", 2048, 128, 704},
-    {"small fcproj", 2048, 352, 128},    {"small lm head", 2048, 128, 320},
-    {"gpt2-124m qkv", 256, 768, 2304},   {"gpt2-124m attproj", 256, 768, 768},   {"gpt2-124m fc", 256, 768, 3072},
-    {"gpt2-124m fcproj", 256, 3072, 768},
-};
-#define NUM_GEMM_SHAPES (int)(sizeof(gemm_shapes) / sizeof(gemm_shapes[0]))
+// where libopenblas is installed (loaded at run time, so the benchmark does not depend on it). The shapes:
+// gemm_shapes in bench_common.h, which make bench-ab (bench_ab.c) times too
 
 typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 static cblas_sgemm_fn openblas_sgemm = NULL;

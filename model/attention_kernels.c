@@ -18,8 +18,9 @@
 // V's rows (3C apart) each cost a cache line per vector and stalled the tiles on L2 (with the copies
 // and a prefetch of the next key tile, the attention of the geometry preset, B=4 T=1024 hs=64: forward
 // 1.14-1.23x, backward 1.18-1.31x as fast on the AVX-512 tier, 1.25x and 1.29x on AVX2, an Intel
-// Emerald Rapids, in-process alternation with the code before). AVX-512's 32 vector registers hold 8 rows x 2 vectors (each K or V vector loaded then serves
-// 8 rows: 1.4-1.8x the attention speed of 4 rows x 4 vectors); AVX2's 16 hold 4 rows x 2-4 vectors.
+// Emerald Rapids, in-process alternation with the code before). AVX-512's 32 vector registers hold 8
+// rows x 2 vectors (each K or V vector loaded then serves 8 rows: 1.4-1.8x the attention speed of 4
+// rows x 4 vectors); AVX2's 16 hold 4 rows x 2-4 vectors.
 // Vectors are vreal (vmath.h), so one source serves AVX-512, AVX2 and plain builds (and double
 // precision in the gradient checks).
 #if defined(__AVX512F__)
@@ -53,8 +54,8 @@ size_t attention_scratch_size(int B, int T, int C, int NH) {
 }
 
 // part (1: k, 2: v) of head h of a batch row (at base) as contiguous rows (rows != NULL), rows[j*hs + i]
-// = x_j[i], and (tiles != NULL) transposed in tiles of KB keys, tiles[(j/KB)*hs*KB + i*KB + j%KB] = x_j[i], zero past T
-// to the end of the last tile so that whole tiles read finite values
+// = x_j[i], and (tiles != NULL) transposed in tiles of KB keys, tiles[(j/KB)*hs*KB + i*KB + j%KB] =
+// x_j[i], zero past T to the end of the last tile so that whole tiles read finite values
 static void copy_head(real *rows, real *tiles, const real *base, int part, int h, int T, int C, int hs) {
     for (int j = 0; j < T; j++) {
         const real *x = base + (size_t)j * 3 * C + part * C + h * hs;

@@ -311,7 +311,8 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
         for (size_t j0 = 0; j0 < N; j0 += NC) {
             int nc = N - j0 < NC ? (int)(N - j0) : NC;
             int npanels = (nc + NR - 1) / NR;
-            // this thread's share of the panels: it packs them (both paths) and computes them (wide C)
+            // this thread's share of the panels: it packs them (unless it packs all of them for itself,
+            // below) and computes them (wide C)
             int q0 = (int)((size_t)npanels * t / nthreads), q1 = (int)((size_t)npanels * (t + 1) / nthreads);
             int by_rows = split_rows(npanels, nthreads);
             // where every panel fits this thread's region, it packs them all for itself: no thread
