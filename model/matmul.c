@@ -17,6 +17,7 @@
 #include <string.h>
 #include "../util/common.h"
 #include "matmul.h"
+#include "vmath.h" // transpose8x8
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -168,24 +169,6 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
 // ----------------------------------------------------------------------------
 // packing, zero-padded to whole micro-panels
 
-#if defined(__AVX2__)
-// dst[q*ldd + r] = src[r*lds + q] for an 8 x 8 block: unpack pairs, shuffle quads, swap 128-bit halves
-static inline void transpose8x8(float *dst, size_t ldd, const float *src, size_t lds) {
-    __m256 r[8], t[8], s[8];
-    for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(src + q * lds);
-    for (int q = 0; q < 8; q += 2) { t[q] = _mm256_unpacklo_ps(r[q], r[q + 1]); t[q + 1] = _mm256_unpackhi_ps(r[q], r[q + 1]); }
-    for (int q = 0; q < 8; q += 4) {
-        s[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);     // elements (0,1) of each pair of pairs
-        s[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xEE); // elements (2,3)
-        s[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
-        s[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xEE);
-    }
-    for (int q = 0; q < 4; q++) {
-        _mm256_storeu_ps(dst + q * ldd, _mm256_permute2f128_ps(s[q], s[q + 4], 0x20));
-        _mm256_storeu_ps(dst + (q + 4) * ldd, _mm256_permute2f128_ps(s[q], s[q + 4], 0x31));
-    }
-}
-#endif
 
 // a transposed A' (m x k block at (i0, p0), A'(i,k) = A[k*lda + i]) into MR-row panels: Ap[panel][k][r]
 // (an untransposed A is never packed: the micro-kernels read it in place). Row k of A by row k: its mc

@@ -51,4 +51,25 @@ static inline float vexp(float x) {
 // tanh from exp: 1 - 2 / (exp(2u) + 1), exact at the limits
 #define vtanh(u) (1 - 2 / (vexp(2 * (u)) + 1))
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+// the 8 x 8 float transpose that the GEMM's weight packing and attention's key tiles share:
+// dst[q*ldd + r] = src[r*lds + q] for an 8 x 8 block: unpack pairs, shuffle quads, swap 128-bit halves
+static inline void transpose8x8(float *dst, size_t ldd, const float *src, size_t lds) {
+    __m256 r[8], t[8], s[8];
+    for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(src + q * lds);
+    for (int q = 0; q < 8; q += 2) { t[q] = _mm256_unpacklo_ps(r[q], r[q + 1]); t[q + 1] = _mm256_unpackhi_ps(r[q], r[q + 1]); }
+    for (int q = 0; q < 8; q += 4) {
+        s[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);     // elements (0,1) of each pair of pairs
+        s[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xEE); // elements (2,3)
+        s[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+        s[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; q++) {
+        _mm256_storeu_ps(dst + q * ldd, _mm256_permute2f128_ps(s[q], s[q + 4], 0x20));
+        _mm256_storeu_ps(dst + (q + 4) * ldd, _mm256_permute2f128_ps(s[q], s[q + 4], 0x31));
+    }
+}
+#endif
+
 #endif
