@@ -56,9 +56,10 @@ size_t attention_scratch_size(int B, int T, int C, int NH) {
 // part (1: k, 2: v) of head h of a batch row (at base) as contiguous rows (rows != NULL), rows[j*hs + i]
 // = x_j[i], and (tiles != NULL) transposed in tiles of KB keys, tiles[(j/KB)*hs*KB + i*KB + j%KB] =
 // x_j[i], zero past T to the end of the last tile so that whole tiles read finite values. The tiles
-// take 8 keys x 8 channels per register transpose where AVX2 allows (one scalar store per value took
-// 4% of the small preset's attention time), from the rows' copy where there is one (contiguous and just
-// read) and from qkv otherwise (a prefetch of the next 8 rows made no difference there)
+// take 8 keys x 8 channels per register transpose where AVX2 allows (with one scalar store per value
+// this copy took ~8% of the small preset's attention time, now ~2%), from the rows' copy where there is
+// one (contiguous and just read) and from qkv otherwise (a prefetch of the next 8 rows made no
+// difference there)
 static void copy_head(real *rows, real *tiles, const real *base, int part, int h, int T, int C, int hs) {
     const real *src = base + part * C + h * hs; // x_j = src + j*3C
     for (int j = 0; rows && j < T; j++) {
@@ -210,7 +211,11 @@ static inline real row_forward(real *zr, real *inv, int t, real cs, int row, rea
         return m + log(sum);
     }
     #pragma omp simd reduction(max:maxu)
-    for (int j = 0; j < len; j++) { real u = j <= t ? zr[j] * cs : -INFINITY; zr[j] = u; maxu = u > maxu ? u : maxu; } // u_j = c_t z_j
+    for (int j = 0; j < len; j++) { // u_j = c_t z_j
+        real u = j <= t ? zr[j] * cs : -INFINITY;
+        zr[j] = u;
+        maxu = u > maxu ? u : maxu;
+    }
     if (row == ROW_SINK && sigma > maxu) maxu = sigma;
     #pragma omp simd reduction(+:sum)
     for (int j = 0; j < len; j++) { real e = j <= t ? vexp(zr[j] - maxu) : 0; zr[j] = e; sum += e; }

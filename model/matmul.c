@@ -169,7 +169,6 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
 // ----------------------------------------------------------------------------
 // packing, zero-padded to whole micro-panels
 
-
 // a transposed A' (m x k block at (i0, p0), A'(i,k) = A[k*lda + i]) into MR-row panels: Ap[panel][k][r]
 // (an untransposed A is never packed: the micro-kernels read it in place). Row k of A by row k: its mc
 // contiguous floats are read in one go, whole cache lines with many in flight (rows far apart are
