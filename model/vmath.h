@@ -3,7 +3,8 @@
  * `real` is float in the trainer; the gradient-check test compiles the same sources with
  * -DREAL=double -DREAL_IS_DOUBLE so finite differences run on the exact code that trains.
  * `vreal` is one SIMD vector of reals: a GCC/Clang vector extension of the widest width -march allows,
- * so one source serves AVX-512, AVX2 and plain builds.
+ * so one source serves AVX-512, AVX2 and plain builds. Where AVX2 is on, also the 8 x 8 float
+ * transpose that the GEMM's packing (matmul.c) and the attention's key tiles share.
  */
 #ifndef VMATH_H
 #define VMATH_H
