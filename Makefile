@@ -222,13 +222,16 @@ bench: all
 # in-process A/B of the kernels: model/matmul.c and model/attention_kernels.c as they are at BASE
 # ("a", compiled against the working tree's headers) and in the working tree ("b"), entry points
 # renamed, in one program whose calls alternate (bench/bench_ab.c): how to tell a change of a few
-# percent on a shared machine, where whole bench runs move by far more
+# percent on a shared machine, where whole bench runs move by far more; AB_FLAGS="--part steps" times
+# whole training steps on either side
 BASE ?= HEAD
 AB_FLAGS ?=
 AB_DIR = $(BUILD)/ab
 AB_NAMES = sgemm gemm_kernel_name matmul_forward matmul_backward attention_scratch_size attention_forward \
            attention_backward attention_row_mass
 ab_rename = $(foreach f,$(AB_NAMES),-D$(f)=$(f)_$(1))
+# the rest of the model, which calls bench_ab.c's entry points (they pass each call on to a or b)
+AB_MODEL_OBJ = $(filter-out $(BUILD)/model/matmul.o $(BUILD)/model/attention_kernels.o,$(OBJ))
 bench-ab: all $(BUILD)/bench/bench_ab.o
 	@git rev-parse --verify -q '$(BASE)^{commit}' >/dev/null || { echo "error: BASE=$(BASE) is not a commit of this repository"; \
 	  echo "HINT: make bench-ab BASE=HEAD~1 (any commit, tag or branch that has model/matmul.c)"; exit 1; }
@@ -239,7 +242,7 @@ bench-ab: all $(BUILD)/bench/bench_ab.o
 	$(CC) $(CFLAGS) -Imodel $(call ab_rename,a) -c $(AB_DIR)/base/attention_kernels.c -o $(AB_DIR)/attention_kernels_a.o
 	$(CC) $(CFLAGS) $(call ab_rename,b) -c model/matmul.c -o $(AB_DIR)/matmul_b.o
 	$(CC) $(CFLAGS) $(call ab_rename,b) -c model/attention_kernels.c -o $(AB_DIR)/attention_kernels_b.o
-	$(CC) $(LDFLAGS) $(BUILD)/bench/bench_ab.o $(AB_DIR)/*_a.o $(AB_DIR)/*_b.o $(OBJ) -o $(AB_DIR)/bench_ab $(LDLIBS)
+	$(CC) $(LDFLAGS) $(BUILD)/bench/bench_ab.o $(AB_DIR)/*_a.o $(AB_DIR)/*_b.o $(AB_MODEL_OBJ) -o $(AB_DIR)/bench_ab $(LDLIBS)
 	$(AB_DIR)/bench_ab $(AB_FLAGS)
 
 # the PyTorch reference on the same configs, tuned: Debian's torch calls libblas.so.3 for its matmuls,

@@ -5,13 +5,18 @@
  * model/matmul.c and model/attention_kernels.c twice, as they are at BASE ("a") and in the working
  * tree ("b"), with their entry points renamed (-Dsgemm=sgemm_a, ...), and links both here.
  *
- *   bench_ab [--part gemm|attention|all] [--reps N] [--only SUBSTRING]
+ *   bench_ab [--part gemm|attention|steps|all] [--reps N] [--only SUBSTRING]
  *
  * For each GEMM shape of bench_gpt's table (three products each) and each attention shape (forward
  * and backward), a and b run alternately (which goes first alternates too) after one warm-up call of
  * each; the figure is the median over the pairs of time(a) / time(b): b's speed-up, > 1 when the
  * working tree is faster. The attention rows also print the largest difference between a's and b's
  * results (0 when a change keeps every sum's order).
+ * The steps part times whole training steps of bench_gpt's configs: the model calls the entry points
+ * defined here, which pass each call on to a's kernels or b's, and two models alternate steps, one on
+ * a's and one on b's. A kernel's speed in a step can differ from its speed alone, where it finds its
+ * operands in the caches that its own last call left: the order of the GEMM's kernel calls along C's
+ * rows made the GEMM table 1.02x as fast and whole steps 1.03-1.07x.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 #include <omp.h>
 #include "../util/common.h"
 #include "../model/attention.h"
+#include "../model/matmul.h"
 #include "bench_common.h"
 
 typedef void (*SgemmFn)(int, int, size_t, size_t, size_t, const float *, size_t, const float *, size_t, float, float *, size_t);
@@ -31,16 +37,51 @@ typedef size_t (*AttnScratchFn)(int, int, int, int);
 
 #define DECLARE(X) \
     void sgemm_##X(int, int, size_t, size_t, size_t, const float *, size_t, const float *, size_t, float, float *, size_t); \
+    const char *gemm_kernel_name_##X(void); \
+    void matmul_forward_##X(float *, const float *, const float *, const float *, size_t, int, int); \
+    void matmul_backward_##X(float *, float *, float *, const float *, const float *, const float *, size_t, int, int, float); \
     size_t attention_scratch_size_##X(int, int, int, int); \
     void attention_forward_##X(real *, real *, real *, const real *, const AttnArgs *, int, int, int, int); \
     void attention_backward_##X(real *, real *const[ATTN_MAX_PARAMS], real *, const real *, const real *, const real *, \
-                                const real *, const AttnArgs *, int, int, int, int);
+                                const real *, const AttnArgs *, int, int, int, int); \
+    void attention_row_mass_##X(real *, const real *, const real *, const AttnArgs *, int, int, int, int, int, int, int, int);
 DECLARE(a)
 DECLARE(b)
 static const SgemmFn sgemm_ab[2] = {sgemm_a, sgemm_b};
 static const AttnScratchFn scratch_ab[2] = {attention_scratch_size_a, attention_scratch_size_b};
 static const AttnFwdFn forward_ab[2] = {attention_forward_a, attention_forward_b};
 static const AttnBwdFn backward_ab[2] = {attention_backward_a, attention_backward_b};
+
+// the entry points the model calls (gpt.c, eval): each passes the call on to a's kernels or b's, as
+// `side` says
+static int side = 1;
+void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+           float beta, float *C, size_t ldc) {
+    sgemm_ab[side](transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+const char *gemm_kernel_name(void) { return side ? gemm_kernel_name_b() : gemm_kernel_name_a(); }
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, size_t N, int C, int OC) {
+    (side ? matmul_forward_b : matmul_forward_a)(out, inp, weight, bias, N, C, OC);
+}
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight,
+                     size_t N, int C, int OC, float dw_beta) {
+    (side ? matmul_backward_b : matmul_backward_a)(dinp, dweight, dbias, dout, inp, weight, N, C, OC, dw_beta);
+}
+size_t attention_scratch_size(int B, int T, int C, int NH) { // the model's one scratch serves both
+    size_t a = attention_scratch_size_a(B, T, C, NH), b = attention_scratch_size_b(B, T, C, NH);
+    return a > b ? a : b;
+}
+void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH) {
+    forward_ab[side](out, lse, scratch, qkv, a, B, T, C, NH);
+}
+void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scratch, const real *dout, const real *qkv,
+                        const real *out, const real *lse, const AttnArgs *a, int B, int T, int C, int NH) {
+    backward_ab[side](dqkv, dp, scratch, dout, qkv, out, lse, a, B, T, C, NH);
+}
+void attention_row_mass(real *mass, const real *qkv, const real *lse, const AttnArgs *a, int B, int T, int C, int NH,
+                        int bb, int t, int k0, int k1) {
+    (side ? attention_row_mass_b : attention_row_mass_a)(mass, qkv, lse, a, B, T, C, NH, bb, t, k0, k1);
+}
 
 static float *random_floats(size_t n, uint64_t *rng) {
     float *x = malloc_check(n * sizeof(float));
@@ -145,8 +186,45 @@ static void attention_part(int reps, const char *only, double *logsum, int *coun
     }
 }
 
+// whole training steps of bench_gpt's configs with SSMax: two models of the same initialisation on the
+// same tokens, one on a's kernels and one on b's, alternating step by step (which goes first alternates
+// too) after two warm-up steps of each; at least 7 pairs, and at most --reps or 60 s of steps. The last
+// column compares the two models' weights after the same steps (0 when b keeps every sum's order)
+static void steps_part(int reps, const char *only, double *logsum, int *count) {
+    printf("\n| training step (ssmax) | a ms | b ms | b speed-up (paired) | interquartile | max abs difference of the weights |\n"
+           "|---|---|---|---|---|---|\n");
+    for (int i = 0; i < NUM_CONFIGS; i++) {
+        const BenchConfig *b = &configs[i];
+        if (only && !strstr(b->name, only)) continue;
+        Trainer x[2];
+        for (int w = 0; w < 2; w++) { side = w; trainer_init(&x[w], b, ATTN_SSMAX); }
+        double t[2][reps], ratio[reps], spent = 0;
+        int done = 0;
+        for (int k = -2; k < reps && !(done >= 7 && spent > 60); k++) {
+            for (int o = 0; o < 2; o++) {
+                int w = ((k < 0 ? 0 : k) + o) % 2;
+                side = w;
+                double ms = trainer_step(&x[w]);
+                if (k >= 0) { t[w][k] = ms; spent += ms / 1000; }
+            }
+            if (k >= 0) { ratio[k] = t[0][k] / t[1][k]; done = k + 1; }
+        }
+        side = 1;
+        double dmax = 0;
+        for (size_t j = 0; j < x[0].m.num_parameters; j++)
+            dmax = fmax(dmax, fabs((double)x[0].m.params_memory[j] - x[1].m.params_memory[j]));
+        double r = median(ratio, done), q1 = ratio[done / 4], q3 = ratio[(3 * done) / 4]; // sorted by median
+        printf("| %s | %.1f | %.1f | %.3fx | %.3f..%.3f | %.2g |\n", b->name, median(t[0], done), median(t[1], done), r, q1,
+               q3, dmax);
+        fflush(stdout);
+        *logsum += log(r);
+        (*count)++;
+        for (int w = 0; w < 2; w++) { gpt_free(&x[w].m); free(x[w].inp); free(x[w].tgt); }
+    }
+}
+
 int main(int argc, char **argv) {
-    int reps = 21, part = 0; // part: 0 all, 1 gemm, 2 attention
+    int reps = 21, part = 0; // part: 0 all, 1 gemm, 2 attention, 3 steps
     const char *only = NULL;
     static struct option opts[] = {{"part", required_argument, 0, 'p'}, {"reps", required_argument, 0, 'r'},
                                    {"only", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -156,16 +234,18 @@ int main(int argc, char **argv) {
         if (c == 'p' && strcmp(optarg, "all") == 0) part = 0;
         else if (c == 'p' && strcmp(optarg, "gemm") == 0) part = 1;
         else if (c == 'p' && strcmp(optarg, "attention") == 0) part = 2;
+        else if (c == 'p' && strcmp(optarg, "steps") == 0) part = 3;
         else if (c == 'r' && atoi(optarg) >= 3 && atoi(optarg) <= 1000) reps = atoi(optarg);
         else if (c == 'o') only = optarg;
         else if (c != 'h') {
-            fprintf(stderr, "error: bad flag or value at '%s'\nHINT: bench_ab --help lists the flags: --part gemm|attention|all, --reps 3..1000, --only SUBSTRING\n",
+            fprintf(stderr, "error: bad flag or value at '%s'\nHINT: bench_ab --help lists the flags: --part gemm|attention|steps|all, --reps 3..1000, --only SUBSTRING\n",
                     argv[optind - 1]);
             return 1;
         } else {
-            printf("usage: bench_ab [--part gemm|attention|all (all)] [--reps N (21, 3..1000)] [--only SUBSTRING]\n"
+            printf("usage: bench_ab [--part gemm|attention|steps|all (all)] [--reps N (21, 3..1000)] [--only SUBSTRING]\n"
                    "  a = the kernels at BASE, b = the working tree's (make bench-ab BASE=<commit>); b speed-up =\n"
-                   "  median over alternating pairs of time(a) / time(b)\n");
+                   "  median over alternating pairs of time(a) / time(b); steps: whole training steps of the bench\n"
+                   "  configs on a's kernels and on b's (at most N pairs or 60 s per config)\n");
             return 0;
         }
     }
@@ -173,8 +253,9 @@ int main(int argc, char **argv) {
            omp_get_max_threads(), reps);
     double logsum = 0;
     int count = 0;
-    if (part != 2) gemm_part(reps, only, &logsum, &count);
-    if (part != 1) attention_part(reps, only, &logsum, &count);
+    if (part == 0 || part == 1) gemm_part(reps, only, &logsum, &count);
+    if (part == 0 || part == 2) attention_part(reps, only, &logsum, &count);
+    if (part == 0 || part == 3) steps_part(reps, only, &logsum, &count);
     if (count) printf("\ngeometric mean of b's speed-ups: %.3fx over %d rows\n", exp(logsum / count), count);
     return 0;
 }
