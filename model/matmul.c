@@ -236,9 +236,9 @@ static ABlock a_direct(const float *A, size_t lda, int transA, size_t i0, size_t
 // kernel calls write C along its rows, which the hardware prefetches (panel by panel, each call wrote 8
 // rows 128 bytes wide a whole row apart, and the first touch of C missed: in the training step the
 // small preset's fc forward ran 1.3x as fast this way, the weight gradients of gpt2-124m 1.07-1.16x;
-// whole steps 1.03-1.07x as fast on AVX-512, 1.00-1.05x on AVX2, Intel family 6 model 167, steps of
-// both orders alternating in one process). B then streams from L2 (A from L1): a group of 768 KiB made
-// paper-162m's step 7% slower, 128 KiB the same as 256
+// with the row split in sgemm, whole steps 1.030-1.063x as fast on AVX-512 and 0.988-1.036x on AVX2,
+// Intel family 6 model 167, make bench-ab BASE=3cd9c2c AB_FLAGS="--part steps"). B then streams from
+// L2 (A from L1): a group of 768 KiB made paper-162m's step 7% slower, 128 KiB was no faster than 256
 #define GROUP_BYTES (256 << 10)
 static void block_times_panels(ABlock a, const float *Bp, float *C, size_t ldc, size_t i0, size_t j0, int mc, int nc,
                                int kc, int qa, int qb, int first) {
