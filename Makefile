@@ -110,7 +110,7 @@ help:
 	@echo "                CONFIGS=softmax,ssmax,sink,... compares any normalizers the same way (runs/compare)"
 	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
 	@echo "make bench-torch  the same configs in the PyTorch reference (tuned), with C speed-ups"
-	@echo "make bench-ab BASE=<commit>  the GEMM and attention kernels at BASE against the working tree, in one process"
+	@echo "make bench-ab BASE=<commit>  the GEMM and attention kernels at BASE against the working tree, alone and in whole training steps, in one process"
 	@echo "make data       token shards in data/DATASET-TOKENIZER (DATASET=tinyshakespeare|books, TOKENIZER=byte|gpt2)"
 	@echo "make reference  regenerate tests/ref with the PyTorch reference model"
 	@echo "make faults     runs killed at random moments and resumed, a disk-full run (FAULT_RUNS=20)"

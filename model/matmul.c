@@ -240,10 +240,10 @@ static ABlock a_direct(const float *A, size_t lda, int transA, size_t i0, size_t
 // Intel family 6 model 167, make bench-ab BASE=3cd9c2c AB_FLAGS="--part steps"). B then streams from
 // L2 (A from L1): a group of 768 KiB made paper-162m's step 7% slower, 128 KiB was no faster than 256
 #define GROUP_BYTES (256 << 10)
+_Static_assert(GROUP_BYTES >= KC * NR * sizeof(float), "a group holds at least one whole B panel");
 static void block_times_panels(ABlock a, const float *Bp, float *C, size_t ldc, size_t i0, size_t j0, int mc, int nc,
                                int kc, int qa, int qb, int first) {
     int group = (int)(GROUP_BYTES / ((size_t)kc * NR * sizeof(float)));
-    if (group < 1) group = 1;
     for (int g0 = qa; g0 < qb; g0 += group) {
         int g1 = g0 + group < qb ? g0 + group : qb;
         for (int p = 0; p * MR < mc; p++) {
