@@ -7,7 +7,8 @@
  * split the NR panels, each packing and computing its own without waiting for the others (or, when C
  * is narrow or A has many rows, they split the MC-row blocks of A), and each micro-kernel call keeps
  * an MR x NR tile of C in registers for KC steps (and prefetches the C tile it will read or write).
- * Against an A block the calls run along C's rows, across a group of B panels that fits L2.
+ * Against an A block the calls run along C's rows, across a group of B panels that fits L2 (where A is
+ * read in place, a wide C's panels are packed a group at a time, and each group meets every A block).
  * The kernels read A in place through its strides (packing it would cost a pass over A for every
  * N/NR panels' worth of work, a large share for the small models' 128-704-wide layers), except a
  * transposed A against a wide C or too large for the caches, which is packed into MR-row panels.
@@ -196,6 +197,8 @@ static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0,
                 int cols = nc - q * NR < NR ? nc - q * NR : NR;
                 for (int k = k0; k < k0 + 8 && k < kc; k++) {
                     const float *src = B + (p0 + k) * ldb + j0 + (size_t)q * NR;
+                    __builtin_prefetch(src + 8 * ldb); // the next 8 rows' lines, while these are copied (a
+                    __builtin_prefetch(src + 8 * ldb + 16); // prefetch never faults, even past the end)
                     float *dst = Bp + (size_t)(q - q0) * NR * KC + (size_t)k * NR;
                     if (cols == NR) memcpy(dst, src, NR * sizeof(float)); // a fixed-length copy: vector moves
                     else for (int c = 0; c < NR; c++) dst[c] = c < cols ? src[c] : 0.0f;
@@ -209,8 +212,13 @@ static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0,
         size_t j = j0 + (size_t)q * NR;
 #if defined(__AVX2__) && NR % 8 == 0
         if (cols == NR) // 8 weight rows x 8 k at a time, transposed in registers
-            for (; k0 + 8 <= kc; k0 += 8)
+            for (; k0 + 8 <= kc; k0 += 8) {
+                // NR rows are read side by side, more streams than the hardware prefetcher follows:
+                // each row 4 lines ahead, a line per 16 floats
+                if (k0 % 16 == 0)
+                    for (int c = 0; c < NR; c++) __builtin_prefetch(B + (j + c) * ldb + p0 + k0 + 64);
                 for (int c0 = 0; c0 < NR; c0 += 8) transpose8x8(dst + k0 * NR + c0, NR, B + (j + c0) * ldb + p0 + k0, ldb);
+            }
 #endif
         for (int c = 0; c < cols; c++) {
             const float *src = B + (j + c) * ldb + p0;
@@ -334,17 +342,36 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     // wide C: every thread owns a fixed share of the NR panels (the same in every
                     // k-block), packs those panels of B itself and computes them against each A block.
                     // No thread reads another's panels, so no thread waits for another: one packs (from
-                    // memory) while the other computes. Where A is packed, every thread packs each A
-                    // block for itself (the second copy comes from the cache; sharing one took a
-                    // barrier per block: the lm head's dW at 768 wide ~4% faster against OpenBLAS in
-                    // alternating runs, AVX2 tier on a Zen 3)
-                    float *Bt = Bp + (size_t)t * region * NR * KC; // this thread's region: panel q at (q - q0)
-                    pack_b(Bt, B, ldb, transB, p0, j0, kc, nc, q0, q1);
-                    for (size_t i0 = 0; i0 < M; i0 += mcw) {
-                        int mc = M - i0 < mcw ? (int)(M - i0) : (int)mcw;
-                        ABlock a = direct ? a_direct(A, lda, transA, i0, p0) : a_packed(Ap, kc);
-                        if (!direct) pack_a(Ap, A, lda, i0, p0, mc, kc);
-                        block_times_panels(a, Bt, C, ldc, i0, j0, mc, nc, kc, q0, q1, first);
+                    // memory) while the other computes
+                    float *Bt = Bp + (size_t)t * region * NR * KC; // this thread's region
+                    if (direct) {
+                        // A read in place: the share a group at a time (GROUP_BYTES, as in
+                        // block_times_panels) into the start of the region, which stays in L2, and each
+                        // group against every A block before the next is packed (the whole share, then
+                        // block by block: the share streamed through L3 once per 128 rows of C, and its
+                        // packed copy was written there; with pack_b's prefetches, whole steps 1.002-1.031x
+                        // as fast on AVX-512 (gpt2-124m 1.031x) and 1.008-1.024x on AVX2, AMD Zen 5,
+                        // make bench-ab BASE=80d581d AB_FLAGS="--part steps")
+                        int group = (int)(GROUP_BYTES / ((size_t)kc * NR * sizeof(float)));
+                        for (int g0 = q0; g0 < q1; g0 += group) {
+                            int g1 = g0 + group < q1 ? g0 + group : q1;
+                            pack_b(Bt, B, ldb, transB, p0, j0, kc, nc, g0, g1); // panel q at (q - g0)
+                            for (size_t i0 = 0; i0 < M; i0 += mcw) {
+                                int mc = M - i0 < mcw ? (int)(M - i0) : (int)mcw;
+                                block_times_panels(a_direct(A, lda, transA, i0, p0), Bt, C, ldc, i0, j0, mc, nc, kc, g0, g1, first);
+                            }
+                        }
+                    } else {
+                        // A packed: the whole share (panel q at (q - q0)), then block by block, every
+                        // thread packing each A block for itself (the second copy comes from the cache;
+                        // sharing one took a barrier per block: the lm head's dW at 768 wide ~4% faster
+                        // against OpenBLAS in alternating runs, AVX2 tier on a Zen 3)
+                        pack_b(Bt, B, ldb, transB, p0, j0, kc, nc, q0, q1);
+                        for (size_t i0 = 0; i0 < M; i0 += mcw) {
+                            int mc = M - i0 < mcw ? (int)(M - i0) : (int)mcw;
+                            pack_a(Ap, A, lda, i0, p0, mc, kc);
+                            block_times_panels(a_packed(Ap, kc), Bt, C, ldc, i0, j0, mc, nc, kc, q0, q1, first);
+                        }
                     }
                 } else {
                     // narrow C or many rows: every thread packs all the panels into its own region (or,
