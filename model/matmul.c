@@ -345,13 +345,13 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     // memory) while the other computes
                     float *Bt = Bp + (size_t)t * region * NR * KC; // this thread's region
                     if (direct) {
-                        // A read in place: the share a group at a time (GROUP_BYTES, as in
+                        // A read in place: the share is packed a group at a time (GROUP_BYTES, as in
                         // block_times_panels) into the start of the region, which stays in L2, and each
-                        // group against every A block before the next is packed (the whole share, then
-                        // block by block: the share streamed through L3 once per 128 rows of C, and its
-                        // packed copy was written there; with pack_b's prefetches, whole steps 1.002-1.031x
-                        // as fast on AVX-512 (gpt2-124m 1.031x) and 1.008-1.024x on AVX2, AMD Zen 5,
-                        // make bench-ab BASE=80d581d AB_FLAGS="--part steps")
+                        // group meets every A block before the next is packed. Packing the whole share
+                        // first wrote it out to L3 and streamed it back once per 128 rows of C; this order
+                        // with pack_b's prefetches made whole steps 1.002-1.031x as fast on AVX-512
+                        // (gpt2-124m 1.031x) and 1.008-1.024x on AVX2, AMD Zen 5, make bench-ab
+                        // BASE=80d581d AB_FLAGS="--part steps"
                         int group = (int)(GROUP_BYTES / ((size_t)kc * NR * sizeof(float)));
                         for (int g0 = q0; g0 < q1; g0 += group) {
                             int g1 = g0 + group < q1 ? g0 + group : q1;
