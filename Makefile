@@ -247,18 +247,21 @@ bench-ab: all $(BUILD)/bench/bench_ab.o
 
 # the PyTorch reference on the same configs, tuned: Debian's torch calls libblas.so.3 for its matmuls,
 # which is the netlib reference BLAS (~8 GFLOP/s) unless an OpenBLAS provides it; the OpenMP build of
-# OpenBLAS shares torch's thread pool. OpenBLAS on its own kernels, jemalloc, 2 threads. With ISA= below
+# OpenBLAS shares torch's thread pool. OpenBLAS on its own kernels, jemalloc, 2 threads. jemalloc keeps
+# the pages it frees (MALLOC_CONF): with its default decay every out-of-place op of AdamW's took fresh,
+# zeroed pages, and a gpt2-124m step ran ~6000 ms instead of ~1100 (AMD Zen 5, 2026-12-06). With ISA= below
 # the CPU's, torch and OpenBLAS are held to the same instruction set (make ISA=avx2 bench bench-torch).
 # On AVX-512 OpenBLAS is told its AVX-512 target: 0.3.21 runs SSE3 (Prescott) on CPUs it does not
 # know, such as Intel's Emerald Rapids
 JEMALLOC = /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+JEMALLOC_CONF = dirty_decay_ms:-1,muzzy_decay_ms:-1
 TORCH_ISA_avx2 = OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2
 TORCH_ISA_portable = OPENBLAS_CORETYPE=Nehalem ATEN_CPU_CAPABILITY=default
 TORCH_NATIVE_avx512 = OPENBLAS_CORETYPE=SkylakeX
 bench-torch: setup-python
 	$(call apt_install,libjemalloc2 libopenblas0-openmp)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(if $(filter $(ISA),$(NATIVE_ISA)),$(TORCH_NATIVE_$(ISA)),$(TORCH_ISA_$(ISA))) LD_PRELOAD=$(JEMALLOC) \
-	  $(PYTHON) scripts/bench_torch.py --c-table $(BUILD)/bench.md $(BENCH_FLAGS)
+	  MALLOC_CONF=$(JEMALLOC_CONF) $(PYTHON) scripts/bench_torch.py --c-table $(BUILD)/bench.md $(BENCH_FLAGS)
 
 # ---- tests: every suite on this build, and the kernel suites (GEMM, attention, gradient checks, the
 # whole model against the PyTorch reference over 10 AdamW steps) on every tier below it, which this

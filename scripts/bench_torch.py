@@ -6,7 +6,7 @@ backward, gradient clipping, AdamW) on random tokens, the Softmax and SSMax mode
 one process with their steps alternating, medians after warm-up.
 
     make bench-torch      (2 threads, OpenBLAS on its own choice of kernel, or SkylakeX on AVX-512,
-                          jemalloc preloaded: "tuned")
+                          jemalloc preloaded and keeping the pages it frees: "tuned")
     make ISA=avx2 bench-torch   (the same, with torch's and OpenBLAS's kernels held to AVX2)
 
 With --c-table FILE (the table `make bench` wrote), it prints the C/PyTorch speed ratio per row.
@@ -102,7 +102,7 @@ def main():
                 c_ms[(m.group(1), m.group(2))] = float(m.group(3))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
           f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')}, "
-          f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '(none)')}; Softmax and SSMax steps alternate, median of >= {args.steps} steps "
+          f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '(none)')}, MALLOC_CONF={os.environ.get('MALLOC_CONF', '(unset)')}; Softmax and SSMax steps alternate, median of >= {args.steps} steps "
           f"and >= {args.min_seconds:g} s of each after {args.warmup} warm-up")
     print("| config | attn | PyTorch ms/step | tok/s | C ms/step | C speed-up |")
     print("|---|---|---|---|---|---|")
