@@ -249,7 +249,7 @@ bench-ab: all $(BUILD)/bench/bench_ab.o
 # which is the netlib reference BLAS (~8 GFLOP/s) unless an OpenBLAS provides it; the OpenMP build of
 # OpenBLAS shares torch's thread pool. OpenBLAS on its own kernels, jemalloc, 2 threads. jemalloc keeps
 # the pages it frees (MALLOC_CONF): with its default decay every out-of-place op of AdamW's took fresh,
-# zeroed pages, and a gpt2-124m step ran ~6000 ms instead of ~1100 (AMD Zen 5, 2026-12-06). With ISA= below
+# zeroed pages, and a gpt2-124m step ran ~6000 ms instead of ~1100 (AMD Zen 5, AVX-512 tier, 2026-12-06). With ISA= below
 # the CPU's, torch and OpenBLAS are held to the same instruction set (make ISA=avx2 bench bench-torch).
 # On AVX-512 OpenBLAS is told its AVX-512 target: 0.3.21 runs SSE3 (Prescott) on CPUs it does not
 # know, such as Intel's Emerald Rapids
