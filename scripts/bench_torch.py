@@ -9,7 +9,11 @@ one process with their steps alternating, medians after warm-up.
                           jemalloc preloaded and keeping the pages it frees: "tuned")
     make ISA=avx2 bench-torch   (the same, with torch's and OpenBLAS's kernels held to AVX2)
 
-With --c-table FILE (the table `make bench` wrote), it prints the C/PyTorch speed ratio per row.
+With --c-table FILE (the table `make bench` wrote), it prints per row the C/PyTorch speed ratio, the
+share of the FMA peak (the C table's: the instruction set's own) PyTorch's step reaches on the same
+FLOP count, and the share C's step would need to run at 2x PyTorch's speed. A first line times
+torch's matmul alone on a shape of gpt2-124m against the same peak: above 100% would mean torch
+ran wider instructions than the tier the peak was measured for.
 """
 import argparse
 import os
@@ -84,6 +88,33 @@ def time_pair(steps_by_attn, min_steps, min_seconds, warmup):
     return {n: statistics.median(v) for n, v in ms.items()}
 
 
+def matmul_gflops(threads, M=256, K=768, N=3072, reps=20):
+    """torch's matmul alone (a gpt2-124m MLP product, 256 x 768 @ 768 x 3072): median GFLOP/s."""
+    gen = torch.Generator().manual_seed(2)
+    a, b = torch.randn(M, K, generator=gen), torch.randn(K, N, generator=gen)
+    for _ in range(3):
+        a @ b
+    ms = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        ms.append(time.perf_counter() - t0)
+    return 2.0 * M * K * N / statistics.median(ms) / 1e9
+
+
+def read_c_table(path):
+    """{(config, attn): (ms/step, % of FMA peak)} and the peak in GFLOP/s from a make bench table."""
+    rows, peak = {}, None
+    for line in open(path):
+        m = re.match(r"\| (.+?) \| (\S+) \| (\d+) \| \d+ \| \d+ \| (\d+)% \|", line)
+        if m:
+            rows[(m.group(1), m.group(2))] = (float(m.group(3)), float(m.group(4)))
+        m = re.match(r"FMA peak: the highest of the measurements.*?, (\d+) GFLOP/s", line)
+        if m:
+            peak = float(m.group(1))
+    return rows, peak
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10, help="at least this many timed steps of each model (default: 10)")
@@ -94,18 +125,17 @@ def main():
     ap.add_argument("--c-table", default=None, help="table written by make bench, for ratios")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    c_ms = {}
-    if args.c_table and os.path.exists(args.c_table):
-        for line in open(args.c_table):
-            m = re.match(r"\| (.+?) \| (\S+) \| (\d+) \|", line)
-            if m:
-                c_ms[(m.group(1), m.group(2))] = float(m.group(3))
+    c_rows, peak = read_c_table(args.c_table) if args.c_table and os.path.exists(args.c_table) else ({}, None)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
           f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')}, "
           f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '(none)')}, MALLOC_CONF={os.environ.get('MALLOC_CONF', '(unset)')}; Softmax and SSMax steps alternate, median of >= {args.steps} steps "
           f"and >= {args.min_seconds:g} s of each after {args.warmup} warm-up")
-    print("| config | attn | PyTorch ms/step | tok/s | C ms/step | C speed-up |")
-    print("|---|---|---|---|---|---|")
+    gf = matmul_gflops(args.threads)
+    share = f" = {100 * gf / peak:.0f}% of the C table's FMA peak ({peak:.0f} GFLOP/s)" if peak else ""
+    print(f"torch matmul alone, 256 x 768 @ 768 x 3072: {gf:.0f} GFLOP/s{share}")
+    print()
+    print("| config | attn | PyTorch ms/step | tok/s | PyTorch % of FMA peak | C ms/step | C % of FMA peak | C speed-up | C % for 2x |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, rest, dims, B, T in CONFIGS:
         if args.only and args.only not in name:
             continue
@@ -114,9 +144,10 @@ def main():
         med = time_pair(steps, args.steps, args.min_seconds, args.warmup)
         del steps
         for attn, ms in med.items():
-            c = c_ms.get((name, attn))
-            ratio = f"{ms / c:.2f}x" if c else "-"
-            print(f"| {name} | {attn} | {ms:.0f} | {B * T / ms * 1000:.0f} | {c if c else '-'} | {ratio} |", flush=True)
+            c, c_pct = c_rows.get((name, attn), (None, None))
+            # the same FLOPs in both: PyTorch's share of the peak is C's scaled by the time ratio
+            cols = [f"{c_pct * c / ms:.0f}%", f"{c:.0f}", f"{c_pct:.0f}%", f"{ms / c:.2f}x", f"{2 * c_pct * c / ms:.0f}%"] if c else ["-"] * 5
+            print(f"| {name} | {attn} | {ms:.0f} | {B * T / ms * 1000:.0f} | {' | '.join(cols)} |", flush=True)
 
 
 if __name__ == "__main__":
