@@ -160,5 +160,17 @@ $PYTHON scripts/retrieval.py --scale smoke --configs softmax,ssmax --tasks recal
   && diff <(grep '^|' $R/report.md) <(grep '^|' $RP/report.md) >/dev/null && ok || bad "the retrieval report recomputed from the published files differs"
 $PYTHON scripts/retrieval.py --scale smoke --tasks copy --out $R >build/retrieval-bad.log 2>&1
 [ $? -ne 0 ] && grep -q "^error: --tasks" build/retrieval-bad.log && ok || bad "--tasks with an unknown name should stop with an error"
+# make bench-torch reads make bench's table (ms/step, % of peak, the peak): a change to either format
+# would leave its ratio columns empty without an error
+B=${BUILD:-build}
+$B/bench_gpt --part steps --only small --steps 1 --warmup 0 >build/bench-parse.md 2>&1 && $PYTHON -c "
+import sys; sys.path.insert(0, 'scripts')
+from bench_torch import read_c_table, CONFIGS
+rows, peak = read_c_table('build/bench-parse.md')
+name = [c[0] for c in CONFIGS if c[0].startswith('small')][0]
+assert peak and peak > 0, peak
+assert sorted(rows) == [(name, 'softmax'), (name, 'ssmax')], rows
+assert all(ms > 0 and 0 < pct < 200 for ms, pct in rows.values()), rows
+" >build/bench-parse.log 2>&1 && ok || bad "bench_torch.py does not read bench_gpt's table: $(tail -3 build/bench-parse.log)"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
