@@ -88,7 +88,7 @@ def time_pair(steps_by_attn, min_steps, min_seconds, warmup):
     return {n: statistics.median(v) for n, v in ms.items()}
 
 
-def matmul_gflops(threads, M=256, K=768, N=3072, reps=20):
+def matmul_gflops(M=256, K=768, N=3072, reps=20):
     """torch's matmul alone (a gpt2-124m MLP product, 256 x 768 @ 768 x 3072): median GFLOP/s."""
     gen = torch.Generator().manual_seed(2)
     a, b = torch.randn(M, K, generator=gen), torch.randn(K, N, generator=gen)
@@ -130,7 +130,7 @@ def main():
           f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')}, "
           f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '(none)')}, MALLOC_CONF={os.environ.get('MALLOC_CONF', '(unset)')}; Softmax and SSMax steps alternate, median of >= {args.steps} steps "
           f"and >= {args.min_seconds:g} s of each after {args.warmup} warm-up")
-    gf = matmul_gflops(args.threads)
+    gf = matmul_gflops()
     share = f" = {100 * gf / peak:.0f}% of the C table's FMA peak ({peak:.0f} GFLOP/s)" if peak else ""
     print(f"torch matmul alone, 256 x 768 @ 768 x 3072: {gf:.0f} GFLOP/s{share}")
     print()
@@ -145,8 +145,10 @@ def main():
         del steps
         for attn, ms in med.items():
             c, c_pct = c_rows.get((name, attn), (None, None))
-            # the same FLOPs in both: PyTorch's share of the peak is C's scaled by the time ratio
-            cols = [f"{c_pct * c / ms:.0f}%", f"{c:.0f}", f"{c_pct:.0f}%", f"{ms / c:.2f}x", f"{2 * c_pct * c / ms:.0f}%"] if c else ["-"] * 5
+            cols = ["-"] * 5
+            if c:  # the same FLOPs in both: PyTorch's share of the peak is C's scaled by the time ratio
+                torch_pct = c_pct * c / ms
+                cols = [f"{torch_pct:.0f}%", f"{c:.0f}", f"{c_pct:.0f}%", f"{ms / c:.2f}x", f"{2 * torch_pct:.0f}%"]
             print(f"| {name} | {attn} | {ms:.0f} | {B * T / ms * 1000:.0f} | {' | '.join(cols)} |", flush=True)
 
 
