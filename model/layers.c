@@ -272,8 +272,10 @@ void rope_table(real *cos_t, real *sin_t, int T, int hs, float theta) {
     }
 }
 
-void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin_t, int B, int T, int C, int NH) {
-    // out, inp are (B,T,3C) = [q | k | v]; q and k are rotated, v is copied
+// out = inp with q and k rotated by sign * the angle (sign is +1 or -1); v is copied
+static void rope_rotate(real *out, const real *inp, const real *cos_t, const real *sin_t, real sign,
+                        int B, int T, int C, int NH) {
+    // out, inp are (B,T,3C) = [q | k | v]
     int hs = C / NH;
     #pragma omp parallel for collapse(2)
     for (int b = 0; b < B; b++) {
@@ -286,9 +288,9 @@ void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin
                     const real *xh = x + part * C + h * hs;
                     real *oh = o + part * C + h * hs;
                     for (int i = 0; i < hs / 2; i++) {
-                        real x0 = xh[2 * i], x1 = xh[2 * i + 1];
-                        oh[2 * i] = x0 * ct[i] - x1 * st[i];
-                        oh[2 * i + 1] = x0 * st[i] + x1 * ct[i];
+                        real x0 = xh[2 * i], x1 = xh[2 * i + 1], s = sign * st[i];
+                        oh[2 * i] = x0 * ct[i] - x1 * s;
+                        oh[2 * i + 1] = x0 * s + x1 * ct[i];
                     }
                 }
             }
@@ -297,29 +299,13 @@ void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin
     }
 }
 
+void rope_forward(real *out, const real *inp, const real *cos_t, const real *sin_t, int B, int T, int C, int NH) {
+    rope_rotate(out, inp, cos_t, sin_t, 1, B, T, C, NH);
+}
+
 void rope_backward(real *dinp, const real *dout, const real *cos_t, const real *sin_t, int B, int T, int C, int NH) {
     // the transpose of a rotation is the rotation by minus the angle
-    int hs = C / NH;
-    #pragma omp parallel for collapse(2)
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            const real *d = dout + ((size_t)b * T + t) * 3 * C;
-            real *dx = dinp + ((size_t)b * T + t) * 3 * C;
-            const real *ct = cos_t + (size_t)t * (hs / 2), *st = sin_t + (size_t)t * (hs / 2);
-            for (int part = 0; part < 2; part++) {
-                for (int h = 0; h < NH; h++) {
-                    const real *dh = d + part * C + h * hs;
-                    real *dxh = dx + part * C + h * hs;
-                    for (int i = 0; i < hs / 2; i++) {
-                        real d0 = dh[2 * i], d1 = dh[2 * i + 1];
-                        dxh[2 * i] = d0 * ct[i] + d1 * st[i];
-                        dxh[2 * i + 1] = -d0 * st[i] + d1 * ct[i];
-                    }
-                }
-            }
-            for (int c = 0; c < C; c++) dx[2 * C + c] = d[2 * C + c];
-        }
-    }
+    rope_rotate(dinp, dout, cos_t, sin_t, -1, B, T, C, NH);
 }
 
 // ----------------------------------------------------------------------------
