@@ -442,16 +442,24 @@ def head_size(out, c):
 
 
 def cpu_name(out):
-    """the CPU and kernel tier the runs were made on, from the first run's config.json (else '?')"""
+    """'Machine: X' (the CPU and kernel tier from every run's config.json) when one machine made every run; else
+    'Machines: X for every run but these: Y (its runs); ...', since an experiment that accumulates over sessions
+    may run on several; 'Machine: ?' when no run says"""
     import json
+    runs = {}
     for root, _, files in sorted(os.walk(out)):
         if "config.json" in files:
             try:
                 b = json.load(open(os.path.join(root, "config.json"))).get("build", {})
-                return "%s, kernel tier %s" % (b.get("cpu", "?"), b.get("kernel_tier", "?"))
             except (OSError, ValueError):
                 continue
-    return "?"
+            name = "%s, kernel tier %s" % (b.get("cpu", "?"), b.get("kernel_tier", "?"))
+            runs.setdefault(name, []).append(os.path.relpath(root, out))
+    if len(runs) <= 1:
+        return "Machine: %s" % (next(iter(runs), "?"))
+    most = max(runs, key=lambda k: len(runs[k]))
+    return "Machines: %s for every run but these: %s" % (
+        most, "; ".join("%s (%s)" % (k, ", ".join(v)) for k, v in runs.items() if k != most))
 
 
 def publish(out, dest):
@@ -892,7 +900,7 @@ def write_report(out, S, data, switch, seconds, scale, paper):
         retrieval = ("Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, AdamW betas 0.9/0.999, no "
                      "weight decay, loss on the answer only, RoPE theta x50 (the theta of the needle evaluation)."
                      % (S["ft_steps"], T, S["ft_lr"]))
-    lines.append("Machine: %s." % cpu_name(out))
+    lines.append("%s." % cpu_name(out))
     lines.append("Made by %s %son %d cores. "
                  "Corpus: %s, byte tokenizer (V = 257); model preset `%s` at T = %d, batch %d, %d steps (%.1fM tokens), lr %g %s%s; "
                  "%s. %s"
