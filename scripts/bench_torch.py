@@ -14,11 +14,17 @@ share of the FMA peak (the C table's: the instruction set's own) PyTorch's step 
 FLOP count, and the share C's step would need to run at 2x PyTorch's speed. A first line times
 torch's matmul alone on a shape of gpt2-124m against the same peak: above 100% would mean torch
 ran wider instructions than the tier the peak was measured for.
+
+A config whose steps take under a second (--short-ms) is timed in --processes fresh processes and the fastest
+kept (its Softmax and SSMax medians from the same process): on an AMD Zen 4 the small preset's
+PyTorch step read 118-128 ms in some processes and 206-274 ms in others, minutes apart, while C's
+read 69-74 ms. The line under the table gives every process's medians.
 """
 import argparse
 import os
 import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -115,6 +121,22 @@ def read_c_table(path):
     return rows, peak
 
 
+def time_in_processes(name, med, n, args):
+    """med (this process's medians) and those of n - 1 fresh processes timing config `name` alone: the
+    fastest process's (by the sum of its two medians), and every process's for the note under the table"""
+    runs = [med]
+    cmd = [sys.executable, os.path.abspath(__file__), "--only", name, "--processes", "1", "--steps", str(args.steps),
+           "--min-seconds", str(args.min_seconds), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    for _ in range(n - 1):
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        got = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\| %s \| (\w+) \| (\d+) \|" % re.escape(name), out, re.M)}
+        if set(got) == set(med):
+            runs.append(got)
+    best = min(runs, key=lambda r: sum(r.values()))
+    each = ", ".join("/".join("%.0f" % r[a] for a in med) for r in runs)
+    return best, "%s: the fastest of %d processes (%s medians, ms: %s)" % (name, len(runs), "/".join(med), each)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10, help="at least this many timed steps of each model (default: 10)")
@@ -123,6 +145,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     ap.add_argument("--only", default=None, help="run configs whose name contains this")
     ap.add_argument("--c-table", default=None, help="table written by make bench, for ratios")
+    ap.add_argument("--processes", type=int, default=3,
+                    help="time a config whose steps take under --short-ms in this many processes, keep the fastest (default: 3)")
+    ap.add_argument("--short-ms", type=float, default=1000, help="see --processes (default: 1000)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     c_rows, peak = read_c_table(args.c_table) if args.c_table and os.path.exists(args.c_table) else ({}, None)
@@ -136,6 +161,7 @@ def main():
     print()
     print("| config | attn | PyTorch ms/step | tok/s | PyTorch % of FMA peak | C ms/step | C % of FMA peak | C speed-up | C % for 2x |")
     print("|---|---|---|---|---|---|---|---|---|")
+    notes = []
     for name, rest, dims, B, T in CONFIGS:
         if args.only and args.only not in name:
             continue
@@ -143,6 +169,9 @@ def main():
         steps = {attn: make_step((attn,) + rest, d, B, T) for attn in ("softmax", "ssmax")}
         med = time_pair(steps, args.steps, args.min_seconds, args.warmup)
         del steps
+        if args.processes > 1 and max(med.values()) < args.short_ms:
+            med, note = time_in_processes(name, med, args.processes, args)
+            notes.append(note)
         for attn, ms in med.items():
             c, c_pct = c_rows.get((name, attn), (None, None))
             cols = ["-"] * 5
@@ -150,6 +179,10 @@ def main():
                 torch_pct = c_pct * c / ms
                 cols = [f"{torch_pct:.0f}%", f"{c:.0f}", f"{c_pct:.0f}%", f"{ms / c:.2f}x", f"{2 * torch_pct:.0f}%"]
             print(f"| {name} | {attn} | {ms:.0f} | {B * T / ms * 1000:.0f} | {' | '.join(cols)} |", flush=True)
+    if notes:
+        print()
+    for note in notes:
+        print(note)
 
 
 if __name__ == "__main__":
