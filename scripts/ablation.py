@@ -441,7 +441,7 @@ def head_size(out, c):
     return None
 
 
-def cpu_name(out):
+def machine_line(out):
     """'Machine: X' (the CPU and kernel tier from every run's config.json) when one machine made every run; else
     'Machines: X for every run but these: Y (its runs); ...', since an experiment that accumulates over sessions
     may run on several; 'Machine: ?' when no run says"""
@@ -900,7 +900,7 @@ def write_report(out, S, data, switch, seconds, scale, paper):
         retrieval = ("Retrieval fine-tuning: %d steps of needle examples at T = %d, lr %g cosine, AdamW betas 0.9/0.999, no "
                      "weight decay, loss on the answer only, RoPE theta x50 (the theta of the needle evaluation)."
                      % (S["ft_steps"], T, S["ft_lr"]))
-    lines.append("%s." % cpu_name(out))
+    lines.append("%s." % machine_line(out))
     lines.append("Made by %s %son %d cores. "
                  "Corpus: %s, byte tokenizer (V = 257); model preset `%s` at T = %d, batch %d, %d steps (%.1fM tokens), lr %g %s%s; "
                  "%s. %s"

@@ -248,7 +248,7 @@ def report(out, S, configs, tasks, poss, seconds, scale):
     lines = ["# Retrieval learned from scratch (`%s`)" % scale, ""]
     train_s = sum(float(r["step_ms"]) / 1000 for f in glob.glob(os.path.join(out, "*", "*", "*", "*", "log.csv"))
                   for r in read_csv(f))
-    lines.append("%s." % ablation.cpu_name(out))
+    lines.append("%s." % ablation.machine_line(out))
     lines.append("Made by `scripts/retrieval.py --scale %s` (`make experiments EXP=retrieval`); training steps %.0f minutes in all%s. "
                  "Model: %d layers, %d heads, width %d (head size %d), SwiGLU, RMSNorm, byte tokens, trained from scratch at T = %d, "
                  "batch %d, %d steps, lr %g cosine. recall: %d one-token items (8 keys x 16 values) among random filler, %d "
