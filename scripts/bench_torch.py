@@ -16,9 +16,9 @@ torch's matmul alone on a shape of gpt2-124m against the same peak: above 100% w
 ran wider instructions than the tier the peak was measured for.
 
 A config whose steps take under a second (--short-ms) is timed in --processes fresh processes and the fastest
-kept (its Softmax and SSMax medians from the same process): on an AMD Zen 4 the small preset's
-PyTorch step read 118-128 ms in some processes and 206-274 ms in others, minutes apart, while C's
-read 69-74 ms. The line under the table gives every process's medians.
+kept (its Softmax and SSMax medians from the same process): on an AMD Zen 4 (AVX2 tier) the small
+preset's PyTorch step read anywhere from 116 to 274 ms from one process to the next (mostly near 120
+or near 210), while C's read 67-74 ms. The line under the table gives every process's medians.
 """
 import argparse
 import os
