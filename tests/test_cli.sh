@@ -23,7 +23,7 @@ expect_error() {
 }
 
 # a small corpus of documents: this project's own sources
-for f in model/*.c data/*.c train_gpt.c; do cp "$f" "$W/docs/$(basename "$f").txt"; done
+for f in model/*.c data/*.c cli/*.c train_gpt.c; do cp "$f" "$W/docs/$(basename "$f").txt"; done
 ./prepare_data --input $W/docs --out $W/data --val-frac 0.2 >$W/prep.txt 2>&1 && ok || bad "prepare_data on a folder failed: $(cat $W/prep.txt)"
 [ -f $W/data/train_000000.bin ] && [ -f $W/data/val_000000.bin ] && ok || bad "prepare_data wrote no shards"
 ./prepare_data --decode $W/data/val_000000.bin --count 200 >$W/dec.txt 2>&1 && grep -q '<|endoftext|>' $W/dec.txt && ok || bad "decoding a shard failed"
@@ -33,7 +33,7 @@ T="./train_gpt --model tiny -i $W/data/train_*.bin -j $W/data/val_*.bin -b 4 -t 
 # --help lists every long option the parser knows, with defaults
 ./train_gpt --help >$W/help.txt 2>&1 && ok || bad "--help failed"
 missing=""
-for flag in $(grep -ho '{"[a-z0-9-]*", [a-z_]*_argument' train_gpt.c cli/flags.h | sed 's/{"\([a-z0-9-]*\)".*/\1/'); do
+for flag in $(grep -ho '{"[a-z0-9-]*", [a-z_]*_argument' cli/train_options.c cli/flags.h | sed 's/{"\([a-z0-9-]*\)".*/\1/'); do
   grep -q -- "--$flag" $W/help.txt || missing="$missing --$flag"
 done
 [ -z "$missing" ] && ok || bad "--help does not list:$missing"

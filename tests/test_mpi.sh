@@ -21,7 +21,7 @@ P=build/mpi/train_gpt_mpi
 
 # data: this project's sources as documents
 mkdir -p $W/docs
-for f in model/*.c data/*.c train_gpt.c eval_gpt.c; do cp "$f" "$W/docs/$(basename "$f").txt"; done
+for f in model/*.c data/*.c cli/*.c train_gpt.c eval_gpt.c; do cp "$f" "$W/docs/$(basename "$f").txt"; done
 ./prepare_data --input $W/docs --out $W/data --val-frac 0.2 >/dev/null 2>&1 || bad "prepare_data failed"
 A="--model tiny -i $W/data/train_*.bin -j $W/data/val_*.bin -t 32 --val-every 5 --val-batches 2 --lr 3e-3 --warmup 2 --log-every 100 --threads 1"
 
