@@ -19,7 +19,6 @@ count, in the checkpoint's tensor order), float32 losses (steps).
 import argparse
 import math
 import os
-import struct
 
 import numpy as np
 import torch

@@ -21,8 +21,6 @@ import argparse
 import glob
 import math
 import os
-import shutil
-import subprocess
 import sys
 import time
 
@@ -34,9 +32,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ablation  # noqa: E402
+import ablation_report  # noqa: E402
 import stats  # noqa: E402
 
-read_csv = ablation.read_csv
+read_csv = ablation_report.read_csv
 
 # every knob of a scale; default: about 45 s per recall run on 2 cores (Zen 5, AVX-512), training and evaluation
 SCALES = {
@@ -201,7 +200,7 @@ def figure(out, S, configs, task, pos, path):
             m = np.array([x[0] for x in ms])
             h = np.array([x[1] if math.isfinite(x[1]) else 0 for x in ms])
             ax.errorbar(np.array(ns) / T, m, yerr=h, marker="o", ms=3, capsize=2, lw=1.2, label="%s (%d)" % (attn, len(per[ns[0]])),
-                        color=ablation.PALETTE[i % len(ablation.PALETTE)])
+                        color=ablation_report.PALETTE[i % len(ablation_report.PALETTE)])
         ax.set_xscale("log", base=2)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("context / training length")
@@ -230,7 +229,7 @@ def figure(out, S, configs, task, pos, path):
         lo = [max(0.0, p[j] - stats.wilson(*pooled[b])[0]) for j, b in enumerate(bins)]
         hi = [max(0.0, stats.wilson(*pooled[b])[1] - p[j]) for j, b in enumerate(bins)]
         ax.errorbar(x, p, yerr=[lo, hi], marker="o", ms=3, capsize=2, lw=1.2, label=attn,
-                    color=ablation.PALETTE[i % len(ablation.PALETTE)])
+                    color=ablation_report.PALETTE[i % len(ablation_report.PALETTE)])
     ax.axvline(T, color="k", ls=":", lw=1)
     ax.set_xscale("log", base=2)
     ax.set_ylim(-0.03, 1.03)
@@ -248,7 +247,7 @@ def report(out, S, configs, tasks, poss, seconds, scale):
     lines = ["# Retrieval learned from scratch (`%s`)" % scale, ""]
     train_s = sum(float(r["step_ms"]) / 1000 for f in glob.glob(os.path.join(out, "*", "*", "*", "*", "log.csv"))
                   for r in read_csv(f))
-    lines.append("%s." % ablation.machine_line(out))
+    lines.append("%s." % ablation_report.machine_line(out))
     lines.append("Made by `scripts/retrieval.py --scale %s` (`make experiments EXP=retrieval`); training steps %.0f minutes in all%s. "
                  "Model: %d layers, %d heads, width %d (head size %d), SwiGLU, RMSNorm, byte tokens, trained from scratch at T = %d, "
                  "batch %d, %d steps, lr %g cosine. recall: %d one-token items (8 keys x 16 values) among random filler, %d "
