@@ -98,10 +98,10 @@ static int parse_list(const char *s, const char *flag, double *out, double lo, d
     snprintf(buf, sizeof(buf), "%s", s);
     int n = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == MAX_LIST) die("%s takes at most %d values", flag, MAX_LIST);
+        if (n == MAX_LIST) die("%s takes at most %d values\nHINT: give fewer, comma-separated", flag, MAX_LIST);
         out[n++] = parse_num(tok, flag, lo, hi);
     }
-    if (n == 0) die("%s needs at least one value, e.g. %s 0,0.5,1", flag, flag);
+    if (n == 0) die("%s needs at least one value\nHINT: e.g. %s 0,0.5,1", flag, flag);
     return n;
 }
 
@@ -235,10 +235,9 @@ static void run_lengths(const Options *o) {
     printf("eval_gpt lengths: %s (%s, trained at T=%d), context %d (%.1fx), %d held-out window%s, rope theta %g, %.0f MiB\n",
            o->ckpt, normalizers[m.config.attn].name, T_train, n, (double)n / T_train, windows, windows == 1 ? "" : "s",
            m.config.pos == POS_ROPE ? m.config.rope_theta : 0.0, gpt_eval_bytes(&m.config, 1, n) / 1048576.0);
-    double *sum = calloc(n, sizeof(double));
+    double *sum = malloc_check((size_t)n * sizeof(double)); // zeroed
     float *losses = malloc_check((size_t)n * sizeof(float));
     float *per_window = o->window_out ? malloc_check((size_t)windows * n * sizeof(float)) : NULL;
-    if (!sum) die("out of memory");
     double t0 = now_seconds();
     for (int w = 0; w < windows; w++) {
         if (o->spread) dataloader_seek(&dl, 0, (size_t)w * dl.nwindows / windows); // evenly over all the data
@@ -388,8 +387,7 @@ static void run_needle(Options *o) {
         char *dot = strrchr(heads_path, '.');
         if (dot && !strcmp(dot, ".csv")) *dot = 0;
         strncat(heads_path, "_heads.csv", sizeof(heads_path) - strlen(heads_path) - 1);
-        double *head_sum = calloc((size_t)L * NH, sizeof(double));
-        if (!head_sum) die("out of memory");
+        double *head_sum = malloc_check((size_t)L * NH * sizeof(double)); // zeroed
         FILE *g = fopen_check(o->scores, "w");
         fprintf(g, "trial,context,depth,result,best_score,best_layer,best_head,distance\n");
         int counts[3] = {0, 0, 0};

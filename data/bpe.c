@@ -185,10 +185,10 @@ BPE *bpe_load(const char *dir) {
         if (*p++ != '"') die("'%s': expected a string key near byte %ld\nHINT: the file is not GPT-2's encoder.json", path, (long)(p - json));
         int klen = json_string(&p, key, sizeof(key), path);
         skip_ws(&p);
-        if (*p++ != ':') die("'%s': expected ':' near byte %ld", path, (long)(p - json));
+        if (*p++ != ':') die("'%s': expected ':' near byte %ld\nHINT: the file is not GPT-2's encoder.json", path, (long)(p - json));
         char *end;
         long id = strtol(p, &end, 10);
-        if (end == p || id < 0 || id > 1000000) die("'%s': bad token id near byte %ld", path, (long)(p - json));
+        if (end == p || id < 0 || id > 1000000) die("'%s': bad token id near byte %ld\nHINT: the file is not GPT-2's encoder.json", path, (long)(p - json));
         p = end;
         key[klen] = 0;
         shput(ids, (char *)key, (int)id);
@@ -199,7 +199,7 @@ BPE *bpe_load(const char *dir) {
             int cp = utf8_next(&q);
             raw[rlen++] = (unsigned char)(cp < 512 && inverse[cp] >= 0 ? inverse[cp] : cp);
         }
-        if (count == cap) { cap = cap ? 2 * cap : 65536; entries = realloc(entries, cap * sizeof(Entry)); }
+        if (count == cap) { cap = cap ? 2 * cap : 65536; entries = realloc_check(entries, cap * sizeof(Entry)); }
         entries[count++] = (Entry){(int)id, rlen, raw};
         if (id > max_id) max_id = (int)id;
         skip_ws(&p);

@@ -16,12 +16,12 @@ void shard_open(Shard *s, const char *path) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) die("cannot open shard '%s'\nHINT: run `make data` or ./prepare_data to make shards", path);
     struct stat st;
-    if (fstat(fd, &st) != 0) die("cannot stat shard '%s'", path);
+    if (fstat(fd, &st) != 0) die("cannot stat shard '%s' (%s)\nHINT: check the file's permissions, or prepare the data again", path, strerror(errno));
     size_t size = (size_t)st.st_size;
     if (size < 1024) { close(fd); die("shard '%s' is %zu bytes, shorter than its 1024-byte header\nHINT: the file is truncated; prepare the data again", path, size); }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) die("cannot map shard '%s'", path);
+    if (map == MAP_FAILED) die("cannot map shard '%s' (%s)\nHINT: check the file's permissions and free memory, or prepare the data again", path, strerror(errno));
     int32_t h[5]; // a copy: the error paths unmap the file before they report
     memcpy(h, map, sizeof(h));
     munmap(map, size);
@@ -33,7 +33,7 @@ void shard_open(Shard *s, const char *path) {
     fd = open(path, O_RDONLY);
     map = fd >= 0 ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
     if (fd >= 0) close(fd);
-    if (map == MAP_FAILED) die("cannot map shard '%s'", path);
+    if (map == MAP_FAILED) die("cannot map shard '%s' (%s)\nHINT: check the file's permissions and free memory, or prepare the data again", path, strerror(errno));
     s->path = strdup(path);
     s->map = map;
     s->map_bytes = size;
@@ -59,7 +59,7 @@ void shard_write(const char *path, const uint16_t *tokens, size_t n, int tokeniz
     fwrite_check(h, sizeof(int32_t), 256, f);
     fwrite_check(tokens, sizeof(uint16_t), n, f);
     fclose_check(f);
-    if (rename(tmp, path) != 0) die("could not rename '%s' to '%s'", tmp, path);
+    if (rename(tmp, path) != 0) die("could not rename '%s' to '%s' (%s)\nHINT: check the output folder's permissions", tmp, path, strerror(errno));
 }
 
 // ----------------------------------------------------------------------------

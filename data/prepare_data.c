@@ -49,7 +49,7 @@ static char **list_documents(const char *input, int *count) {
         while ((e = readdir(d)) != NULL) {
             size_t len = strlen(e->d_name);
             if (len < 5 || strcmp(e->d_name + len - 4, ".txt") != 0) continue;
-            docs = realloc(docs, (n + 1) * sizeof(char *));
+            docs = realloc_check(docs, (n + 1) * sizeof(char *));
             size_t plen = strlen(input) + len + 2;
             docs[n] = malloc_check(plen);
             snprintf(docs[n], plen, "%s/%s", input, e->d_name);
@@ -83,7 +83,7 @@ static Chunk *make_chunks(Chunk *chunks, int *n, int doc, const unsigned char *t
             for (size_t i = start + target; i + 1 < len && i < start + 2 * target; i++)
                 if (text[i - 1] == '\n' && i >= 2 && !is_space(text[i - 2]) && text[i] < 0x80 && isalnum(text[i])) { cut = i; break; }
         }
-        chunks = realloc(chunks, (*n + 1) * sizeof(Chunk));
+        chunks = realloc_check(chunks, (*n + 1) * sizeof(Chunk));
         chunks[*n] = (Chunk){doc, start, cut - start, {0}};
         (*n)++;
         start = cut;
@@ -193,7 +193,7 @@ int main(int argc, char **argv) {
         size_t len;
         texts[i] = read_file(docs[i], &len);
         chunks = make_chunks(chunks, &nchunks, i, texts[i], len, 1 << 20);
-        if (len == 0) { chunks = realloc(chunks, (nchunks + 1) * sizeof(Chunk)); chunks[nchunks++] = (Chunk){i, 0, 0, {0}}; }
+        if (len == 0) { chunks = realloc_check(chunks, (nchunks + 1) * sizeof(Chunk)); chunks[nchunks++] = (Chunk){i, 0, 0, {0}}; }
         bytes += len;
     }
     if (bytes == 0)

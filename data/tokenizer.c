@@ -11,9 +11,7 @@ const char *tokenizer_names[TOKENIZER_COUNT] = {"unknown", "byte", "gpt2"};
 void tokenbuf_reserve(TokenBuf *b, size_t extra) {
     if (b->n + extra <= b->cap) return;
     size_t cap = (b->n + extra) * 3 / 2 + 1024;
-    uint16_t *t = realloc(b->tok, cap * sizeof(uint16_t));
-    if (!t) die("out of memory holding %zu tokens", cap);
-    b->tok = t;
+    b->tok = realloc_check(b->tok, cap * sizeof(uint16_t));
     b->cap = cap;
 }
 

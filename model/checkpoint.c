@@ -181,5 +181,5 @@ void checkpoint_save(const GPT *model, const char *path, const TrainState *st, i
         die("could not write checkpoint '%s' (%s)\nHINT: is the disk full? the earlier checkpoints are intact; free space and "
             "resume", path, strerror(err));
     }
-    if (rename(tmp, path) != 0) die("could not rename '%s' to '%s'", tmp, path);
+    if (rename(tmp, path) != 0) die("could not rename '%s' to '%s' (%s)\nHINT: check the run folder's permissions; the checkpoints already there are kept", tmp, path, strerror(errno));
 }

@@ -303,7 +303,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     if (nthreads > nthreads_alloc) {
         free(Bp); // regions * nthreads <= block_panels + nthreads - 1, for this or any smaller team
         Bp = pack_buffer((size_t)KC * NR * (block_panels + nthreads - 1));
-        Ap_threads = realloc(Ap_threads, nthreads * sizeof(float *));
+        Ap_threads = realloc_check(Ap_threads, nthreads * sizeof(float *));
         for (int t = nthreads_alloc; t < nthreads; t++) Ap_threads[t] = pack_buffer((size_t)KC * MC);
         nthreads_alloc = nthreads;
     }

@@ -171,7 +171,7 @@ static void finish_tmp(FILE *f, const char *tmp, const char *final) {
     int err = errno;
     if (fclose(f) != 0 && ok) { ok = 0; err = errno; }
     if (!ok) { remove(tmp); die("could not write '%s' (%s)\nHINT: is the disk full? free space and export again", final, strerror(err)); }
-    if (rename(tmp, final) != 0) { remove(tmp); die("could not rename '%s' to '%s' (%s)", tmp, final, strerror(errno)); }
+    if (rename(tmp, final) != 0) { remove(tmp); die("could not rename '%s' to '%s' (%s)\nHINT: check the output folder's permissions and export again", tmp, final, strerror(errno)); }
 }
 
 void safetensors_export(const GPT *model, const char *dir) {
@@ -537,7 +537,7 @@ void safetensors_load(GPT *model, const char *path, const GPTConfig *fc) {
         if ((x->param == PARAM_ATTN0 || x->param == PARAM_ATTN1) && model->param_sizes[x->param] != (size_t)fc->num_layers * fc->num_heads) continue;
         const FileTensor *t = find(&H, x->name, fc->pos == POS_LEARNED); // there: checked by safetensors_read_config
         size_t count = x->rows * x->cols;
-        if (fseek(f, (long)(H.data_start + t->begin), SEEK_SET) != 0) die("cannot seek in '%s'", path);
+        if (fseek(f, (long)(H.data_start + t->begin), SEEK_SET) != 0) die("cannot seek in '%s'\nHINT: the file is truncated or not a regular file; export it again", path);
         fread_check(raw, (size_t)t->dtype, count, f, x->name);
         for (size_t k = 0; k < count; k++) {
             if (t->dtype == 4) memcpy(&buf[k], raw + 4 * k, 4);

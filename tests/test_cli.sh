@@ -18,6 +18,7 @@ expect_error() {
   if [ $rc -ne 1 ]; then bad "$name: exit $rc, expected 1 ($(head -c 300 $W/err.txt))"; return; fi
   if ! head -1 $W/err.txt | grep -q '^error: '; then bad "$name: stderr does not start with 'error: ' ($(head -c 300 $W/err.txt))"; return; fi
   if [ "$lines" -gt 2 ]; then bad "$name: $lines lines of error output, expected one line and a HINT"; return; fi
+  if ! sed -n 2p $W/err.txt | grep -q '^HINT: '; then bad "$name: no 'HINT: ' line after the error ($(head -c 300 $W/err.txt))"; return; fi
   if ! grep -qi -- "$pattern" $W/err.txt; then bad "$name: error does not mention '$pattern': $(cat $W/err.txt)"; return; fi
   ok
 }
@@ -214,6 +215,10 @@ if [ -f $G/encoder.json ]; then
   expect_error "missing gpt2 files" "encoder" ./prepare_data --input $W/docs --tokenizer gpt2 --gpt2-dir $W/nowhere --out $W/x
   mkdir -p $W/badgpt2 && head -c 5000 $G/encoder.json >$W/badgpt2/encoder.json && cp $G/vocab.bpe $W/badgpt2/
   expect_error "truncated encoder.json" "encoder.json" ./prepare_data --input $W/docs --tokenizer gpt2 --gpt2-dir $W/badgpt2 --out $W/x
+  printf '{"a" 1}' >$W/badgpt2/encoder.json
+  expect_error "encoder.json without a colon" "expected ':'" ./prepare_data --input $W/docs --tokenizer gpt2 --gpt2-dir $W/badgpt2 --out $W/x
+  printf '{"a": -5}' >$W/badgpt2/encoder.json
+  expect_error "encoder.json with a bad id" "bad token id" ./prepare_data --input $W/docs --tokenizer gpt2 --gpt2-dir $W/badgpt2 --out $W/x
 else
   echo "skipped: GPT-2 tokenizer CLI tests ($G not found)"
 fi
@@ -246,6 +251,7 @@ expect_error "eval_gpt unknown mode" "mode" $E perplexity -c $C6
 expect_error "eval_gpt without checkpoint" "checkpoint" $E lengths -d "$W/data/val_*.bin"
 expect_error "eval_gpt missing checkpoint" "nowhere" $E lengths -c $W/nowhere.bin -d "$W/data/val_*.bin"
 expect_error "eval_gpt depth outside [0,1]" "--depths" $E needle -c $C6 -d "$W/data/val_*.bin" --depths 0,1.5
+expect_error "eval_gpt empty list" "--depths" $E needle -c $C6 -d "$W/data/val_*.bin" --depths ,
 expect_error "eval_gpt bad context" "--context" $E lengths -c $C6 -d "$W/data/val_*.bin" -t abc
 had_csv=0; [ -e needle.csv ] && had_csv=1
 expect_error "eval_gpt needle context too short" "too short" $E needle -c $C6 -d "$W/data/val_*.bin" --contexts 32

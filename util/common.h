@@ -143,6 +143,19 @@ static inline void *malloc_check_(size_t size, const char *file, int line) {
 }
 #define malloc_check(size) malloc_check_(size, __FILE__, __LINE__)
 
+// realloc that stops with an error instead of returning NULL (the old block would be lost, and the
+// caller's next write would crash); growth is the caller's, so sizes are bytes
+static inline void *realloc_check_(void *p, size_t size, const char *file, int line) {
+    void *q = realloc(p, size ? size : 1);
+    if (q == NULL) {
+        fprintf(stderr, "error: out of memory growing a buffer to %.1f MiB at %s:%d\nHINT: a smaller input or model needs less memory\n",
+                size / 1048576.0, file, line);
+        exit(1);
+    }
+    return q;
+}
+#define realloc_check(p, size) realloc_check_(p, size, __FILE__, __LINE__)
+
 // ----------------------------------------------------------------------------
 // random numbers: xorshift64*, deterministic everywhere; state is one uint64 so it checkpoints trivially
 
