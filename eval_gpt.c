@@ -297,14 +297,14 @@ static void run_lengths(const Options *o) {
 // ----------------------------------------------------------------------------
 
 // exact: every answer token right; first: the first one; tokens: the fraction of answer tokens right
-// (digits, for the byte tokenizer); mass (L, NH): attention on the needle
-typedef struct { int exact, first; double tokens; float *mass; } NeedleResult;
+// (digits, for the byte tokenizer). score_example also writes the attention on the needle to mass (L, NH)
+typedef struct { int exact, first; double tokens; } NeedleResult;
 
 static NeedleResult score_example(GPT *m, const NeedleExample *ex, int *argmax, float *mass) {
     int q = ex->answer_start - 1, k0 = ex->needle_start, k1 = ex->needle_end;
     EvalOutputs out = {.argmax = argmax, .probe_t = &q, .probe_k0 = &k0, .probe_k1 = &k1, .probe_mass = mass};
     gpt_evaluate(m, ex->tokens, NULL, 1, ex->n, &out);
-    NeedleResult r = {0, argmax[q] == ex->tokens[q + 1], 0, mass};
+    NeedleResult r = {0, argmax[q] == ex->tokens[q + 1], 0};
     int right = 0;
     for (int t = q; t < ex->n; t++) right += argmax[t] == ex->tokens[t + 1];
     r.exact = right == ex->n - q;

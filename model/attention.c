@@ -147,7 +147,7 @@ void attention_forward_ref(real *out, real *lse, const real *qkv, const AttnArgs
     free(u); free(p);
 }
 
-void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const real *dout, const real *qkv,
+void attention_backward_ref(real *dqkv, real *const dparams[ATTN_MAX_PARAMS], const real *dout, const real *qkv,
                             const real *lse, const AttnArgs *a, int B, int T, int C, int NH) {
     (void)lse; // the reference recomputes each row from its scores
     int hs = C / NH, row = a->norm->row;
@@ -193,7 +193,7 @@ void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const r
                 if (a->norm->coef_grad) a->norm->coef_grad(dph, ph, t + 1 - j0, a->T_train, dc);
                 if (row == ROW_SINK && a->norm->row_param >= 0) // the sink's share of the row: e^{sigma - lse}
                     dph[a->norm->row_param] += -exp(sigma - l) * D;
-                for (int k = 0; k < ATTN_MAX_PARAMS; k++) if (dp[k]) dp[k][h] += dph[k];
+                for (int k = 0; k < ATTN_MAX_PARAMS; k++) if (dparams[k]) dparams[k][h] += dph[k];
             }
         }
     }

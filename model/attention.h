@@ -97,10 +97,11 @@ static inline real attn_sink(const AttnArgs *a, int h) {
 }
 
 // shapes: qkv (B,T,3C) = [q | k | v] per position, out (B,T,C), lse (B,NH,T): each row's statistic
-// (softmax: log sum_i e^{u_i}; sink: with e^sigma in the sum; softpick: log of its denominator; sigmoid: 0). dp[k] (NH) receive the parameters' gradients (NULL: none wanted, e.g. fixed s).
-// Backward passes write dqkv (=) and add (+=) to dp, which sums over the micro-batches of a step.
+// (softmax: log sum_i e^{u_i}; sink: with e^sigma in the sum; softpick: log of its denominator; sigmoid: 0).
+// dparams[k] (NH) receive the parameters' gradients (NULL: none wanted, e.g. fixed s). Backward passes
+// write dqkv (=) and add (+=) to dparams, which sums over the micro-batches of a step.
 void attention_forward_ref(real *out, real *lse, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH);
-void attention_backward_ref(real *dqkv, real *const dp[ATTN_MAX_PARAMS], const real *dout, const real *qkv,
+void attention_backward_ref(real *dqkv, real *const dparams[ATTN_MAX_PARAMS], const real *dout, const real *qkv,
                             const real *lse, const AttnArgs *a, int B, int T, int C, int NH);
 
 // one query (C) of position t against cached keys and values j = first..t (row j at j * stride): out (C)
@@ -109,7 +110,7 @@ void attention_query(real *out, const real *q, const real *keys, const real *val
 
 size_t attention_scratch_size(int B, int T, int C, int NH); // reals of the kernels' work space
 void attention_forward(real *out, real *lse, real *scratch, const real *qkv, const AttnArgs *a, int B, int T, int C, int NH);
-void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scratch, const real *dout, const real *qkv,
+void attention_backward(real *dqkv, real *const dparams[ATTN_MAX_PARAMS], real *scratch, const real *dout, const real *qkv,
                         const real *out, const real *lse, const AttnArgs *a, int B, int T, int C, int NH);
 // the weight that query t of batch row bb puts on keys k0..k1-1, per head (mass is (NH)), recomputed
 // from the forward pass's qkv and lse

@@ -333,7 +333,7 @@ static inline real row_backward_softpick(real *zr, real *dpr, int t, real cs, re
     return dc;
 }
 
-void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scratch, const real *dout, const real *qkv,
+void attention_backward(real *dqkv, real *const dparams[ATTN_MAX_PARAMS], real *scratch, const real *dout, const real *qkv,
                         const real *out, const real *lse, const AttnArgs *a, int B, int T, int C, int NH) {
     int hs = C / NH, Tp = padded_T(T), row = a->norm->row;
     real scale = 1 / sqrt((real)hs);
@@ -379,10 +379,10 @@ void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scrat
                     real D = 0; // sum_j p_j (go . v_j) = go . out
                     #pragma omp simd reduction(+:D)
                     for (int i = 0; i < hs; i++) D += g[i] * o[i];
-                    real *zv = zr + j0, *dv = dpr + j0; // the visible keys
-                    real dc = row == ROW_SIGMOID ? row_backward_sigmoid(zv, dv, t - j0, cs, scale)
-                            : row == ROW_SOFTPICK ? row_backward_softpick(zv, dv, t - j0, cs, scale, l, D)
-                            : row_backward_softmax(zv, dv, t - j0, cs, scale, l, D); // softmax, sink
+                    real *zv = zr + j0, *dpv = dpr + j0; // the visible keys
+                    real dc = row == ROW_SIGMOID ? row_backward_sigmoid(zv, dpv, t - j0, cs, scale)
+                            : row == ROW_SOFTPICK ? row_backward_softpick(zv, dpv, t - j0, cs, scale, l, D)
+                            : row_backward_softmax(zv, dpv, t - j0, cs, scale, l, D); // softmax, sink
                     for (int j = 0; j < j0; j++) zr[j] = dpr[j] = 0;
                     for (int j = j0 + row_len(t - j0); j < n; j++) zr[j] = dpr[j] = 0;
                     if (a->norm->coef_grad) a->norm->coef_grad(dph, ph, nk, a->T_train, dc);
@@ -409,5 +409,5 @@ void attention_backward(real *dqkv, real *const dp[ATTN_MAX_PARAMS], real *scrat
     for (int bb = 0; bb < B; bb++)
         for (int h = 0; h < NH; h++)
             for (int k = 0; k < ATTN_MAX_PARAMS; k++)
-                if (dp[k]) dp[k][h] += partial[((size_t)bb * NH + h) * ATTN_MAX_PARAMS + k];
+                if (dparams[k]) dparams[k][h] += partial[((size_t)bb * NH + h) * ATTN_MAX_PARAMS + k];
 }
