@@ -136,11 +136,21 @@ FLAVOUR = $(BUILD)
 build/flavour: FORCE
 	@mkdir -p build
 	@echo '$(FLAVOUR)' | cmp -s - $@ || echo '$(FLAVOUR)' > $@
-train_gpt: $(BUILD)/train_gpt.o $(CLI_OBJ) $(OBJ) build/flavour
+# the source revision the trainer was built from, for its config.json (git describe; "-dirty" when
+# tracked files had changes; "unknown" outside a git checkout): rewritten only when it changes
+SOURCE_REV = $(or $(shell git describe --always --dirty --abbrev=12 2>/dev/null),unknown)
+$(BUILD)/source_rev.c: FORCE
+	@mkdir -p $(BUILD)
+	@echo 'const char *source_rev(void) { return "$(SOURCE_REV)"; }' | cmp -s - $@ || \
+	  echo 'const char *source_rev(void) { return "$(SOURCE_REV)"; }' > $@
+$(BUILD)/source_rev.o: $(BUILD)/source_rev.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+train_gpt: $(BUILD)/train_gpt.o $(BUILD)/source_rev.o $(CLI_OBJ) $(OBJ) build/flavour
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
 
 # the MPI build under its own name, for tests/test_mpi.sh (make MPI=1 build/mpi/train_gpt_mpi)
-$(BUILD)/train_gpt_mpi: $(BUILD)/train_gpt.o $(CLI_OBJ) $(OBJ)
+$(BUILD)/train_gpt_mpi: $(BUILD)/train_gpt.o $(BUILD)/source_rev.o $(CLI_OBJ) $(OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 eval_gpt: $(BUILD)/eval_gpt.o $(CLI_OBJ) $(OBJ) build/flavour

@@ -21,6 +21,8 @@
 #include "data/retrieval.h"
 #include "parallel/mpi.h"
 
+const char *source_rev(void); // the git revision of the build: the Makefile writes build/source_rev.c
+
 // ----------------------------------------------------------------------------
 // the model config: preset, then checkpoint, then explicit flags
 
@@ -238,6 +240,7 @@ static void print_config(const Options *o, const GPTConfig *c, const char *ckpt,
     ROW("grad clip", "%g", o->clip);
     ROW("seed / threads", "%d / %d", o->sh.seed, threads);
     ROW("kernels", "%s tier (matmul %s) on %s", kernel_tier(), gemm_kernel_name(), cpu_model_name());
+    ROW("source", "%s", source_rev());
     if (world > 1) ROW("data parallel", "%d MPI ranks x %d threads: global batch %d", world, threads, B * world);
     ROW("output", "%s", out);
 #undef ROW
@@ -525,7 +528,7 @@ static void write_config_json(const Run *r) {
     json_num(f, "val_every", o->val_every, 0); json_num(f, "val_batches", o->val_batches, 1);
     fprintf(f, "  },\n  \"build\": {\n");
     json_str(f, "kernel_tier", kernel_tier()); json_str(f, "matmul_kernel", gemm_kernel_name());
-    json_str(f, "compiler", __VERSION__); json_str(f, "cpu", cpu_model_name());
+    json_str(f, "compiler", __VERSION__); json_str(f, "cpu", cpu_model_name()); json_str(f, "source", source_rev());
     json_num(f, "threads", r->threads, 0); json_num(f, "checkpoint_version", c->qk_norm || c->doc_mask ? CKPT_VERSION : 1, 1);
     fprintf(f, "  }\n}\n");
     close_output(f, path);

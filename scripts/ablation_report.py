@@ -150,12 +150,22 @@ def head_size(out, c):
     return None
 
 
+def _by_most(groups):
+    """'X' when every run shares one value; else 'X for every run but these: Y (its runs); ...', X the most common"""
+    if len(groups) <= 1:
+        return next(iter(groups), "?")
+    most = max(groups, key=lambda k: len(groups[k]))
+    return "%s for every run but these: %s" % (
+        most, "; ".join("%s (%s)" % (k, ", ".join(v)) for k, v in groups.items() if k != most))
+
+
 def machine_line(out):
     """'Machine: X' (the CPU and kernel tier from every run's config.json) when one machine made every run; else
     'Machines: X for every run but these: Y (its runs); ...', since an experiment that accumulates over sessions
-    may run on several; 'Machine: ?' when no run says"""
+    may run on several; 'Machine: ?' when no run says. Where a run's config.json names the source revision it
+    was built from (train_gpt records it since 2026-12-07), the revisions follow in the same form"""
     import json
-    runs = {}
+    runs, sources = {}, {}
     for root, _, files in sorted(os.walk(out)):
         if "config.json" in files:
             try:
@@ -164,11 +174,11 @@ def machine_line(out):
                 continue
             name = "%s, kernel tier %s" % (b.get("cpu", "?"), b.get("kernel_tier", "?"))
             runs.setdefault(name, []).append(os.path.relpath(root, out))
-    if len(runs) <= 1:
-        return "Machine: %s" % (next(iter(runs), "?"))
-    most = max(runs, key=lambda k: len(runs[k]))
-    return "Machines: %s for every run but these: %s" % (
-        most, "; ".join("%s (%s)" % (k, ", ".join(v)) for k, v in runs.items() if k != most))
+            sources.setdefault(b.get("source") or "not recorded", []).append(os.path.relpath(root, out))
+    line = "%s: %s" % ("Machine" if len(runs) <= 1 else "Machines", _by_most(runs))
+    if set(sources) - {"not recorded"}:
+        line += ". Source revision (git describe of the build): %s" % _by_most(sources)
+    return line
 
 
 # ----------------------------------------------------------------------------

@@ -121,9 +121,14 @@ $PYTHON scripts/ablation.py --scale geometry-smoke --out $G --publish $GP >build
 grep -q "^Machine: .*kernel tier" $GP/report.md && ok || bad "geometry: the report should name the machine: $(sed -n 3p $GP/report.md)"
 M=build/ablation-machines
 rm -rf $M && cp -r $GP $M && sed -i 's/"cpu": *"[^"]*"/"cpu": "Another CPU (test)"/' $M/b/pretrain-seed1338/config.json
+sed -i 's/"source": *"[^"]*"/"source": "another-revision"/' $M/a/pretrain/config.json
 $PYTHON scripts/ablation.py --scale geometry-smoke --out $M --report-only >build/ablation-machines.log 2>&1 \
-  && grep -q "^Machines: .* for every run but these: Another CPU (test), kernel tier [a-z0-9]* (b/pretrain-seed1338)\.$" $M/report.md \
+  && grep -q "^Machines: .* for every run but these: Another CPU (test), kernel tier [a-z0-9]* (b/pretrain-seed1338)\. " $M/report.md \
   && ok || bad "geometry: a run made on another CPU should be named in the report: $(sed -n 3p $M/report.md)"
+# ... and the source revision each run was built from (the checkout's for the runs made here)
+rev=$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+grep -q "(b/pretrain-seed1338)\. Source revision (git describe of the build): $rev for every run but these: another-revision (a/pretrain)\.$" $M/report.md \
+  && ok || bad "geometry: the report should name the source revision of the runs: $(sed -n 3p $M/report.md)"
 # the paper's route beside the mixed needles: fine-tuning at the trained theta, the needle at x50
 [ "$(grep -- '--task needle' $GP/commands.log | grep -c -- '--rope-theta 10000.0 ')" -eq 5 ] && [ -s $GP/d/needle_paper.csv ] \
   && [ -s $GP/d/scores_paper.csv ] && grep -q "(needle_paper.png)" $GP/report.md && grep -q "the paper's route" $GP/report.md \

@@ -198,6 +198,10 @@ expect_error "prepare_data huge offset" "offset" ./prepare_data --decode $W/data
 # config.json: the resolved run, machine-readable
 ${PYTHON:-/usr/bin/python3} -c "import json,sys; d=json.load(open('$W/qkn/config.json')); sys.exit(not (d['model']['attn']=='ssmax' and d['model']['qk_norm']==1 and d['run']['batch']==4 and d['build']['kernel_tier']))" \
   && ok || bad "config.json of the --qk-norm run is missing or wrong"
+# ... naming the source revision the trainer was built from (results accumulate over commits)
+want=$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+${PYTHON:-/usr/bin/python3} -c "import json,sys; sys.exit(json.load(open('$W/qkn/config.json'))['build'].get('source') != '$want')" \
+  && ok || bad "config.json does not name the source revision $want"
 expect_error "switch step past the end" "attn-switch-step" $T -n 5 --attn ssmax --attn-switch-step 9
 $T -n 2 --pos learned --rope-theta 500 --val-every 0 -o $W/theta_note >/dev/null 2>$W/theta_note.txt; grep -q "^note: --rope-theta has no effect" $W/theta_note.txt && ok || bad "--rope-theta on learned positions should say it has no effect"
 # --pos none trains
