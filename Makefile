@@ -105,7 +105,7 @@ help:
 	@echo "make            build train_gpt, eval_gpt, prepare_data and the tests"
 	@echo "make run        install what is missing, build, prepare tinyshakespeare, train Softmax and SSMax, plot"
 	@echo "make test       build and run every test (including the ablation runner at SCALE=smoke)"
-	@echo "make experiments EXP=retrieval|geometry|ablation  an experiment, its results accumulating in docs/experiments/EXP"
+	@echo "make experiments EXP=retrieval|retrieval-long|geometry|ablation  an experiment, its results accumulating in docs/experiments/EXP"
 	@echo "make ablation   the SSMax paper's ablations (a)-(f) on the books, report in runs/ablation (SCALE=default|smoke);"
 	@echo "                CONFIGS=softmax,ssmax,sink,... compares any normalizers the same way (runs/compare)"
 	@echo "make bench      time training steps of the benchmark configs (Softmax and SSMax)"
@@ -212,15 +212,17 @@ ablation: setup all
 
 # ---- experiments: every finished run's small results accumulate in docs/experiments/EXP (commit them);
 # a finished run is never repeated, an interrupted one resumes. EXP=retrieval (scripts/retrieval.py) |
+# retrieval-long (the same to 64x T, 15 seeds, with the evaluation-only switches of the Softmax weights) |
 # geometry (the LM experiment at the paper's attention geometry) | ablation (the default scale)
 EXP ?= retrieval
 EXP_FLAGS ?=
 EXP_CMD_retrieval = scripts/retrieval.py
+EXP_CMD_retrieval-long = scripts/retrieval.py --scale long
 EXP_CMD_geometry = scripts/ablation.py --scale geometry
 EXP_CMD_ablation = scripts/ablation.py
 experiments: setup all
-	@case "$(EXP)" in retrieval|geometry|ablation) ;; *) echo "error: unknown experiment EXP=$(EXP)"; \
-	  echo "HINT: make experiments EXP=retrieval, EXP=geometry or EXP=ablation"; exit 1;; esac
+	@case "$(EXP)" in retrieval|retrieval-long|geometry|ablation) ;; *) echo "error: unknown experiment EXP=$(EXP)"; \
+	  echo "HINT: make experiments EXP=retrieval, EXP=retrieval-long, EXP=geometry or EXP=ablation"; exit 1;; esac
 	$(PYTHON) $(EXP_CMD_$(EXP)) --publish docs/experiments/$(EXP) $(EXP_FLAGS)
 
 # ---- benchmarks: speed figures live here, never in tests

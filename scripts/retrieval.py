@@ -37,12 +37,24 @@ import stats  # noqa: E402
 
 read_csv = ablation_report.read_csv
 
-# every knob of a scale; default: about 45 s per recall run on 2 cores (Zen 5, AVX-512), training and evaluation
+# every knob of a scale; default: about 45 s per recall run on 2 cores (Zen 5, AVX-512), training and evaluation.
+# thetas: the RoPE bases of the evaluation, as multiples of the trained one (NoPE models are evaluated once);
+# eval_only: evaluations of every Softmax checkpoint with another normalizer switched in at evaluation, by the
+# name their results go under (--attn of eval_gpt; s of SSMax as train_gpt would start it), run while the
+# Softmax checkpoint exists; configs: the trained normalizers when --configs is not given (default: all)
 SCALES = {
     "default": dict(layers=2, heads=2, width=128, T=128, B=32, steps=800, lr=3e-3, warmup=100, val_every=200,
-                    val_batches=4, seeds=5, mults=[1, 2, 4, 8, 16], trials=100, pairs=8, queries=4),
+                    val_batches=4, seeds=5, mults=[1, 2, 4, 8, 16], trials=100, pairs=8, queries=4, thetas=(1, 50),
+                    eval_only={}),
+    # retrieval-long: the default model to 64x T, 15 seeds, the four trained normalizers of the primary contrasts
+    # and the two inference-time scalings of the Softmax weights; RoPE at theta x50 only (~9 min a seed and
+    # position scheme on a 2-core Zen 4)
+    "long": dict(layers=2, heads=2, width=128, T=128, B=32, steps=800, lr=3e-3, warmup=100, val_every=200,
+                 val_batches=4, seeds=15, mults=[1, 2, 4, 8, 16, 32, 64], trials=100, pairs=8, queries=4, thetas=(50,),
+                 eval_only={"logn-eval": "logn", "ssmax-eval": "ssmax"}, configs=["softmax", "ssmax", "ssmax-fixed", "temp"]),
     "smoke": dict(layers=2, heads=2, width=32, T=64, B=4, steps=12, lr=3e-3, warmup=2, val_every=6,
-                  val_batches=1, seeds=2, mults=[1, 2], trials=4, pairs=4, queries=2),
+                  val_batches=1, seeds=2, mults=[1, 2], trials=4, pairs=4, queries=2, thetas=(1, 50),
+                  eval_only={"logn-eval": "logn", "ssmax-eval": "ssmax"}),
 }
 TASKS = ("recall", "mqar", "passkey")
 SEED = 1
@@ -52,8 +64,20 @@ def run_dir(out, task, pos, attn, seed):
     return os.path.join(out, task, pos, attn, "seed%d" % seed)
 
 
-def result_files(d, pos):
-    return [os.path.join(d, "retrieval_theta%d.csv" % m) for m in ((1, 50) if pos == "rope" else (1,))]
+def thetas(S, pos):
+    """the RoPE base multiples a model of this position scheme is evaluated at"""
+    return tuple(S["thetas"]) if pos == "rope" else (1,)
+
+
+def result_files(d, pos, S):
+    """{theta multiple: the result file of that evaluation}"""
+    return {m: os.path.join(d, "retrieval_theta%d.csv" % m) for m in thetas(S, pos)}
+
+
+def evaluated(S, configs):
+    """the names results are reported under: the trained normalizers, then the evaluation-only switches of
+    the Softmax weights (when Softmax is trained)"""
+    return list(configs) + (list(S["eval_only"]) if "softmax" in configs else [])
 
 
 def main():
@@ -76,7 +100,7 @@ def main():
     S = dict(SCALES[args.scale])
     ablation.set_seeds(S, args.seeds, 5)
     known = ablation.normalizer_names()
-    configs = ablation.check_normalizers(args.configs, known) if args.configs else known
+    configs = ablation.check_normalizers(args.configs, known) if args.configs else S.get("configs", known)
     tasks = args.tasks.split(",")
     if not tasks or any(t not in TASKS for t in tasks):
         sys.exit("error: --tasks takes %s, got '%s'\nHINT: e.g. --tasks recall" % (", ".join(TASKS), args.tasks))
@@ -100,15 +124,21 @@ def main():
     threads = ["--threads", str(args.threads)] if args.threads else []
     T = S["T"]
     t_start, trained = time.time(), 0
-    for task in tasks:  # one task and scheme complete (all seeds) before the next: a partial experiment answers something
-        for pos in poss:
-            for k in range(S["seeds"]):
-                seed = SEED + k
+    # task by task; within a task seed by seed, both position schemes and every normalizer of a seed before
+    # the next seed: a partial experiment is already a paired comparison in both schemes
+    for task in tasks:
+        for k in range(S["seeds"]):
+            seed = SEED + k
+            for pos in poss:
                 for attn in configs:
                     d = run_dir(out, task, pos, attn, seed)
+                    # the evaluation-only switches read the Softmax checkpoint: they belong to its unit
+                    extra = {name: run_dir(out, task, pos, name, seed) for name in S["eval_only"]} if attn == "softmax" else {}
+                    wanted = list(result_files(d, pos, S).values()) + \
+                        [f for e in extra.values() for f in result_files(e, pos, S).values()]
                     published = args.publish and all(os.path.exists(os.path.join(args.publish, os.path.relpath(f, out)))
-                                                     for f in result_files(d, pos))
-                    if published or all(os.path.exists(f) for f in result_files(d, pos)):
+                                                     for f in wanted)
+                    if published or all(os.path.exists(f) for f in wanted):
                         continue
                     ckpt = ablation.final_ckpt(d, S["steps"])
                     if not os.path.exists(ckpt):
@@ -127,11 +157,18 @@ def main():
                                       "--log-every", "100"] + target + threads, log)
                         trained += 1
                     contexts = ",".join(str(m * T) for m in S["mults"])
-                    for mult, path in zip((1, 50), result_files(d, pos)):
-                        theta = ["--rope-theta", str(10000.0 * mult)] if pos == "rope" else []
-                        ablation.run(["./eval_gpt", "retrieval", "-c", ckpt, "-d", val_glob, "--task", task,
-                                      "--pairs", str(S["pairs"]), "--queries", str(S["queries"]), "--contexts", contexts,
-                                      "--trials", str(S["trials"]), "-o", path] + theta + threads, log)
+                    for name, where in [(None, d)] + list(extra.items()):
+                        switch = ["--attn", S["eval_only"][name]] if name else []
+                        if name:
+                            os.makedirs(where, exist_ok=True)
+                        for mult, path in result_files(where, pos, S).items():
+                            if os.path.exists(path):
+                                continue
+                            theta = ["--rope-theta", str(10000.0 * mult)] if pos == "rope" else []
+                            ablation.run(["./eval_gpt", "retrieval", "-c", ckpt, "-d", val_glob, "--task", task,
+                                          "--pairs", str(S["pairs"]), "--queries", str(S["queries"]), "--contexts", contexts,
+                                          "--trials", str(S["trials"]), "-o", path + ".part"] + switch + theta + threads, log)
+                            os.replace(path + ".part", path)  # a result file exists only when its evaluation finished
                     for f in glob.glob(os.path.join(d, "ckpt_*.bin")):  # a finished run keeps its results, not its weights
                         os.remove(f)
                     if args.publish:
@@ -167,7 +204,7 @@ def seeds_of(out, task, pos, attn, S):
     found = []
     for k in range(S["seeds"]):
         d = run_dir(out, task, pos, attn, SEED + k)
-        if all(os.path.exists(f) for f in result_files(d, pos)):
+        if all(os.path.exists(f) for f in result_files(d, pos, S).values()):
             found.append((SEED + k, d))
     return found
 
@@ -181,7 +218,7 @@ def table(out, S, configs, task, pos, mult):
             continue
         per = {}
         for seed, d in runs:
-            by_ctx, _ = accuracy(result_files(d, pos)[0 if mult == 1 else 1])
+            by_ctx, _ = accuracy(result_files(d, pos, S)[mult])
             for n, (k, a) in by_ctx.items():
                 per.setdefault(n, {})[seed] = k / a
         rows[attn] = per
@@ -189,7 +226,7 @@ def table(out, S, configs, task, pos, mult):
 
 
 def figure(out, S, configs, task, pos, path):
-    mults = (1, 50) if pos == "rope" else (1,)
+    mults = thetas(S, pos)
     fig, axes = plt.subplots(1, len(mults) + 1, figsize=(6 * (len(mults) + 1), 4.3))
     T = S["T"]
     for ax, mult in zip(axes, mults):
@@ -216,7 +253,7 @@ def figure(out, S, configs, task, pos, path):
     for i, attn in enumerate(configs):
         pooled = {}
         for _, d in seeds_of(out, task, pos, attn, S):
-            _, by_dist = accuracy(result_files(d, pos)[-1])
+            _, by_dist = accuracy(result_files(d, pos, S)[mults[-1]])
             for b, (k, a) in by_dist.get(n_long, {}).items():
                 c = pooled.get(b, (0, 0))
                 pooled[b] = (c[0] + k, c[1] + a)
@@ -235,7 +272,7 @@ def figure(out, S, configs, task, pos, path):
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("distance from the information to the question (tokens; dotted: T)")
     ax.set_title("by distance at %d tokens (%dx), theta %s, seeds pooled (95%% Wilson)"
-                 % (n_long, S["mults"][-1], "x50" if pos == "rope" else "-"), fontsize=9)
+                 % (n_long, S["mults"][-1], "x%d" % mults[-1] if pos == "rope" else "-"), fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -244,20 +281,27 @@ def figure(out, S, configs, task, pos, path):
 
 def report(out, S, configs, tasks, poss, seconds, scale):
     T = S["T"]
+    configs = evaluated(S, configs)
     lines = ["# Retrieval learned from scratch (`%s`)" % scale, ""]
     train_s = sum(float(r["step_ms"]) / 1000 for f in glob.glob(os.path.join(out, "*", "*", "*", "*", "log.csv"))
                   for r in read_csv(f))
     lines.append("%s." % ablation_report.machine_line(out))
-    lines.append("Made by `scripts/retrieval.py --scale %s` (`make experiments EXP=retrieval`); training steps %.0f minutes in all%s. "
+    lines.append("Made by `scripts/retrieval.py --scale %s` (`make experiments EXP=%s`); training steps %.0f minutes in all%s. "
                  "Model: %d layers, %d heads, width %d (head size %d), SwiGLU, RMSNorm, byte tokens, trained from scratch at T = %d, "
                  "batch %d, %d steps, lr %g cosine. recall: %d one-token items (8 keys x 16 values) among random filler, %d "
                  "queries, each a query id for a key followed by its item; mqar: the same with two-token (key, value) pairs; "
                  "passkey: a 7-digit key in book text. Accuracy: an answer is right when every one of its tokens is the argmax; %d examples per "
                  "context and model, the same examples for every model. Intervals: 95%% t over seeds (a seed sets init and "
                  "training examples, shared by the normalizers, so differences are paired); Wilson over pooled answers by distance."
-                 % (scale, train_s / 60, ", this invocation %.0f minutes" % (seconds / 60) if seconds else "",
+                 % (scale, "retrieval-long" if scale == "long" else "retrieval", train_s / 60, ", this invocation %.0f minutes" % (seconds / 60) if seconds else "",
                     S["layers"], S["heads"], S["width"], S["width"] // S["heads"], T, S["B"], S["steps"], S["lr"],
                     S["pairs"], S["queries"], S["trials"]))
+    if S["eval_only"]:
+        lines.append("")
+        lines.append("Not trained: %s are every Softmax checkpoint evaluated with the normalizer switched at evaluation "
+                     "(eval_gpt --attn; s of SSMax as train_gpt starts it, 1 / mean ln n over the training window), "
+                     "the paper's (e) and an inference-time scaling." % ", ".join(
+                         "%s (%s)" % (n, a) for n, a in S["eval_only"].items()))
     base = "softmax"
     for task in tasks:
         for pos in poss:
@@ -266,7 +310,7 @@ def report(out, S, configs, tasks, poss, seconds, scale):
             name = "%s_%s.png" % (task, pos)
             figure(out, S, configs, task, pos, os.path.join(out, name))
             lines += ["", "## %s, %s" % (task, "RoPE" if pos == "rope" else "NoPE"), "", "![%s](%s)" % (name, name), ""]
-            for mult in ((1, 50) if pos == "rope" else (1,)):
+            for mult in thetas(S, pos):
                 rows = table(out, S, configs, task, pos, mult)
                 ns = sorted({n for per in rows.values() for n in per})
                 lines += ["Answers right, mean +- 95%% t over seeds%s; below each, the paired difference to %s:" %
@@ -300,7 +344,7 @@ def claims(out, S, configs, tasks, poss):
     T = S["T"]
     for task in tasks:
         for pos in poss:
-            for mult in ((1, 50) if pos == "rope" else (1,)):
+            for mult in thetas(S, pos):
                 rows = table(out, S, configs, task, pos, mult)
                 if "softmax" not in rows or "ssmax" not in rows:
                     continue
