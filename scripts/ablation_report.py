@@ -87,6 +87,10 @@ def rope_bound(hs, T, theta_train, theta_eval):
     return 2 * math.pi * theta_eval ** (d_c / hs), d_c
 
 
+# a needle's first digit is drawn from 1-9, the other six from 0-9: the rates a model reaches knowing only the format
+CHANCE_FIRST = 1.0 / 9
+
+
 BANDS = [(0, 1, "[1, T]"), (1, 4, "(T, 4T]"), (4, 10, "(4T, 10T]"), (10, 16, "(10T, 16T]")]
 
 
@@ -387,58 +391,117 @@ def finished_seeds(out, c, S):
     return [k for k in range(S.get("seeds", 1)) if all(os.path.exists(f) for f in unit_files(out, c, k))]
 
 
-def seed_band_differences(out, S, T, c, ref, mult):
-    """the seeds both c and ref have finished, and per band the list of c's band loss minus ref's, by seed"""
+def excess(bands):
+    """a run's band losses minus its own loss in [1, T] (band 0): what it loses by going beyond its window, free
+    of an offset it has everywhere"""
+    return [x - bands[0] for x in bands]
+
+
+def seed_band_differences(out, S, T, c, ref, mult, over_window=False):
+    """the seeds both c and ref have finished (by seed id), and per band the list of c's band loss minus ref's,
+    by seed; over_window: each run's loss in excess of its own [1, T] loss"""
     ks = sorted(set(finished_seeds(out, c, S)) & set(finished_seeds(out, ref, S)))
-    pairs = [(band_means(out, c, k, mult, T), band_means(out, ref, k, mult, T)) for k in ks]
+    f = excess if over_window else (lambda x: x)
+    pairs = [(f(band_means(out, c, k, mult, T)), f(band_means(out, ref, k, mult, T))) for k in ks]
     return ks, [[x[j] - y[j] for x, y in pairs] for j in range(len(BANDS))]
 
 
-def band_difference(out, S, T, c, ref, mult, j):
-    """(mean, lo, hi, how) of c's loss minus ref's in band j: paired by seed with a 95% t-interval when two or
-    more seeds of both have finished, else over the first seed's windows (the same windows for every model)
-    with a 95% bootstrap interval"""
-    ks, diffs = seed_band_differences(out, S, T, c, ref, mult)
+def band_difference(out, S, T, c, ref, mult, j, over_window=False):
+    """(mean, lo, hi, how, differences) of c's loss minus ref's in band j (over_window: of their excess over
+    their own [1, T] loss): paired by seed with a 95% t-interval when two or more seeds of both have finished,
+    else over the first seed's windows (the same windows for every model) with a 95% bootstrap interval"""
+    ks, diffs = seed_band_differences(out, S, T, c, ref, mult, over_window)
     if len(ks) >= 2 and all(math.isfinite(x) for x in diffs[j]):
         m, h = stats.t_interval(diffs[j])
-        return m, m - h, m + h, "%d seeds" % len(ks)
-    spans = [(BANDS[j][0] * T, BANDS[j][1] * T)]
+        return m, m - h, m + h, "%d seeds" % len(ks), diffs[j]
+    spans = [(0, T), (BANDS[j][0] * T, BANDS[j][1] * T)]
     a = window_bands(os.path.join(out, c, "lengths_theta%d_windows.csv" % mult), spans)
     b = window_bands(os.path.join(out, ref, "lengths_theta%d_windows.csv" % mult), spans)
-    d = [x[0] - y[0] for x, y in zip(a, b) if math.isfinite(x[0]) and math.isfinite(y[0])]
+    d = [(x[1] - x[0] * over_window) - (y[1] - y[0] * over_window) for x, y in zip(a, b)
+         if all(math.isfinite(v) for v in x + y)]
     if not d:
-        return float("nan"), float("nan"), float("nan"), "not evaluated"
+        return float("nan"), float("nan"), float("nan"), "not evaluated", []
     lo, hi = stats.bootstrap_mean(d)
-    return sum(d) / len(d), lo, hi, "1 seed, %d windows" % len(d)
+    return sum(d) / len(d), lo, hi, "1 seed, %d windows" % len(d), []
+
+
+def band_excess_difference(out, S, T, c, ref, mult, j):
+    """band_difference of the excess over each run's own in-window loss: the length-generalisation figure"""
+    return band_difference(out, S, T, c, ref, mult, j, over_window=True)
+
+
+def final_losses(out, S):
+    """{config: {seed id: final validation loss}} of every finished pretraining run: pairs are made by seed id"""
+    got = {}
+    for c in PRETRAINED:
+        runs = [(SEED, os.path.join(out, c, "pretrain"))] + other_seeds(out, c, S)
+        got[c] = {seed: log_rows(d)[3][-1] for seed, d in runs if os.path.exists(os.path.join(d, "log.csv"))}
+    return got
+
+
+def p_pair(ds):
+    """(paired t p, sign-flip p) of a list of paired differences; nan below 2"""
+    return (stats.t_p(ds), stats.sign_flip_p(ds)) if len(ds) >= 2 else (float("nan"), float("nan"))
 
 
 def seed_bands_table(out, S, T):
-    """per config and theta, the band losses' paired difference to the baseline over seeds"""
+    """per config and theta, the band losses' paired difference to the baseline over seeds, raw and in excess of
+    each run's own in-window loss"""
     base = PRETRAINED[0]
     ks = finished_seeds(out, base, S)
     if len(ks) < 2:
         return []
-    lines = ["Over seeds (each seed's band loss is its mean over the windows): the paired difference to %s, mean "
-             "+- 95%% t-interval over the seeds both have finished (negative: lower loss than %s; ** the interval "
-             "excludes 0):" % (LABELS[base], LABELS[base]), "",
-             "| config minus %s | theta | seeds | " % LABELS[base] + " | ".join(name for _, _, name in BANDS) + " |",
-             "|---|---|---|" + "---|" * len(BANDS)]
-    for c in CONFIGS:
-        if c == base:
-            continue
-        for mult in (1, 50):
-            common, diffs = seed_band_differences(out, S, T, c, base, mult)
-            if len(common) < 2:
+    lines = []
+    for over_window in (False, True):
+        lines += [("Over seeds (each seed's band loss is its mean over the windows): the paired difference to %s, mean "
+                   "+- 95%% t-interval over the seeds both have finished (negative: lower loss than %s; ** the interval "
+                   "excludes 0, unadjusted):" if not over_window else
+                   "The same in excess of each run's own loss in [1, T] at that theta (band loss minus [1, T] loss, then "
+                   "differenced): the length-generalisation figure, free of an offset a config has at every position "
+                   "(so its [1, T] column is 0 by construction):") % ((LABELS[base], LABELS[base]) if not over_window else ()), "",
+                  "| config minus %s | theta | seeds | " % LABELS[base] + " | ".join(name for _, _, name in BANDS) + " |",
+                  "|---|---|---|" + "---|" * len(BANDS)]
+        for c in CONFIGS:
+            if c == base:
                 continue
-            cells = []
-            for d in diffs:
-                if not all(math.isfinite(x) for x in d):
-                    cells.append("-")
+            for mult in (1, 50):
+                common, diffs = seed_band_differences(out, S, T, c, base, mult, over_window)
+                if len(common) < 2:
                     continue
-                m, h = stats.t_interval(d)
-                cells.append("%+.3f +- %.3f%s" % (m, h, " **" if abs(m) > h else ""))
-            lines.append("| %s minus %s | x%d | %d | %s |" % (LABELS[c], LABELS[base], mult, len(common), " | ".join(cells)))
-    return lines + [""]
+                cells = []
+                for d in diffs:
+                    if not all(math.isfinite(x) for x in d):
+                        cells.append("-")
+                        continue
+                    m, h = stats.t_interval(d)
+                    cells.append("%+.3f +- %.3f%s" % (m, h, " **" if abs(m) > h else ""))
+                lines.append("| %s minus %s | x%d | %d | %s |" % (LABELS[c], LABELS[base], mult, len(common), " | ".join(cells)))
+        lines.append("")
+    return lines
+
+
+def held(v, holm_t):
+    """a directional verdict stands only when the family's Holm-adjusted t p-value is below 0.05 too"""
+    if v in ("reproduced", "contradicted", "not reproduced (they differ)") and not (math.isfinite(holm_t) and holm_t < 0.05):
+        return "%s before correction; not resolved after Holm" % v
+    return v
+
+
+def family_lines(fam, label, want, unit):
+    """one line per (config, ids, differences) of a family: interval, p-values, Holm over the family, verdict"""
+    tp = [p_pair(ds)[0] for _, _, ds in fam]
+    sp = [p_pair(ds)[1] for _, _, ds in fam]
+    ht, hs = stats.holm(tp), stats.holm(sp)
+    lines = []
+    for (c, ids, ds), a1, a2, a3, a4 in zip(fam, tp, sp, ht, hs):
+        if len(ds) < 2:
+            lines.append("- %s: %d %s paired so far: not testable yet." % (label(c, ids), len(ds), unit))
+            continue
+        m, h = stats.t_interval(ds)
+        lines.append("- %s: %+.4f [%+.4f, %+.4f] (%d %s paired by id: %s; p %s t, %s sign-flip; Holm over %d: %s, %s): %s." %
+                     (label(c, ids), m, m - h, m + h, len(ds), unit, ", ".join(str(i) for i in ids), stats.fmt_p(a1),
+                      stats.fmt_p(a2), len(fam), stats.fmt_p(a3), stats.fmt_p(a4), held(verdict(m - h, m + h, want(c)), a3)))
+    return lines
 
 
 def verdict(lo, hi, want):
@@ -459,23 +522,28 @@ def claims_section(out, S, T):
     name = lambda c: LABELS[c]
     lines = ["## The paper's claims at this scale", "",
              "Each verdict is read from a 95% interval of a difference to the paper's comparison: reproduced (the "
-             "interval lies on the paper's side of 0), contradicted (on the other side), not resolved (it holds 0).", ""]
-    # 1. pretraining loss
-    finals = {c: [log_rows(d)[3][-1] for d in seed_runs(out, c, S)] for c in PRETRAINED}
+             "interval lies on the paper's side of 0), contradicted (on the other side), not resolved (it holds 0). "
+             "Within a claim the comparisons are one family: next to each interval stand the paired t and exact "
+             "sign-flip p-values and their Holm adjustment over the family, and a verdict of reproduced or "
+             "contradicted stands only where the Holm-adjusted t p-value is below 0.05 too. No primary comparison "
+             "was named before these runs: every claim here is exploratory.", ""]
+    # 1. pretraining loss, paired by seed id
+    finals = final_losses(out, S)
     lines.append("**1. Pretraining loss: every SSMax variant below Softmax.**")
+    fam = []
     for c in PRETRAINED:
         if c == base or ATTN.get(c) not in ("ssmax", "ssmax-fixed", "ssmax-bias") or c == "f":
             continue
-        k = min(len(finals[c]), len(finals[base]))
-        if k < 2:
-            lines.append("- %s: one seed so far: not testable yet." % name(c))
-            continue
-        m, h = stats.paired(finals[base][:k], finals[c][:k])
-        lines.append("- %s minus %s, final validation loss: %+.4f [%+.4f, %+.4f] (%d seeds): %s." %
-                     (name(c), name(base), m, m - h, m + h, k, verdict(m - h, m + h, "lower")))
+        ids, xa, xc = stats.pair_by_id(finals[base], finals[c])
+        fam.append((c, ids, [y - x for x, y in zip(xa, xc)]))
+    lines += family_lines(fam, lambda c, ids: "%s minus %s, final validation loss" % (name(c), name(base)),
+                          lambda c: "lower", "seeds")
     lines.append("")
-    # 2. length generalisation, theta x50, inside RoPE's bound
+    # 2. length generalisation, theta x50, inside RoPE's bound: each run's excess over its own in-window loss
     lines.append("**2. Length generalisation (theta x50 at evaluation): SSMax far better than Softmax beyond T.**")
+    lines.append("The figure is each run's loss beyond T in excess of its own loss in [1, T] at the same theta, "
+                 "differenced between the two configs: an offset a model has at every position (a lower in-window "
+                 "loss) is not length generalisation. The raw band difference follows it in brackets.")
     gate = context_gate(out, base, T)
     hs = head_size(out, base)
     bound = rope_bound(hs, T, 10000.0, 500000.0)[0] / T if hs else float("inf")
@@ -493,6 +561,7 @@ def claims_section(out, S, T):
         paper = {"b": "better than (a)", "c": "better than (a)", "d": "worse than (b) at long context",
                  "e": "better than (a) beyond T", "f": "close to (b)",
                  "logn": "not in the paper; Anson et al. (arXiv 2505.17083) find LogN far better than RoPE alone at 16x"}
+        fam = []
         for c in CONFIGS:
             if c == base:
                 continue
@@ -500,16 +569,24 @@ def claims_section(out, S, T):
             if ref not in CONFIGS:
                 continue
             for j in inside:
-                m, lo, hi, how = band_difference(out, S, T, c, ref, 50, j)
-                lines.append("- %s minus %s, loss in %s (RoPE's bound: %.1fx T): %+.3f [%+.3f, %+.3f] (%s); the paper: %s: %s." %
-                             (name(c), name(ref), BANDS[j][2], bound, m, lo, hi, how, paper.get(c, "better than (a)"),
-                              "recorded (gate failed)" if gated else verdict(lo, hi, want)))
+                m, lo, hi, how, ds = band_excess_difference(out, S, T, c, ref, 50, j)
+                rm, rlo, rhi, _, _ = band_difference(out, S, T, c, ref, 50, j)
+                fam.append(((c, ref, j, want, m, lo, hi, how, rm, rlo, rhi), ds))
+        tp = [p_pair(ds)[0] for _, ds in fam]
+        sp = [p_pair(ds)[1] for _, ds in fam]
+        ht, hsf = stats.holm(tp), stats.holm(sp)
+        for ((c, ref, j, want, m, lo, hi, how, rm, rlo, rhi), _), a1, a2, a3, a4 in zip(fam, tp, sp, ht, hsf):
+            v = "recorded (gate failed)" if gated else held(verdict(lo, hi, want), a3)
+            lines.append("- %s minus %s, excess loss in %s over [1, T] (RoPE's bound: %.1fx T): %+.3f [%+.3f, %+.3f] (%s; "
+                         "p %s t, %s sign-flip; Holm over %d: %s, %s) [raw: %+.3f [%+.3f, %+.3f]]; the paper: %s: %s." %
+                         (name(c), name(ref), BANDS[j][2], bound, m, lo, hi, how, stats.fmt_p(a1), stats.fmt_p(a2), len(fam),
+                          stats.fmt_p(a3), stats.fmt_p(a4), rm, rlo, rhi, paper.get(c, "better than (a)"), v))
     lines.append("")
     # 3. needle retrieval beyond T
     lines.append("**3. Key-information retrieval (needle, theta x50): SSMax keeps its accuracy beyond T where Softmax fails.**")
-    def pooled(c, f, longer):
+    def pooled(c, f, longer, what="exact"):
         rows = [r for r in read_csv(os.path.join(out, c, f)) if (int(r["context"]) > T) == longer]
-        return sum(round(float(r["exact"]) * int(r["trials"])) for r in rows), sum(int(r["trials"]) for r in rows)
+        return sum(round(float(r[what]) * int(r["trials"])) for r in rows), sum(int(r["trials"]) for r in rows)
     routes = [("needle.csv", "")] + ([("needle_paper.csv", ", after fine-tuning at the trained theta (the paper's route)")]
                                      if has_paper_route(out) else [])
     for f, what in routes:
@@ -525,8 +602,19 @@ def claims_section(out, S, T):
             lines.append("- %s minus %s%s, exact match at contexts > T: %.2f - %.2f = %+.2f [%+.2f, %+.2f] (%d trials each, "
                          "Newcombe interval, first seed): %s." % (name(c), name(base), what, kc / nc, ka / na, d, lo, hi, nc,
                                                                   verdict(-hi, -lo, "lower") if c in ("b", "c") else "for comparison"))
-    lines.append("- The retrieval experiment (docs/experiments/retrieval) tests this claim with retrieval learned from "
-                 "scratch, 5 seeds per normalizer.")
+    for f, what in routes:  # the first digit is drawn from 1-9: a model that has learned only "a digit comes" is right 1 in 9
+        cells = []
+        for c in CONFIGS:
+            k, n = pooled(c, f, True, "first_digit")
+            if n:
+                lo, hi = stats.wilson(k, n)
+                cells.append("%s %.3f [%.3f, %.3f]%s" % (name(c), k / n, lo, hi, " (at chance)" if lo <= CHANCE_FIRST <= hi else
+                                                         " (below chance)" if hi < CHANCE_FIRST else " (above chance)"))
+        if cells:
+            lines.append("- First digit right at contexts > T%s, against its chance of 1/9 = %.3f (95%% Wilson): %s." %
+                         (what, CHANCE_FIRST, "; ".join(cells)))
+    lines.append("- The retrieval experiments (docs/experiments/retrieval, retrieval-long) test this claim with retrieval "
+                 "learned from scratch.")
     lines.append("")
     # 4. attention on the needle
     lines.append("**4. Attention on the needle: only SSMax concentrates on it.**")
@@ -600,7 +688,7 @@ def write_report(out, S, data, switch, seconds, scale, paper):
                     S.get("schedule", "cosine"), ", validation windows spread over the held-out books" if S.get("val_spread") else "",
                     variants, retrieval))
     base = PRETRAINED[0]
-    finals = {c: [log_rows(d)[3][-1] for d in seed_runs(out, c, S)] for c in PRETRAINED}
+    finals = final_losses(out, S)
     lines[-1] += (" Seeds finished so far (of %d): %s; a seed sets the init and the data order, the same for every "
                   "config, so differences are paired by seed. Every seed's model is evaluated for length; the needle "
                   "uses the first seed's (%d)." % (S.get("seeds", 1), ", ".join("%s %d" % (LABELS[c], len(finals[c])) for c in PRETRAINED),
@@ -610,12 +698,12 @@ def write_report(out, S, data, switch, seconds, scale, paper):
               "lower loss than %s)." % (LABELS[base], LABELS[base]), "",
               "| config | seeds | final val loss | difference to %s (paired) | what it says |" % LABELS[base], "|---|---|---|---|---|"]
     for c in PRETRAINED:
-        m, h = stats.t_interval(finals[c])
+        m, h = stats.t_interval(list(finals[c].values()))
         if c == base:
             diff, says = "-", "the baseline"
         else:
-            k = min(len(finals[c]), len(finals[base]))
-            dm, dh = stats.paired(finals[base][:k], finals[c][:k])
+            _, xa, xc = stats.pair_by_id(finals[base], finals[c])
+            dm, dh = stats.paired(xa, xc)
             diff = stats.fmt_interval(dm, dh)
             if not math.isfinite(dh):
                 says = "one seed: no interval"
@@ -627,7 +715,8 @@ def write_report(out, S, data, switch, seconds, scale, paper):
     lines += ["", "## Numbers", "",
               "| config | final val loss (first seed) | other seeds | loss at 1..T | loss at 4T..%dT (theta x1) | loss at 4T..%dT (theta x50) | "
               % (S.get("len_mult", 32), S.get("len_mult", 32)) +
-              "needle exact (all cells, 95% Wilson) | needle exact at <= T | needle exact at > T | first digit (all) | digits right (all) | "
+              "needle exact (all cells, 95% Wilson; chance 1e-7) | needle exact at <= T | needle exact at > T | first digit (all; chance 0.111) | "
+              "digits right (all; chance 0.100) | "
               "score trials exact / first / wrong |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in CONFIGS:

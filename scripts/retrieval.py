@@ -51,7 +51,15 @@ SCALES = {
     # position scheme on a 2-core Zen 4)
     "long": dict(layers=2, heads=2, width=128, T=128, B=32, steps=800, lr=3e-3, warmup=100, val_every=200,
                  val_batches=4, seeds=15, mults=[1, 2, 4, 8, 16, 32, 64], trials=100, pairs=8, queries=4, thetas=(50,),
-                 eval_only={"logn-eval": "logn", "ssmax-eval": "ssmax"}, configs=["softmax", "ssmax", "ssmax-fixed", "temp"]),
+                 eval_only={"logn-eval": "logn", "ssmax-eval": "ssmax"}, configs=["softmax", "ssmax", "ssmax-fixed", "temp"],
+                 # the protocol, fixed before the first run (issue 44): one primary endpoint, accuracy at 64x T; the
+                 # contrasts (a minus b, paired by seed) in both position schemes, Holm over all of them; claim 3 is
+                 # confirmed when ssmax - softmax stays > 0 after Holm (paired t and sign-flip both) and its gap at
+                 # 64x exceeds its gap at 16x, refuted when the interval lies within +-0.03 or the gap shrinks
+                 primary=dict(mult=64, contrasts=[("ssmax", "softmax"), ("ssmax", "logn-eval"), ("ssmax", "ssmax-eval"),
+                                                  ("temp", "softmax")], equivalence=0.03, shrink_from=16),
+                 # seeds 1-5 retrain the default experiment's runs: a determinism check against its committed files
+                 reproduces="docs/experiments/retrieval"),
     "smoke": dict(layers=2, heads=2, width=32, T=64, B=4, steps=12, lr=3e-3, warmup=2, val_every=6,
                   val_batches=1, seeds=2, mults=[1, 2], trials=4, pairs=4, queries=2, thetas=(1, 50),
                   eval_only={"logn-eval": "logn", "ssmax-eval": "ssmax"}),
@@ -77,7 +85,7 @@ def result_files(d, pos, S):
 def evaluated(S, configs):
     """the names results are reported under: the trained normalizers, then the evaluation-only switches of
     the Softmax weights (when Softmax is trained)"""
-    return list(configs) + (list(S["eval_only"]) if "softmax" in configs else [])
+    return list(configs) + [n for n in S["eval_only"] if "softmax" in configs and n not in configs]
 
 
 def main():
@@ -331,17 +339,151 @@ def report(out, S, configs, tasks, poss, seconds, scale):
                                 cell += "<br>%+.2f +- %.2f%s" % (dm, dh, mark)
                         cells.append(cell)
                     lines.append("| %s | %d | %s |" % (attn, len(next(iter(per.values()))), " | ".join(cells)))
-                lines += ["", "(** the paired interval excludes 0)", ""]
+                lines += ["", "(** the paired interval excludes 0, unadjusted for the number of comparisons: the Holm-adjusted "
+                          "p-values are under Statistics)", ""]
     lines += claims(out, S, configs, tasks, poss)
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote %s" % os.path.join(out, "report.md"))
 
 
+# chance: an answer is one of the 16 items of the queried key (8 keys x 16 values); a model that knows the
+# key's items but not the value is right 1 time in 16
+CHANCE = {"recall": 1.0 / 16}
+
+
+def setting_name(pos, mult):
+    return "NoPE" if pos == "none" else "RoPE theta %s" % ("as trained" if mult == 1 else "x%d" % mult)
+
+
+def differences(rows, a, b, n):
+    """(seeds, a's accuracy minus b's at context n, paired by seed id)"""
+    seeds, xa, xb = stats.pair_by_id(rows.get(a, {}).get(n, {}), rows.get(b, {}).get(n, {}))
+    return seeds, [x - y for x, y in zip(xa, xb)]
+
+
+def contrast_rows(family):
+    """table rows of a family of (label, seeds, differences): mean +- 95% t, the paired t and the exact sign-flip
+    p-values, and both Holm-adjusted over the family; returns (rows, {label: (m, h, Holm t, Holm sign-flip)})"""
+    tp = [stats.t_p(ds) for _, _, ds in family]
+    sp = [stats.sign_flip_p(ds) for _, _, ds in family]
+    ht, hs = stats.holm(tp), stats.holm(sp)
+    rows, out = [], {}
+    for (label, seeds, ds), a, b, c, d in zip(family, tp, sp, ht, hs):
+        m, h = stats.t_interval(ds) if ds else (float("nan"), math.inf)
+        rows.append("| %s | %d | %s | %s | %s | %s | %s |" % (label, len(seeds), "%+.3f +- %.3f" % (m, h) if math.isfinite(h) else "-",
+                                                        stats.fmt_p(a), stats.fmt_p(b), stats.fmt_p(c), stats.fmt_p(d)))
+        out[label] = (m, h, c, d)
+    return rows, out
+
+
+def sign_flip_floor(family):
+    """the note that few seeds bound the exact sign-flip p-value from below"""
+    n = min((len(ds) for _, _, ds in family if ds), default=0)
+    return ["With %d seeds the exact sign-flip test cannot go below 2 / 2^%d = %.4f, whatever the data: it needs "
+            "at least 6 seeds to reach 0.05 alone, and more after Holm." % (n, n, 2.0 / 2 ** n), ""] if 1 < n < 10 else []
+
+
+CONTRAST_HEAD = ["| contrast (paired by seed) | seeds | mean +- 95% t | p (t) | p (sign-flip) | Holm p (t) | Holm p (sign-flip) |",
+                 "|---|---|---|---|---|---|---|"]
+
+
+def loss_columns(path):
+    """a training log without its timing columns: what two runs of the same arithmetic share"""
+    return [{k: v for k, v in r.items() if k not in ("step_ms", "tok_per_s")} for r in read_csv(path)]
+
+
+def identical_training(out, task, pos, a, b, S):
+    """the seeds whose training logs of a and b are the same file, and the seeds both have"""
+    same, both = [], []
+    for k in range(S["seeds"]):
+        fa, fb = (os.path.join(run_dir(out, task, pos, c, SEED + k), "log.csv") for c in (a, b))
+        if os.path.exists(fa) and os.path.exists(fb):
+            both.append(SEED + k)
+            if loss_columns(fa) == loss_columns(fb):
+                same.append(SEED + k)
+    return same, both
+
+
 def claims(out, S, configs, tasks, poss):
-    """the paper's retrieval claim, stated from the numbers: SSMax retrieves better than Softmax beyond T"""
-    lines = ["## The paper's claim 3 (SSMax improves key-information retrieval), at this scale", ""]
+    """the statistics: chance, the family of every normalizer against Softmax at the longest context with Holm,
+    LogN's training, the primary endpoint (where the scale names one) and the determinism check"""
     T = S["T"]
+    configs = evaluated(S, configs)
+    n_long = T * S["mults"][-1]
+    lines = ["## Statistics", ""]
+    for task in tasks:
+        if task in CHANCE:
+            lines.append("Chance: a %s answer is one of the 16 items of the queried key, so a model that knows the key's "
+                         "items but not its value is right %.3f of the time; accuracies near %.2f are chance, not "
+                         "retrieval." % (task, CHANCE[task], CHANCE[task]))
+    lines.append("")
+    primary = S.get("primary")
+    if not primary:
+        lines.append("No primary comparison was named before this experiment ran: every comparison below is exploratory. "
+                     "Its successor, retrieval-long (docs/experiments/retrieval-long), fixes one before its runs.")
+        lines.append("")
+    for task in tasks:
+        for pos in poss:
+            for mult in thetas(S, pos):
+                rows = table(out, S, configs, task, pos, mult)
+                if "softmax" not in rows:
+                    continue
+                family = []
+                for c in configs:
+                    if c != "softmax" and c in rows:
+                        seeds, ds = differences(rows, c, "softmax", n_long)
+                        family.append(("%s - softmax" % c, seeds, ds))
+                if not family:
+                    continue
+                body, _ = contrast_rows(family)
+                lines += ["Every normalizer minus Softmax at %dx T, %s, %s: paired t and exact sign-flip p-values, Holm over "
+                          "these %d comparisons:" % (S["mults"][-1], task, setting_name(pos, mult), len(family)), ""] + \
+                    CONTRAST_HEAD + body + [""] + sign_flip_floor(family)
+    lines += logn_section(out, S, configs, tasks, poss)
+    if primary:
+        lines += primary_section(out, S, configs, tasks, poss)
+    else:
+        lines += mean_beyond_T(out, S, configs, tasks, poss)
+    if S.get("reproduces"):
+        lines += determinism_section(out, S, configs, tasks, poss)
+    return lines
+
+
+def logn_section(out, S, configs, tasks, poss):
+    """LogN is Softmax inside T, so its training is Softmax's: say so when the logs show it"""
+    if "logn" not in configs and "logn-eval" not in configs or "ssmax" not in configs:
+        return []
+    lines = ["### LogN is Softmax with a scale at evaluation", ""]
+    n_long = S["T"] * S["mults"][-1]
+    for task in tasks:
+        for pos in poss:
+            if "logn" in configs:
+                same, both = identical_training(out, task, pos, "logn", "softmax", S)
+                if both:
+                    lines.append("- %s, %s: LogN's training log (every loss and gradient norm) is Softmax's for %d of %d seeds%s"
+                                 % (task, "NoPE" if pos == "none" else "RoPE", len(same), len(both),
+                                    ": max(1, ln n / ln T) is 1 at every position of training, so the trained LogN model is the "
+                                    "Softmax weights, and LogN's results are Softmax's evaluated with ln n / ln T beyond T "
+                                    "(inference-time scaling)." if same == both else "."))
+            other = "logn" if "logn" in configs else "logn-eval"
+            for mult in thetas(S, pos):
+                rows = table(out, S, configs, task, pos, mult)
+                seeds, ds = differences(rows, "ssmax", other, n_long)
+                if len(ds) >= 2:
+                    m, h = stats.t_interval(ds)
+                    lines.append("- %s, %s: SSMax minus LogN at %dx: %+.3f +- %.3f (%d seeds, p %s paired t, %s sign-flip): "
+                                 "%s" % (task, setting_name(pos, mult), S["mults"][-1], m, h, len(ds), stats.fmt_p(stats.t_p(ds)),
+                                         stats.fmt_p(stats.sign_flip_p(ds)),
+                                         "training with SSMax adds nothing detected over scaling the Softmax weights at evaluation."
+                                         if abs(m) <= h else "they differ."))
+    return lines + [""]
+
+
+def mean_beyond_T(out, S, configs, tasks, poss):
+    """the old summary (mean over contexts > T of SSMax minus Softmax), with its p-values and Holm over the settings"""
+    T = S["T"]
+    family = []
     for task in tasks:
         for pos in poss:
             for mult in thetas(S, pos):
@@ -349,25 +491,128 @@ def claims(out, S, configs, tasks, poss):
                 if "softmax" not in rows or "ssmax" not in rows:
                     continue
                 long_ = [n for n in rows["ssmax"] if n > T]
-                diffs = []
-                common = None
-                for n in long_:
-                    c = set(rows["ssmax"][n]) & set(rows["softmax"].get(n, {}))
-                    common = c if common is None else common & c
-                common = sorted(common or [])
-                if len(common) < 2:
-                    lines.append("- %s, %s%s: fewer than 2 paired seeds: not testable yet." % (task, "NoPE" if pos == "none" else "RoPE",
-                                                                                     "" if pos == "none" else " theta x%d" % mult))
-                    continue
-                for s in common:
-                    diffs.append(np.mean([rows["ssmax"][n][s] - rows["softmax"][n][s] for n in long_]))
-                m, h = stats.t_interval(diffs)
-                verdict = "reproduced" if m - h > 0 else "contradicted" if m + h < 0 else "not resolved"
-                lines.append("- %s, %s%s: SSMax minus Softmax, mean accuracy over contexts > T: %+.3f +- %.3f (%d seeds): %s."
-                             % (task, "NoPE" if pos == "none" else "RoPE", "" if pos == "none" else " theta x%d" % mult,
-                                m, h, len(common), verdict))
+                per = [dict(zip(*differences(rows, "ssmax", "softmax", n))) for n in long_]
+                seeds = sorted(set.intersection(*[set(p) for p in per])) if per else []
+                family.append(("ssmax - softmax, %s, %s" % (task, setting_name(pos, mult)), seeds,
+                               [float(np.mean([p[s] for p in per])) for s in seeds]))
+    if not family:
+        return []
+    body, res = contrast_rows(family)
+    lines = ["### The paper's claim 3 (SSMax improves key-information retrieval), at this scale", "",
+             "SSMax minus Softmax, the mean accuracy over the contexts beyond T, Holm over the %d settings:" % len(family), ""]
+    lines += CONTRAST_HEAD + body + [""]
+    for label, (m, h, ht, hs) in res.items():
+        ok = math.isfinite(ht) and max(ht, hs) < 0.05
+        lines.append("- %s: %s." % (label, ("SSMax higher after Holm (both tests)" if m > 0 else "SSMax lower after Holm (both tests)")
+                                    if ok else "not resolved after Holm"))
+    lines += ["", "Exploratory (no comparison was named before the run); retrieval-long tests the claim at 64x with 15 seeds.", ""]
+    return lines
+
+
+def primary_section(out, S, configs, tasks, poss):
+    """the primary endpoint as the protocol of the scale names it, and its verdicts"""
+    P = S["primary"]
+    T, n = S["T"], S["T"] * P["mult"]
+    n_short = S["T"] * P["shrink_from"]
+    lines = ["### Primary endpoint: accuracy at %dx T (named before the runs)" % P["mult"], "",
+             "The contrasts, each paired by seed, in every position scheme, Holm over all of them (the family is this "
+             "table). Claim 3 is confirmed when ssmax - softmax stays above 0 after Holm by both tests and its gap at %dx "
+             "exceeds its gap at %dx; refuted when its 95%% interval lies within +-%.2f or the gap shrinks from %dx to %dx."
+             % (P["mult"], P["shrink_from"], P["equivalence"], P["shrink_from"], P["mult"]), ""]
+    family, gaps = [], {}
+    for task in tasks:
+        for pos in poss:
+            mult = thetas(S, pos)[-1]
+            rows = table(out, S, configs, task, pos, mult)
+            for a, b in P["contrasts"]:
+                seeds, ds = differences(rows, a, b, n)
+                family.append(("%s - %s, %s, %s" % (a, b, task, setting_name(pos, mult)), seeds, ds))
+            s64, d64 = differences(rows, "ssmax", "softmax", n)
+            s16, d16 = differences(rows, "ssmax", "softmax", n_short)
+            at16 = dict(zip(s16, d16))
+            common = [s for s in s64 if s in at16]
+            gaps[(task, pos, mult)] = [dict(zip(s64, d64))[s] - at16[s] for s in common]
+    if not any(ds for _, _, ds in family):
+        return lines + ["No seed has finished yet.", ""]
+    body, res = contrast_rows(family)
+    lines += CONTRAST_HEAD + body + [""]
+    for task in tasks:
+        for pos in poss:
+            mult = thetas(S, pos)[-1]
+            where = "%s, %s" % (task, setting_name(pos, mult))
+            m, h, ht, hs = res["ssmax - softmax, %s" % where]
+            g = gaps[(task, pos, mult)]
+            if len(g) < 2 or not math.isfinite(h):
+                lines.append("- %s: fewer than 2 seeds: not testable yet." % where)
+                continue
+            gm, gh = stats.t_interval(g)
+            grows, shrinks = gm - gh > 0, gm + gh < 0
+            if max(ht, hs) < 0.05 and m > 0 and grows:
+                say = "claim 3 confirmed"
+            elif (-P["equivalence"] <= m - h and m + h <= P["equivalence"]) or shrinks:
+                say = "claim 3 refuted"
+            else:
+                say = "not resolved"
+            lines.append("- %s: ssmax - softmax at %dx %+.3f +- %.3f (Holm p %s t, %s sign-flip); its gap at %dx minus its "
+                         "gap at %dx %+.3f +- %.3f (%d seeds): %s." % (where, P["mult"], m, h, stats.fmt_p(ht), stats.fmt_p(hs),
+                                                                    P["mult"], P["shrink_from"], gm, gh, len(g), say))
+            for ref in ("logn-eval", "ssmax-eval"):
+                key = "ssmax - %s, %s" % (ref, where)
+                if key in res and math.isfinite(res[key][1]):
+                    m2, h2, ht2, hs2 = res[key]
+                    lines.append("  - training with SSMax against %s (the Softmax weights scaled at evaluation): %+.3f +- %.3f, "
+                                 "Holm p %s / %s: %s." % (ref, m2, h2, stats.fmt_p(ht2), stats.fmt_p(hs2),
+                                                          ("training beats it" if m2 > 0 else "training loses to it")
+                                                          if max(ht2, hs2) < 0.05 else "no difference resolved"))
+    interim = min((len(sd) for _, sd, _ in family), default=0) < S["seeds"]
+    if interim:
+        lines.append("- Interim: %d of %d seeds in the smallest contrast; the verdicts are final at %d." %
+                     (min(len(sd) for _, sd, _ in family), S["seeds"], S["seeds"]))
     return lines + [""]
 
+
+def determinism_section(out, S, configs, tasks, poss):
+    """seeds the earlier experiment also ran, retrained here: the same training log, the same answers?"""
+    ref = S["reproduces"]
+    if not os.path.isdir(ref):
+        return []
+    lines, rows = ["### Determinism: the seeds %s also ran" % ref, ""], []
+    renamed = {"logn-eval": "logn"}  # the trained LogN of the earlier experiment is the Softmax weights with LogN at evaluation
+    for task in tasks:
+        for pos in poss:
+            for c in configs:
+                for k in range(S["seeds"]):
+                    mine = run_dir(out, task, pos, c, SEED + k)
+                    theirs = run_dir(ref, task, pos, renamed.get(c, c), SEED + k)
+                    if not os.path.isdir(theirs) or not all(os.path.exists(f) for f in result_files(mine, pos, S).values()):
+                        continue
+                    log_same = "-"
+                    if os.path.exists(os.path.join(mine, "log.csv")) and os.path.exists(os.path.join(theirs, "log.csv")):
+                        a, b = (read_csv(os.path.join(x, "log.csv")) for x in (mine, theirs))
+                        first = next((x["step"] for x, y in zip(a, b) if x["train_loss"] != y["train_loss"]), None)
+                        va, vb = ([r["val_loss"] for r in z if r["val_loss"]] for z in (a, b))
+                        log_same = "identical" if first is None else "differs from step %s on; final val loss %s here, %s there" % (
+                            first, va[-1] if va else "-", vb[-1] if vb else "-")
+                    same = differ = 0
+                    for mult, f in result_files(mine, pos, S).items():
+                        g = os.path.join(theirs, "retrieval_theta%d.csv" % mult)
+                        if not os.path.exists(g):
+                            continue
+                        old = {(r["context"], r["distance_start"]): r for r in read_csv(g)}
+                        for r in read_csv(f):
+                            o = old.get((r["context"], r["distance_start"]))
+                            if o is not None:
+                                same += o == r
+                                differ += o != r
+                    rows.append("| %s | %s | %d | %s | %d of %d |" % (c, setting_name(pos, thetas(S, pos)[-1]), SEED + k, log_same,
+                                                                   same, same + differ))
+    if not rows:
+        return []
+    lines += ["Seeds retrained here that %s also has: its training log (train loss per step) and its result rows "
+              "(context x distance bin) at the contexts both evaluated. Machines and source revisions: this report's "
+              "first line and %s/report.md's." % (ref, ref), "",
+              "| normalizer | setting | seed | training log | result rows equal |", "|---|---|---|---|---|"] + rows
+    return lines + [""]
 
 if __name__ == "__main__":
     main()

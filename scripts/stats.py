@@ -9,6 +9,11 @@ stats.py: the intervals the experiment reports use, in plain Python (no scipy).
   two_proportions(k1, n1, k2, n2)  the difference p2 - p1 of two accuracies and its 95% interval
                             (Newcombe's hybrid score interval, from the two Wilson intervals)
   bootstrap_mean(xs, ...)   95% percentile-bootstrap interval of a mean (over windows)
+  t_p(ds)                   two-sided p-value of the one-sample t-test of mean(ds) = 0 (paired differences)
+  sign_flip_p(ds)           two-sided p-value of the exact sign-flip (permutation) test of the same: every
+                            one of the 2^n sign patterns of the differences, no normality assumed
+  holm(ps)                  Holm's step-down adjustment of a family of p-values (same order back)
+  pair_by_id(a, b)          the ids two {id: value} maps share, with their values in that order
 
 `python3 scripts/stats.py --self-test` checks them against values computed by hand and ends with
 "N passed, M failed".
@@ -85,6 +90,98 @@ def bootstrap_mean(xs, reps=2000, seed=1):
     return means[int(0.025 * reps)], means[int(0.975 * reps) - 1]
 
 
+def _betacf(a, b, x):
+    """the continued fraction of the regularised incomplete beta function (modified Lentz)"""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-14:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """the regularised incomplete beta function I_x(a, b)"""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_two_sided(t, df):
+    """P(|T| >= |t|) for Student's t with df degrees of freedom"""
+    return betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def t_p(ds):
+    """two-sided p-value of the t-test that the mean of ds is 0; nan below 2 values, 1 or 0 when every
+    difference is the same (0 when they are all the same non-zero value)"""
+    n = len(ds)
+    if n < 2:
+        return float("nan")
+    m = mean(ds)
+    sd = math.sqrt(sum((x - m) ** 2 for x in ds) / (n - 1))
+    if sd == 0:
+        return 1.0 if m == 0 else 0.0
+    return t_two_sided(m / (sd / math.sqrt(n)), n - 1)
+
+
+def sign_flip_p(ds, exact_up_to=20, draws=200000, seed=1):
+    """two-sided p-value of the sign-flip test: under no difference every paired difference is as likely
+    negated, so p is the share of the 2^n sign patterns whose |mean| reaches the observed one (the observed
+    pattern included, so p >= 2^-n). Exact up to 2^20 patterns, else a Monte Carlo estimate"""
+    n = len(ds)
+    if n == 0:
+        return float("nan")
+    obs = abs(sum(ds)) * (1 - 1e-12) - 1e-15  # ties count as reaching it
+    if n <= exact_up_to:
+        hits = 0
+        for mask in range(1 << n):
+            tot = 0.0
+            for i, x in enumerate(ds):
+                tot += -x if mask >> i & 1 else x
+            hits += abs(tot) >= obs
+        return hits / (1 << n)
+    rng = random.Random(seed)
+    hits = sum(abs(sum(x if rng.random() < 0.5 else -x for x in ds)) >= obs for _ in range(draws))
+    return (hits + 1) / (draws + 1)
+
+
+def holm(ps):
+    """Holm's step-down adjusted p-values of a family (nan entries are left out of the family and stay nan):
+    the k-th smallest of m is multiplied by m - k + 1, then made monotone and capped at 1"""
+    idx = sorted((i for i, p in enumerate(ps) if math.isfinite(p)), key=lambda i: ps[i])
+    m, adj, run = len(idx), [float("nan")] * len(ps), 0.0
+    for k, i in enumerate(idx):
+        run = max(run, min(1.0, (m - k) * ps[i]))
+        adj[i] = run
+    return adj
+
+
+def pair_by_id(a, b):
+    """(ids, values of a, values of b) over the ids both {id: value} maps have, sorted: pairs by seed id,
+    never by list position"""
+    ids = sorted(set(a) & set(b))
+    return ids, [a[i] for i in ids], [b[i] for i in ids]
+
+
+def fmt_p(p):
+    return "-" if not math.isfinite(p) else ("%.3f" % p if p >= 0.001 else "<0.001")
+
+
 def fmt_interval(m, half, digits=4):
     return ("%.*f +- %.*f" % (digits, m, digits, half)) if math.isfinite(half) else ("%.*f (one seed)" % (digits, m))
 
@@ -114,6 +211,24 @@ def _self_test():
     check(abs(d - 0.2) < 1e-12 and abs(lo - 0.0524) < 2e-4 and abs(hi - 0.3339) < 2e-4, "Newcombe 56/70 - 48/80: %g .. %g" % (lo, hi))
     lo, hi = bootstrap_mean([1.0, 2.0, 3.0, 4.0, 5.0] * 4)
     check(lo < 3 < hi and hi - lo < 1.6, "bootstrap interval of a mean of 3: %g .. %g" % (lo, hi))
+    p = t_p([0.5, 0.4, 0.7])  # t = 0.5333 / (0.15275 / sqrt 3) = 6.047, df 2: p = 0.02628 (tables)
+    check(abs(p - 0.02628) < 2e-4, "paired t p-value: %g" % p)
+    check(abs(t_two_sided(2.262, 9) - 0.05) < 5e-4 and abs(t_two_sided(1.96, 10000) - 0.05) < 5e-4,
+          "t tail areas at the 97.5%% quantiles: %g, %g" % (t_two_sided(2.262, 9), t_two_sided(1.96, 10000)))
+    check(abs(t_two_sided(0.0, 5) - 1.0) < 1e-12, "t p-value of 0 is 1")
+    check(sign_flip_p([1.0, 2.0, 3.0, 4.0, 5.0]) == 2 / 32, "sign-flip, 5 positive: 2/32, got %g" % sign_flip_p([1.0, 2.0, 3.0, 4.0, 5.0]))
+    # -1, 2, 3: |sum| 4; patterns reaching 4: (+-1, 2, 3) sums 4 and 6, and their negations: 4 of 8
+    check(sign_flip_p([-1.0, 2.0, 3.0]) == 0.5, "sign-flip of -1, 2, 3: 4/8, got %g" % sign_flip_p([-1.0, 2.0, 3.0]))
+    check(sign_flip_p([0.0, 0.0]) == 1.0, "sign-flip of no difference is 1")
+    mc = sign_flip_p([1.0] * 22)  # exact 2 / 2^22; the Monte Carlo floor is 1 / (draws + 1)
+    check(mc < 1e-4, "sign-flip past the exact range: %g" % mc)
+    adj = holm([0.01, 0.04, 0.03, 0.005])  # sorted 0.005 (x4) 0.01 (x3) 0.03 (x2) 0.04 (x1): 0.02 0.03 0.06 0.06
+    check(all(abs(x - y) < 1e-12 for x, y in zip(adj, [0.03, 0.06, 0.06, 0.02])), "Holm: %s" % adj)
+    adj = holm([0.5, float("nan"), 0.2])  # the nan is not in the family: m = 2
+    check(abs(adj[0] - 0.5) < 1e-12 and abs(adj[2] - 0.4) < 1e-12 and math.isnan(adj[1]), "Holm with a nan: %s" % adj)
+    check(holm([0.6, 0.9]) == [1.0, 1.0], "Holm caps at 1")
+    ids, x, y = pair_by_id({1337: 1.0, 1338: 2.0, 1339: 3.0}, {1337: 1.5, 1339: 3.5})
+    check(ids == [1337, 1339] and x == [1.0, 3.0] and y == [1.5, 3.5], "pair_by_id: %s %s %s" % (ids, x, y))
     print("%d passed, %d failed" % (passed, failed))
     return failed == 0
 

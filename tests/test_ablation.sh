@@ -25,8 +25,8 @@ for f in loss.png lengths.png needle.png needle_first.png needle_digits.png need
 done
 for c in a b c d e f; do
   # the numbers table, two band rows (theta x1, x50), for trained configs the seeds table, and but for (a) two
-  # rows of band differences to (a) over seeds
-  rows=3; [ $c != e ] && rows=$((rows + 1)); [ $c != a ] && rows=$((rows + 2))
+  # rows of band differences to (a) over seeds, and two more of those differences in excess of the in-window loss
+  rows=3; [ $c != e ] && rows=$((rows + 1)); [ $c != a ] && rows=$((rows + 4))
   [ "$(grep -c "^| ($c)" $O/report.md)" -eq $rows ] && ok || bad "report.md should have $rows rows for ($c)"
   for m in 1 50; do
     # 32 x T = 5120 positions, losses finite and positive
@@ -44,9 +44,14 @@ for c in a b c d f; do
 done
 grep -q "other seed" $O/report.md && ok || bad "report.md does not report the seed-to-seed spread"
 for k in 1 2 3 4; do grep -q "^\*\*$k\. " $O/report.md || break; done && grep -q "^## The paper's claims" $O/report.md \
-  && grep -Eq "^- \(b\) SSMax minus \(a\) Softmax, final validation loss: .*\(2 seeds\): (reproduced|contradicted|not resolved)" $O/report.md \
+  && grep -Eq "^- \(b\) SSMax minus \(a\) Softmax, final validation loss: .*\(2 seeds paired by id: 1337, 1338; p [0-9.<]* t, [0-9.]* sign-flip; Holm over [0-9]: .*\): (reproduced|contradicted|not resolved)" $O/report.md \
   && ok || bad "report.md lacks the four claims with verdicts"
 grep -q "^| (b) SSMax minus (a) Softmax | x50 | 2 | [-+][0-9.]* +- [0-9.]*" $O/report.md && ok || bad "no band differences to (a) over seeds"
+[ "$(grep -c "^| (b) SSMax minus (a) Softmax | x50 | 2 | +0.000 +- 0.000 |" $O/report.md)" = 1 ] && grep -q "^The same in excess of each run's own loss" $O/report.md \
+  && ok || bad "report.md lacks the band differences in excess of the in-window loss"
+grep -q "first digit (all; chance 0.111)" $O/report.md && grep -q "^- First digit right at contexts > T, against its chance of 1/9" $O/report.md \
+  && ok || bad "report.md should state the needle rates' chance levels"
+$PYTHON tests/test_stats.py >build/test_stats.log 2>&1 && ok || bad "the reports' statistics on made-up results: $(grep -v ^wrote build/test_stats.log | tail -4)"
 # the needle's distance to the question: ~0 at depth 1, falling with the depth, growing with the context
 awk -F, 'NR == 1 {if ($7 != "distance") exit 1; next} $2 == 1 && $7 > 2 {exit 1}
   {if ($1 == c && $7 >= last) exit 1; if ($1 != c && NR > 2 && $7 <= first) exit 1; if ($1 != c) first = $7; c = $1; last = $7}' $O/b/needle.csv \
@@ -148,7 +153,7 @@ grep -q "RoPE's extrapolation bound is [0-9]* positions" $GP/report.md && grep -
 # the gate on its own windows of T (more of them than the length evaluation's), for (a)'s first seed only
 [ "$(tail -n +2 $GP/a/gate_windows.csv | cut -d, -f1 | sort -u | wc -l)" -eq 4 ] && [ ! -e $GP/b/gate.csv ] \
   && grep -q "^Gate: .* (95% bootstrap over 4 windows)" $GP/report.md && ok || bad "geometry: the gate should use 4 windows of T, for (a) only"
-[ ! -d $GP/c ] && [ ! -d $GP/e ] && grep -q "^- LogN minus (a) Softmax, loss in (T, 4T\]" $GP/report.md \
+[ ! -d $GP/c ] && [ ! -d $GP/e ] && grep -q "^- LogN minus (a) Softmax, excess loss in (T, 4T\] over \[1, T\]" $GP/report.md \
   && ok || bad "geometry runs configs (a), (b), (d), (f) and LogN only, LogN in the claims"
 
 # ---- the retrieval experiment runner (scripts/retrieval.py) at smoke scale: 2 normalizers x 2 position
@@ -161,6 +166,14 @@ for a in softmax ssmax; do for s in 1 2; do
   [ -s $RP/recall/rope/$a/seed$s/retrieval_theta50.csv ] && [ -s $RP/recall/none/$a/seed$s/retrieval_theta1.csv ] \
     && [ -s $RP/recall/rope/$a/seed$s/log.csv ] && ok || bad "retrieval: $a seed $s lacks its published results"
 done; done
+for e in logn-eval:logn ssmax-eval:ssmax; do
+  [ -s $RP/recall/rope/${e%%:*}/seed2/retrieval_theta50.csv ] && [ -s $RP/recall/none/${e%%:*}/seed2/retrieval_theta1.csv ] \
+    && grep -q "^+ ./eval_gpt retrieval -c $R/recall/rope/softmax/seed2/ckpt_[0-9]*.bin .* -o $R/recall/rope/${e%%:*}/seed2/retrieval_theta50.csv.part --attn ${e#*:} " $R/commands.log \
+    && ok || bad "retrieval: the Softmax checkpoint should also be evaluated with ${e#*:} switched in (${e%%:*})"
+done
+grep -q "^Chance: a recall answer .* 0.062 of the time" $R/report.md && grep -q "^| ssmax - softmax | 2 | .* | .* | .* | .* | .* |" $R/report.md \
+  && grep -q "Holm over these 3 comparisons" $R/report.md && ok || bad "retrieval report lacks the chance level or the Holm table"
+[ -z "$(find $R $RP -name '*.part')" ] && ok || bad "retrieval: a finished evaluation should leave no .part file"
 [ -z "$(find $R $RP -name '*.bin')" ] && ok || bad "retrieval: finished runs should keep their results, not their checkpoints"
 cmp -s $R/recall/rope/softmax/seed1/log.csv $R/recall/rope/softmax/seed2/log.csv && bad "retrieval: two seeds trained the same run" || ok
 grep -q "^| ssmax | 2 | .*<br>[-+][0-9.]* +- [0-9.]*" $R/report.md && grep -q "recall_rope.png" $R/report.md && grep -q "claim 3" $R/report.md \
