@@ -82,13 +82,13 @@ ifeq ($(BLAS),1)
 endif
 $(call say,build: default attention $(ATTN) (ATTN= any --attn name of ./train_gpt --help))
 
-MODEL_SRC = model/tier.c model/layers.c model/attention.c model/attention_kernels.c model/matmul.c model/gpt.c model/optim.c model/checkpoint.c model/safetensors.c
+MODEL_SRC = model/kernels/tier.c model/layers.c model/attention.c model/kernels/attention_kernels.c model/kernels/matmul.c model/gpt.c model/optim.c model/checkpoint.c model/safetensors.c
 DATA_SRC = data/dataloader.c data/tokenizer.c data/bpe.c data/needle.c data/retrieval.c
 PARALLEL_SRC = parallel/mpi.c
 CLI_OBJ = $(BUILD)/cli/flags.o $(BUILD)/cli/generate.o $(BUILD)/cli/train_options.o $(BUILD)/cli/runfolder.o
-HEADERS = $(wildcard util/*.h model/*.h data/*.h parallel/*.h cli/*.h tests/*.h bench/*.h)
+HEADERS = $(wildcard util/*.h model/*.h model/kernels/*.h data/*.h parallel/*.h cli/*.h tests/*.h bench/*.h)
 BUILD = $(or $(BUILD_DIR),build)
-UTIL_SRC = util/json.c
+UTIL_SRC = util/json.c util/tokenizer_kind.c
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(MODEL_SRC) $(DATA_SRC) $(PARALLEL_SRC))
 TESTS = $(BUILD)/test_gradcheck $(BUILD)/test_matmul $(BUILD)/test_model $(BUILD)/test_data $(BUILD)/test_bpe $(BUILD)/test_safetensors
 
@@ -160,7 +160,7 @@ prepare_data: $(BUILD)/data/prepare_data.o $(OBJ) build/flavour
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS)
 
 # the gradient check compiles the layers in double precision
-GRADCHECK_SRC = tests/test_gradcheck.c model/layers.c model/attention.c model/attention_kernels.c model/tier.c
+GRADCHECK_SRC = tests/test_gradcheck.c model/layers.c model/attention.c model/kernels/attention_kernels.c model/kernels/tier.c
 $(BUILD)/test_gradcheck: $(GRADCHECK_SRC) $(HEADERS) $(BUILD)/flags
 	$(CC) $(CFLAGS) -DREAL=double -DREAL_IS_DOUBLE $(GRADCHECK_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
 
@@ -231,7 +231,7 @@ bench: all
 	$(call apt_install,libopenblas0-openmp) # the GEMM table's comparison (the table skips it when missing)
 	$(BUILD)/bench_gpt $(BENCH_FLAGS) | tee $(BUILD)/bench.md
 
-# in-process A/B of the kernels: model/matmul.c and model/attention_kernels.c as they are at BASE
+# in-process A/B of the kernels: model/kernels/matmul.c and attention_kernels.c as they are at BASE (model/ before the kernels had a folder)
 # ("a", compiled against the working tree's headers) and in the working tree ("b"), entry points
 # renamed, in one program whose calls alternate (bench/bench_ab.c): how to tell a change of a few
 # percent on a shared machine, where whole bench runs move by far more; AB_FLAGS="--part steps" times
@@ -243,17 +243,18 @@ AB_NAMES = sgemm gemm_kernel_name matmul_forward matmul_backward attention_scrat
            attention_backward attention_row_mass
 ab_rename = $(foreach f,$(AB_NAMES),-D$(f)=$(f)_$(1))
 # the rest of the model, which calls bench_ab.c's entry points (they pass each call on to a or b)
-AB_MODEL_OBJ = $(filter-out $(BUILD)/model/matmul.o $(BUILD)/model/attention_kernels.o,$(OBJ))
+AB_MODEL_OBJ = $(filter-out $(BUILD)/model/kernels/matmul.o $(BUILD)/model/kernels/attention_kernels.o,$(OBJ))
+ab_show = (git show '$(BASE):model/kernels/$(1)' 2>/dev/null || git show '$(BASE):model/$(1)')
 bench-ab: all $(BUILD)/bench/bench_ab.o
 	@git rev-parse --verify -q '$(BASE)^{commit}' >/dev/null || { echo "error: BASE=$(BASE) is not a commit of this repository"; \
-	  echo "HINT: make bench-ab BASE=HEAD~1 (any commit, tag or branch that has model/matmul.c)"; exit 1; }
+	  echo "HINT: make bench-ab BASE=HEAD~1 (any commit, tag or branch that has model/kernels/matmul.c or model/matmul.c)"; exit 1; }
 	@mkdir -p $(AB_DIR)/base
-	git show '$(BASE):model/matmul.c' > $(AB_DIR)/base/matmul.c
-	git show '$(BASE):model/attention_kernels.c' > $(AB_DIR)/base/attention_kernels.c
-	$(CC) $(CFLAGS) -Imodel $(call ab_rename,a) -c $(AB_DIR)/base/matmul.c -o $(AB_DIR)/matmul_a.o
-	$(CC) $(CFLAGS) -Imodel $(call ab_rename,a) -c $(AB_DIR)/base/attention_kernels.c -o $(AB_DIR)/attention_kernels_a.o
-	$(CC) $(CFLAGS) $(call ab_rename,b) -c model/matmul.c -o $(AB_DIR)/matmul_b.o
-	$(CC) $(CFLAGS) $(call ab_rename,b) -c model/attention_kernels.c -o $(AB_DIR)/attention_kernels_b.o
+	$(call ab_show,matmul.c) > $(AB_DIR)/base/matmul.c
+	$(call ab_show,attention_kernels.c) > $(AB_DIR)/base/attention_kernels.c
+	$(CC) $(CFLAGS) -Imodel/kernels -Imodel $(call ab_rename,a) -c $(AB_DIR)/base/matmul.c -o $(AB_DIR)/matmul_a.o
+	$(CC) $(CFLAGS) -Imodel/kernels -Imodel $(call ab_rename,a) -c $(AB_DIR)/base/attention_kernels.c -o $(AB_DIR)/attention_kernels_a.o
+	$(CC) $(CFLAGS) $(call ab_rename,b) -c model/kernels/matmul.c -o $(AB_DIR)/matmul_b.o
+	$(CC) $(CFLAGS) $(call ab_rename,b) -c model/kernels/attention_kernels.c -o $(AB_DIR)/attention_kernels_b.o
 	$(CC) $(LDFLAGS) $(BUILD)/bench/bench_ab.o $(AB_DIR)/*_a.o $(AB_DIR)/*_b.o $(AB_MODEL_OBJ) -o $(AB_DIR)/bench_ab $(LDLIBS)
 	$(AB_DIR)/bench_ab $(AB_FLAGS)
 

@@ -27,7 +27,7 @@
 #include <omp.h>
 #include "../util/common.h"
 #include "../model/attention.h"
-#include "../model/matmul.h"
+#include "../model/kernels/matmul.h"
 #include "bench_common.h"
 
 typedef void (*SgemmFn)(int, int, size_t, size_t, size_t, const float *, size_t, const float *, size_t, float, float *, size_t);

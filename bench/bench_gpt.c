@@ -23,8 +23,8 @@
 #endif
 #include "../util/common.h"
 #include "../model/gpt.h"
-#include "../model/matmul.h"
-#include "../model/tier.h"
+#include "../model/kernels/matmul.h"
+#include "../model/kernels/tier.h"
 #include "bench_common.h"
 
 static double step_flops(const GPTConfig *c, int B, int T) {

@@ -6,8 +6,6 @@
 #include "../util/common.h"
 #include "tokenizer.h"
 
-const char *tokenizer_names[TOKENIZER_COUNT] = {"unknown", "byte", "gpt2"};
-
 void tokenbuf_reserve(TokenBuf *b, size_t extra) {
     if (b->n + extra <= b->cap) return;
     size_t cap = (b->n + extra) * 3 / 2 + 1024;
@@ -65,4 +63,3 @@ void tokenizer_decode(const Tokenizer *tok, const int *ids, size_t n, FILE *f) {
     }
 }
 
-int tokenizer_eot(int kind) { return kind == TOKENIZER_BYTE ? 256 : kind == TOKENIZER_GPT2 ? 50256 : -1; }

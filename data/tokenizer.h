@@ -12,10 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "bpe.h"
-
 // which tokenizer made a shard's or a model's token ids (recorded in both, checked against each other)
-enum { TOKENIZER_UNKNOWN, TOKENIZER_BYTE, TOKENIZER_GPT2, TOKENIZER_COUNT };
-extern const char *tokenizer_names[TOKENIZER_COUNT];
+#include "../util/tokenizer_kind.h"
 
 typedef struct {
     int kind;        // TOKENIZER_*
@@ -34,7 +32,6 @@ const char *gpt2_default_dir(void);
 // by name or kind; gpt2_dir may be NULL for the default; dies with a hint on a bad name or files
 void tokenizer_init(Tokenizer *tok, const char *name, const char *gpt2_dir);
 void tokenizer_init_kind(Tokenizer *tok, int kind, const char *gpt2_dir);
-int tokenizer_eot(int kind); // the end-of-text id of a tokenizer kind (no files needed), -1 if unknown
 // appends the tokens of len bytes of text (no end-of-text is added); thread-safe
 void tokenizer_encode(const Tokenizer *tok, const unsigned char *text, size_t len, TokenBuf *out);
 // writes the text of the ids to f; end-of-text is shown as <|endoftext|>

@@ -34,7 +34,7 @@
 #define ATTENTION_H
 
 #include <stddef.h>
-#include "vmath.h"
+#include "kernels/vmath.h"
 
 enum { ATTN_SOFTMAX, ATTN_SSMAX, ATTN_SSMAX_FIXED, ATTN_SSMAX_BIAS, ATTN_TEMP, ATTN_LOGN, ATTN_SOFTMAX1, ATTN_SINK,
        ATTN_SSMAX_SINK, ATTN_SIGMOID, ATTN_SOFTPICK, ATTN_COUNT };

@@ -8,7 +8,7 @@
 #include <fcntl.h>
 #include "../util/common.h"
 #include "checkpoint.h"
-#include "../data/tokenizer.h"
+#include "../util/tokenizer_kind.h"
 #include "safetensors.h"
 
 static float int_as_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }

@@ -7,8 +7,8 @@
 #include "../util/common.h"
 #include "layers.h"
 #include "gpt.h"
-#include "../data/tokenizer.h"
-#include "matmul.h"
+#include "../util/tokenizer_kind.h"
+#include "kernels/matmul.h"
 
 const char *pos_names[POS_COUNT] = {"learned", "rope", "none"};
 const char *norm_names[NORM_COUNT] = {"layernorm", "rmsnorm"};
@@ -378,7 +378,7 @@ static void check_tokens(const GPTConfig *c, const int *inputs, const int *targe
     for (size_t i = 0; i < n; i++) {
         if (inputs[i] < 0 || inputs[i] >= V)
             die("token id %d at position %zu is outside the model's vocabulary of %d\nHINT: the data was made with another tokenizer than the model's (%s)",
-                inputs[i], i, V, c->tokenizer >= 0 && c->tokenizer < TOKENIZER_COUNT ? tokenizer_names[c->tokenizer] : "unknown");
+                inputs[i], i, V, tokenizer_kind_name(c->tokenizer));
         if (targets && targets[i] >= V)
             die("target id %d at position %zu is outside the model's vocabulary of %d\nHINT: the data was made with another tokenizer than the model's",
                 targets[i], i, V);

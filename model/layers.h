@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "vmath.h"
+#include "kernels/vmath.h"
 
 void encoder_forward(real *out, const int *inp, const real *wte, const real *wpe, int B, int T, int C);
 void encoder_backward(real *dwte, real *dwpe, const real *dout, const int *inp, int B, int T, int C);

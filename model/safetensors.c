@@ -5,7 +5,7 @@
 #include <unistd.h>
 #include "../util/common.h"
 #include "../util/json.h"
-#include "../data/tokenizer.h"
+#include "../util/tokenizer_kind.h"
 #include "safetensors.h"
 
 #define MAX_HEADER (100u << 20) // bytes of JSON header accepted
@@ -156,7 +156,7 @@ static void write_config(FILE *f, const GPTConfig *c) {
     fprintf(f, "    \"tie\": %d,\n    \"bias\": %d,\n    \"qk_norm\": %d,\n    \"doc_mask\": %d,\n    \"eot\": %d,\n    \"train_len\": %d,\n",
             c->tie, c->bias, c->qk_norm, c->doc_mask, c->eot, c->train_len);
     fprintf(f, "    \"rope_theta\": %.9g,\n    \"ssmax_s0\": %.9g,\n    \"tokenizer\": \"%s\",\n", c->rope_theta, c->ssmax_s0,
-            c->tokenizer > 0 && c->tokenizer < TOKENIZER_COUNT ? tokenizer_names[c->tokenizer] : "unknown");
+            tokenizer_kind_name(c->tokenizer));
     fprintf(f, "    \"norm_eps\": 1e-05,\n    \"rope_pairs\": \"%s\"\n  }\n}\n", c->pos == POS_ROPE ? "rotate_half" : "none");
 }
 

@@ -9,7 +9,7 @@
 #include "../util/common.h"
 #include "../model/layers.h"
 #include "../model/attention.h"
-#include "../model/matmul.h"
+#include "../model/kernels/matmul.h"
 #include <stdlib.h>
 #include "test.h"
 

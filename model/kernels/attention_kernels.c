@@ -7,7 +7,7 @@
  */
 #include <tgmath.h>
 #include <string.h>
-#include "attention.h"
+#include "../attention.h"
 
 // Tiles: QB query rows at a time against all the keys they see, so every K and V vector loaded
 // serves QB rows. Scores q.k_j come from a register tile of QB rows x KV vectors of keys (K held
@@ -15,16 +15,11 @@
 // over keys (P.V, dS.K) keep QB rows x (up to CVMAX vectors of hs) in registers while the keys stream
 // by, from a contiguous copy of the head's V or K; dK and dV take QB rows' contributions per load and
 // store. Every operand a tile streams is contiguous: read in place, K^T's rows (Tp floats apart) and
-// V's rows (3C apart) each cost a cache line per vector and stalled the tiles on L2 (with the copies
-// and a prefetch of the next key tile, the attention of the geometry preset, B=4 T=1024 hs=64: forward
-// 1.14-1.23x, backward 1.18-1.31x as fast on the AVX-512 tier, 1.25x and 1.29x on AVX2, an Intel
-// Emerald Rapids, in-process alternation with the code before). AVX-512's 32 vector registers hold 8
-// rows x 2 vectors (each K or V vector loaded then serves 8 rows: 1.4-1.8x the attention speed of 4
-// rows x 4 vectors; 12 rows x 2 vectors read 0.93x on an AMD Zen 4). AVX2's 16 hold 6 rows x 2
-// vectors, 12 accumulators (against 4 rows x 2-4 vectors: the geometry preset's attention 1.45x
-// forward and 1.26x backward, the small preset's 1.17-1.20x, whole steps 1.01-1.07x, AMD Zen 4,
-// in-process alternation; 5 rows read 1.21x, 8 rows x 1 vector 1.08x). The portable build's 16 SSE
-// registers gain nothing from 6 rows (0.99x) and keep 4 rows x 2-4 vectors.
+// V's rows (3C apart) each cost a cache line per vector and stalled the tiles on L2, so each head's
+// operands are copied once and the next key tile prefetched. AVX-512's 32 vector registers hold 8
+// rows x 2 vectors (each K or V vector loaded then serves 8 rows; 12 rows spill). AVX2's 16 hold 6
+// rows x 2 vectors, 12 accumulators. The portable build's 16 SSE registers gain nothing from 6 rows
+// and keep 4 rows x 2-4 vectors. (The measurements behind these choices: docs/performance.md, kernel comments.)
 // Vectors are vreal (vmath.h), so one source serves AVX-512, AVX2 and plain builds (and double
 // precision in the gradient checks).
 #if defined(__AVX512F__)
@@ -182,8 +177,7 @@ static void tile_outer(real *d, int hs, const real *w, int Tp, const real *const
 // The row passes run over whole vectors: keys 0..t and the lanes past t to the next multiple of VL,
 // which are masked (they hold scores of later keys or what an earlier tile left, and end as 0). A loop
 // to t + 1 leaves up to VL - 1 keys to a scalar remainder, and a row of the small preset (T = 128)
-// averages 4 vectors (the small preset's attention forward 1.05x, backward 1.01x as fast with the
-// masks, on both tiers of an Intel Xeon family 6 model 167, in-process alternation).
+// averages 4 vectors.
 static inline int row_len(int t) { return (t + VL) / VL * VL; }
 
 // one row of the forward pass: zr[0..t] holds q.k_j on entry and the row's unnormalised weights on
@@ -395,10 +389,10 @@ void attention_backward(real *dqkv, real *const dparams[ATTN_MAX_PARAMS], real *
             }
             for (int j = 0; j < T; j++) { // dK, dV into dqkv
                 real *dkj = dbase + (size_t)j * 3 * C + C + h * hs, *dvj = dkj + C;
-                if (j + 8 < T) // rows 3C apart, rarely in cache: fetched for writing 8 rows ahead (the small
-                    for (int i = 0; i < hs; i += 64 / (int)sizeof(real)) { // preset's backward 1.04x on
-                        __builtin_prefetch(dkj + (size_t)8 * 3 * C + i, 1); // AVX-512, no change on AVX2,
-                        __builtin_prefetch(dvj + (size_t)8 * 3 * C + i, 1); // Intel family 6 model 167)
+                if (j + 8 < T) // rows 3C apart, rarely in cache: fetched for writing 8 rows ahead
+                    for (int i = 0; i < hs; i += 64 / (int)sizeof(real)) {
+                        __builtin_prefetch(dkj + (size_t)8 * 3 * C + i, 1);
+                        __builtin_prefetch(dvj + (size_t)8 * 3 * C + i, 1);
                     }
                 for (int i = 0; i < hs; i++) { dkj[i] = dk[(size_t)j * hs + i]; dvj[i] = dv[(size_t)j * hs + i]; }
             }

@@ -17,7 +17,7 @@
  * The plain loops in layers.c (matmul_forward_ref, matmul_backward_ref) are the reference.
  */
 #include <string.h>
-#include "../util/common.h"
+#include "../../util/common.h"
 #include "matmul.h"
 #include "vmath.h" // transpose8x8
 #if defined(__AVX512F__) || defined(__AVX2__)
@@ -77,9 +77,8 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
     // the C tile is read or written after kc steps: start fetching it now (a weight gradient's tile is
     // rarely in cache, and a miss at the end would stall the whole tile)
     for (int r = 0; r < mr; r++) { _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_T0); }
-    // unrolled by 4: ours / OpenBLAS on the GEMM table's shapes 0.98x -> 1.06x (geometric mean,
-    // alternating runs, AVX-512 tier on an Intel Emerald Rapids); 16 accumulators, 2 B vectors and a
-    // broadcast still fit AVX-512's 32 registers
+    // unrolled by 4 (docs/performance.md, kernel comments); 16 accumulators, 2 B vectors and a broadcast still fit
+    // AVX-512's 32 registers
 #define K_LOOP(A_RK) do { \
         _Pragma("GCC unroll 4") \
         for (int k = 0; k < kc; k++) { \
@@ -91,8 +90,7 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
             } \
         } } while (0)
     // a packed or transposed A holds the MR values of a k step side by side: one pointer and constant
-    // offsets reach them all (with the row-wise pack_a, the GEMM table's dW products against OpenBLAS
-    // 0.86-0.94x -> 0.92-0.99x, 2 alternating runs, AVX-512 tier on an Intel Emerald Rapids)
+    // offsets reach them all (with the row-wise pack_a: docs/performance.md, kernel comments)
     if (rsa == 1 && mr == MR) K_LOOP(A[(size_t)k * csa + r]);
     else K_LOOP(a[r][(size_t)k * csa]);
 #undef K_LOOP
@@ -123,9 +121,8 @@ static void kernel(int kc, const float *restrict A, size_t rsa, size_t csa, cons
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int r = 0; r < mr; r++) _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0); // as in the AVX-512 kernel
-    // unrolled by 4 (objdump: the loop still keeps b0, b1 and every accumulator in registers): ours /
-    // OpenBLAS over the GEMM table 1.045x -> 1.097x (geometric mean, alternating runs, AVX2 tier on an
-    // Intel Emerald Rapids; the AVX-512 kernel's one-pointer loop for a packed A made no difference here)
+    // unrolled by 4 (objdump: the loop still keeps b0, b1 and every accumulator in registers; the
+    // AVX-512 kernel's one-pointer loop for a packed A makes no difference here: docs/performance.md, kernel comments)
     #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) K_STEP();
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
@@ -192,8 +189,8 @@ static void pack_a(float *Ap, const float *A, size_t lda, size_t i0, size_t p0, 
 // (q - q0)*NR*KC whatever kc is
 static void pack_b(float *Bp, const float *B, size_t ldb, int transB, size_t p0, size_t j0, int kc, int nc, int q0, int q1) {
     if (!transB) { // B'(k,j) = B[k*ldb + j], 8 rows at a time: each panel gets 8 contiguous rows, and the
-        for (int k0 = 0; k0 < kc; k0 += 8) // 8 rows of B are read along (from memory, 1.5x as fast as
-            for (int q = q0; q < q1; q++) { // panel by panel or row by row)
+        for (int k0 = 0; k0 < kc; k0 += 8) // 8 rows of B are read along (faster from memory than panel by
+            for (int q = q0; q < q1; q++) { // panel or row by row)
                 int cols = nc - q * NR < NR ? nc - q * NR : NR;
                 for (int k = k0; k < k0 + 8 && k < kc; k++) {
                     const float *src = B + (p0 + k) * ldb + j0 + (size_t)q * NR;
@@ -242,11 +239,8 @@ static ABlock a_direct(const float *A, size_t lda, int transA, size_t i0, size_t
 // B panels qa..qb-1 (packed at Bp, panel q at (q - qa)*NR*KC) against the A block at row i0: in groups of
 // panels that fit GROUP_BYTES of L2, and within a group the A micro-panels outer, so that consecutive
 // kernel calls write C along its rows, which the hardware prefetches (panel by panel, each call wrote 8
-// rows 128 bytes wide a whole row apart, and the first touch of C missed: in the training step the
-// small preset's fc forward ran 1.3x as fast this way, the weight gradients of gpt2-124m 1.07-1.16x;
-// with the row split in sgemm, whole steps 1.030-1.063x as fast on AVX-512 and 0.988-1.036x on AVX2,
-// Intel family 6 model 167, make bench-ab BASE=3cd9c2c AB_FLAGS="--part steps"). B then streams from
-// L2 (A from L1): a group of 768 KiB made paper-162m's step 7% slower, 128 KiB was no faster than 256
+// rows 128 bytes wide a whole row apart, and the first touch of C missed). B then streams from L2 (A
+// from L1); larger groups spill L2, smaller ones gain nothing (docs/performance.md, kernel comments)
 #define GROUP_BYTES (256 << 10)
 _Static_assert(GROUP_BYTES >= KC * NR * sizeof(float), "a group holds at least one whole B panel");
 static void block_times_panels(ABlock a, const float *Bp, float *C, size_t ldc, size_t i0, size_t j0, int mc, int nc,
@@ -288,11 +282,10 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
     // the micro-kernels read A where it lies, unpacked, except a transposed A against a wide C: there
     // the kernel would read MR floats from each of kc cache lines (a transposed A's rows are far
     // apart), and across many B panels a packed copy stays in L1 better. Packing costs about one
-    // pass over A per NR-wide panel's worth of FMAs, i.e. 1/N of the work: 10-30% on the small
-    // preset's 128-704-wide layers (measured: 150-160 -> 180-210 GFLOP/s, AVX2 tier on a Zen 4).
-    // A transposed A too large for the caches is packed at any width: read in place, each kernel call
-    // would wait on kc rows from memory (the lm head's weight gradient, 50304 x 320 at 6x384:
-    // 0.86x -> 0.95x OpenBLAS, AVX2 tier on a Zen 3)
+    // pass over A per NR-wide panel's worth of FMAs, i.e. 1/N of the work, a large share on the small
+    // preset's 128-704-wide layers. A transposed A too large for the caches is packed at any width:
+    // read in place, each kernel call would wait on kc rows from memory (the lm head's weight
+    // gradient; both: docs/performance.md, kernel comments)
     int direct = !transA || (N <= 512 && M * K <= ((size_t)2 << 20));
     // the packed B: whole micro-panels (the last is zero-padded past NC when NR does not divide it), as
     // one region per thread of as many panels as its largest share of an NC block. In the wide path
@@ -323,12 +316,10 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
             // where every panel fits this thread's region, it can pack them all for itself: no thread
             // waits for another (packing B again costs 1/mc of the block's FMAs). With rows enough for
             // 4 blocks per thread and a B small enough to stay in the caches (a weight matrix; every
-            // thread packing all of the lm head's from memory made its dinp 5% slower) the threads
+            // thread packing all of the lm head's from memory made its dinp slower) the threads
             // then split the rows even where the panels would share well: each thread reads and
             // writes only its own rows of A and C, the rows that the row-wise passes before and after
-            // (norms, activations: static schedules) leave in, and take from, its own cache (whole
-            // steps 1.01-1.04x as fast, AVX-512 on an Intel family 6 model 167, on top of
-            // block_times_panels' order)
+            // (norms, activations: static schedules) leave in, and take from, its own cache
             int by_rows = split_rows(npanels, nthreads) ||
                           (M >= (size_t)nthreads * 4 * MC && npanels <= region && K * N <= ((size_t)1 << 20));
             int own_b = by_rows && npanels <= region;
@@ -348,10 +339,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                         // A read in place: the share is packed a group at a time (GROUP_BYTES, as in
                         // block_times_panels) into the start of the region, which stays in L2, and each
                         // group meets every A block before the next is packed. Packing the whole share
-                        // first wrote it out to L3 and streamed it back once per 128 rows of C; this order
-                        // with pack_b's prefetches made whole steps 1.002-1.031x as fast on AVX-512
-                        // (gpt2-124m 1.031x) and 1.008-1.024x on AVX2, AMD Zen 5, make bench-ab
-                        // BASE=80d581d AB_FLAGS="--part steps"
+                        // first wrote it out to L3 and streamed it back once per 128 rows of C
                         int group = (int)(GROUP_BYTES / ((size_t)kc * NR * sizeof(float)));
                         for (int g0 = q0; g0 < q1; g0 += group) {
                             int g1 = g0 + group < q1 ? g0 + group : q1;
@@ -364,8 +352,7 @@ void sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A,
                     } else {
                         // A packed: the whole share (panel q at (q - q0)), then block by block, every
                         // thread packing each A block for itself (the second copy comes from the cache;
-                        // sharing one took a barrier per block: the lm head's dW at 768 wide ~4% faster
-                        // against OpenBLAS in alternating runs, AVX2 tier on a Zen 3)
+                        // sharing one took a barrier per block)
                         pack_b(Bt, B, ldb, transB, p0, j0, kc, nc, q0, q1);
                         for (size_t i0 = 0; i0 < M; i0 += mcw) {
                             int mc = M - i0 < mcw ? (int)(M - i0) : (int)mcw;
